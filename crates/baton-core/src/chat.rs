@@ -1,0 +1,55 @@
+//! The one request type every model dialect is built from.
+
+use serde::{Deserialize, Serialize};
+
+/// Who said a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn system(content: impl Into<String>) -> Self {
+        Self { role: Role::System, content: content.into() }
+    }
+    pub fn user(content: impl Into<String>) -> Self {
+        Self { role: Role::User, content: content.into() }
+    }
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self { role: Role::Assistant, content: content.into() }
+    }
+}
+
+/// A chat request, independent of the wire dialect it will be sent in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    pub model: String,
+    pub messages: Vec<ChatMessage>,
+    pub temperature: f64,
+    pub max_tokens: u32,
+}
+
+impl ChatRequest {
+    /// The system prompt, if the first message is one.
+    pub fn system(&self) -> Option<&str> {
+        self.messages
+            .iter()
+            .find(|message| message.role == Role::System)
+            .map(|message| message.content.as_str())
+    }
+
+    /// Total characters of all message contents, the base of token estimates.
+    pub fn content_chars(&self) -> usize {
+        self.messages.iter().map(|message| message.content.chars().count()).sum()
+    }
+}

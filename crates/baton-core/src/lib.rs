@@ -1,0 +1,16 @@
+//! Domain and wire types shared by every Baton room. No I/O lives here: these are the
+//! values that cross crate boundaries (a chat request, a usage count, a ledger row).
+//!
+//! Parts: [`chat`] (requests and messages sent to a model), [`usage`] (token counts and
+//! whether they were estimated), [`ledger`] (one row per model call attempt), [`route`]
+//! (where a request may go and why it went there).
+
+pub mod chat;
+pub mod ledger;
+pub mod route;
+pub mod usage;
+
+pub use chat::{ChatMessage, ChatRequest, Role};
+pub use ledger::{CallOutcome, CallRecord, ErrorClass};
+pub use route::{EditFormat, Locality, Route};
+pub use usage::{Usage, estimate_tokens};
