@@ -20,13 +20,22 @@ pub struct ChatMessage {
 
 impl ChatMessage {
     pub fn system(content: impl Into<String>) -> Self {
-        Self { role: Role::System, content: content.into() }
+        Self {
+            role: Role::System,
+            content: content.into(),
+        }
     }
     pub fn user(content: impl Into<String>) -> Self {
-        Self { role: Role::User, content: content.into() }
+        Self {
+            role: Role::User,
+            content: content.into(),
+        }
     }
     pub fn assistant(content: impl Into<String>) -> Self {
-        Self { role: Role::Assistant, content: content.into() }
+        Self {
+            role: Role::Assistant,
+            content: content.into(),
+        }
     }
 }
 
@@ -50,6 +59,9 @@ impl ChatRequest {
 
     /// Total characters of all message contents, the base of token estimates.
     pub fn content_chars(&self) -> usize {
-        self.messages.iter().map(|message| message.content.chars().count()).sum()
+        self.messages
+            .iter()
+            .map(|message| message.content.chars().count())
+            .sum()
     }
 }

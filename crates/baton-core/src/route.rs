@@ -73,7 +73,11 @@ impl FromStr for Route {
             "local" => Ok(Route::Local),
             "api" | "cloud" => Ok(Route::Api),
             "auto" => Ok(Route::Auto),
-            _ => Err(UnknownName { what: "route", value: value.into(), expected: "local, api, auto" }),
+            _ => Err(UnknownName {
+                what: "route",
+                value: value.into(),
+                expected: "local, api, auto",
+            }),
         }
     }
 }

@@ -1,0 +1,233 @@
+//! The resolved configuration: every value Baton runs with, after all layers are merged.
+//! Every struct here deserializes with defaults for missing keys and rejects unknown keys,
+//! so a single file layer can be checked on its own (and errors point at its line).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use baton_core::{EditFormat, Locality, Route};
+use serde::{Deserialize, Serialize};
+
+use crate::duration::{serde_duration, serde_opt_duration};
+
+/// Everything Baton is configured with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub dispatch: DispatchSettings,
+    pub backends: BTreeMap<String, BackendSettings>,
+    pub profiles: BTreeMap<String, ProfileSettings>,
+    pub routes: RoutesSettings,
+    pub stats: StatsSettings,
+}
+
+/// Defaults for `baton dispatch`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DispatchSettings {
+    pub profile: String,
+    pub route: Route,
+    pub cache: bool,
+    #[serde(with = "serde_duration")]
+    pub probe_max_age: Duration,
+}
+
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        Self {
+            profile: "code".into(),
+            route: Route::Auto,
+            cache: false,
+            probe_max_age: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The wire dialect a backend speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// OpenAI chat completions: llama-server, Ollama `/v1`, vLLM, LM Studio, OpenAI, OpenRouter.
+    #[default]
+    Openai,
+    /// Anthropic Messages.
+    Anthropic,
+}
+
+impl BackendKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Openai => "openai",
+            BackendKind::Anthropic => "anthropic",
+        }
+    }
+}
+
+/// Price of a million tokens, in US dollars.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+}
+
+impl Price {
+    /// Cost of the given token counts at this price.
+    pub fn cost(&self, input_tokens: u64, output_tokens: u64) -> f64 {
+        (input_tokens as f64 * self.input + output_tokens as f64 * self.output) / 1_000_000.0
+    }
+}
+
+/// One model backend: a pool of endpoints speaking one dialect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackendSettings {
+    pub kind: BackendKind,
+    /// Base URLs (ending in `/v1`), one per endpoint of the pool.
+    pub urls: Vec<String>,
+    /// Concurrent requests per endpoint.
+    pub slots: u32,
+    pub locality: Locality,
+    /// Name of the environment variable holding the API key. The key itself is never
+    /// stored in settings.
+    pub api_key_env: Option<String>,
+    pub price_per_mtok: Option<Price>,
+    #[serde(with = "serde_duration")]
+    pub connect_timeout: Duration,
+    #[serde(with = "serde_duration")]
+    pub first_token_timeout: Duration,
+    #[serde(with = "serde_duration")]
+    pub total_timeout: Duration,
+    /// Retries on the same backend after a retryable error, before falling back.
+    pub retries: u32,
+    #[serde(with = "serde_duration")]
+    pub backoff: Duration,
+    #[serde(with = "serde_duration")]
+    pub max_backoff: Duration,
+    /// Consecutive failures after which an endpoint leaves the rotation until a health
+    /// probe passes.
+    pub failures_before_eject: u32,
+    /// Ask for usage in streams (`stream_options.include_usage`); turn off for servers that
+    /// reject the field.
+    pub stream_usage: bool,
+    /// A `[servers.NAME]` entry that serves this backend (started on first use).
+    pub server: Option<String>,
+    /// How long a request may wait for a free slot in the pool.
+    #[serde(with = "serde_opt_duration")]
+    pub queue_timeout: Option<Duration>,
+}
+
+impl Default for BackendSettings {
+    fn default() -> Self {
+        Self {
+            kind: BackendKind::Openai,
+            urls: Vec::new(),
+            slots: 2,
+            locality: Locality::Local,
+            api_key_env: None,
+            price_per_mtok: None,
+            connect_timeout: Duration::from_secs(3),
+            first_token_timeout: Duration::from_secs(60),
+            total_timeout: Duration::from_secs(600),
+            retries: 2,
+            backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(10),
+            failures_before_eject: 3,
+            stream_usage: true,
+            server: None,
+            queue_timeout: None,
+        }
+    }
+}
+
+/// A named way of asking a model: which backend and model, how, and where to go next.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProfileSettings {
+    pub backend: String,
+    pub model: String,
+    pub temperature: f64,
+    pub max_tokens: u32,
+    pub system_prompt: Option<String>,
+    /// Most tokens of context (files, stdin, document sections) this profile sends.
+    pub context_budget: u64,
+    pub edit_format: EditFormat,
+    /// What to try after this profile's backend fails: profile names, or `backend:model`.
+    pub fallback: Vec<String>,
+    /// Serve identical requests from the exact-request cache.
+    pub cache: bool,
+}
+
+impl Default for ProfileSettings {
+    fn default() -> Self {
+        Self {
+            backend: "local".into(),
+            model: String::new(),
+            temperature: 0.2,
+            max_tokens: 4096,
+            system_prompt: None,
+            context_budget: 32000,
+            edit_format: EditFormat::Whole,
+            fallback: Vec::new(),
+            cache: false,
+        }
+    }
+}
+
+/// Per-route settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoutesSettings {
+    pub local: LocalRouteSettings,
+    pub api: ApiRouteSettings,
+    pub auto: AutoRouteSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalRouteSettings {
+    pub context_budget: u64,
+}
+
+impl Default for LocalRouteSettings {
+    fn default() -> Self {
+        Self {
+            context_budget: 8000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiRouteSettings {
+    pub context_budget: u64,
+    /// The profile `--api` uses when the chosen profile has no cloud step.
+    pub profile: String,
+}
+
+impl Default for ApiRouteSettings {
+    fn default() -> Self {
+        Self {
+            context_budget: 100_000,
+            profile: "cloud".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AutoRouteSettings {
+    /// A profile asked to answer LOCAL or API for the task; empty means rules only.
+    pub classifier: String,
+    /// Words in a task that send it to the cloud.
+    pub api_keywords: Vec<String>,
+    /// Tasks whose prompt is estimated above this go to the cloud.
+    pub max_local_prompt_tokens: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatsSettings {
+    /// The cloud rate local tokens are priced at, to report the cost avoided.
+    pub reference_price_per_mtok: Price,
+}

@@ -1,0 +1,126 @@
+//! Checks that need the whole merged config: references between profiles, backends and
+//! routes, and values no single field type can rule out.
+
+use std::collections::BTreeMap;
+
+use crate::error::ConfigError;
+use crate::layers::Origin;
+use crate::settings::Settings;
+
+fn invalid(key: String, origins: &BTreeMap<String, Origin>, message: String) -> ConfigError {
+    let origin = origins
+        .iter()
+        .filter(|(path, _)| *path == &key || path.starts_with(&format!("{key}.")))
+        .map(|(_, origin)| origin.to_string())
+        .next()
+        .unwrap_or_else(|| "default".into());
+    ConfigError::Invalid {
+        key,
+        origin,
+        message,
+    }
+}
+
+pub(crate) fn validate(
+    settings: &Settings,
+    origins: &BTreeMap<String, Origin>,
+) -> Result<(), ConfigError> {
+    let known_backends = || {
+        settings
+            .backends
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (name, backend) in &settings.backends {
+        if backend.urls.is_empty() {
+            return Err(invalid(
+                format!("backends.{name}.urls"),
+                origins,
+                "a backend needs at least one URL".into(),
+            ));
+        }
+        for url in &backend.urls {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid(
+                    format!("backends.{name}.urls"),
+                    origins,
+                    format!("`{url}` is not an http:// or https:// URL"),
+                ));
+            }
+        }
+        if backend.slots == 0 {
+            return Err(invalid(
+                format!("backends.{name}.slots"),
+                origins,
+                "slots must be at least 1".into(),
+            ));
+        }
+    }
+    for (name, profile) in &settings.profiles {
+        if !settings.backends.contains_key(&profile.backend) {
+            return Err(invalid(
+                format!("profiles.{name}.backend"),
+                origins,
+                format!(
+                    "unknown backend `{}`; known backends: {}",
+                    profile.backend,
+                    known_backends()
+                ),
+            ));
+        }
+        if !(0.0..=2.0).contains(&profile.temperature) {
+            return Err(invalid(
+                format!("profiles.{name}.temperature"),
+                origins,
+                "temperature must be from 0 to 2".into(),
+            ));
+        }
+        for step in &profile.fallback {
+            let known = match step.split_once(':') {
+                Some((backend, model)) => {
+                    settings.backends.contains_key(backend) && !model.is_empty()
+                }
+                None => settings.profiles.contains_key(step),
+            };
+            if !known {
+                return Err(invalid(
+                    format!("profiles.{name}.fallback"),
+                    origins,
+                    format!(
+                        "`{step}` is neither a profile nor `backend:model` with a known backend"
+                    ),
+                ));
+            }
+        }
+    }
+    let check_profile = |key: &str, name: &str| {
+        if name.is_empty() || settings.profiles.contains_key(name) {
+            Ok(())
+        } else {
+            Err(invalid(
+                key.into(),
+                origins,
+                format!(
+                    "unknown profile `{name}`; known profiles: {}",
+                    settings
+                        .profiles
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ))
+        }
+    };
+    if !settings.profiles.contains_key(&settings.dispatch.profile) {
+        return Err(ConfigError::UnknownProfile {
+            name: settings.dispatch.profile.clone(),
+            known: settings.profiles.keys().cloned().collect(),
+        });
+    }
+    check_profile("routes.api.profile", &settings.routes.api.profile)?;
+    check_profile("routes.auto.classifier", &settings.routes.auto.classifier)?;
+    Ok(())
+}

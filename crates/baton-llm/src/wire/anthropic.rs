@@ -1,0 +1,172 @@
+//! Anthropic Messages: the system prompt travels apart from the messages, and the stream is
+//! typed events (`message_start`, `content_block_delta`, `message_delta`, `message_stop`).
+
+use baton_core::{ChatRequest, Role};
+use serde_json::{Value, json};
+
+use super::{ReportedUsage, StreamEvent, number};
+
+/// The `anthropic-version` header value this client speaks.
+pub const API_VERSION: &str = "2023-06-01";
+
+/// The request body.
+pub fn body(request: &ChatRequest) -> Value {
+    let system: Vec<&str> = request
+        .messages
+        .iter()
+        .filter(|message| message.role == Role::System)
+        .map(|message| message.content.as_str())
+        .collect();
+    let messages: Vec<Value> = request
+        .messages
+        .iter()
+        .filter(|message| message.role != Role::System)
+        .map(|message| json!({ "role": message.role, "content": message.content }))
+        .collect();
+    let mut body = json!({
+        "model": request.model,
+        "max_tokens": request.max_tokens,
+        "temperature": request.temperature,
+        "messages": messages,
+        "stream": true,
+    });
+    if !system.is_empty() {
+        body["system"] = Value::String(system.join("\n\n"));
+    }
+    body
+}
+
+/// Reads one event (its `event:` name and `data:` payload).
+pub fn parse(event: &str, data: &str) -> Result<Vec<StreamEvent>, String> {
+    let value: Value = serde_json::from_str(data.trim()).map_err(|error| {
+        format!(
+            "event `{event}` data is not JSON ({error}): {}",
+            super::openai::preview(data)
+        )
+    })?;
+    let kind = value.get("type").and_then(Value::as_str).unwrap_or(event);
+    Ok(match kind {
+        "message_start" => {
+            let usage = value
+                .get("message")
+                .and_then(|message| message.get("usage"));
+            usage
+                .map(|usage| {
+                    let cached = number(usage, "cache_read_input_tokens");
+                    let prompt = number(usage, "input_tokens").map(|input| {
+                        input
+                            + cached.unwrap_or(0)
+                            + number(usage, "cache_creation_input_tokens").unwrap_or(0)
+                    });
+                    vec![StreamEvent::Usage(ReportedUsage {
+                        prompt_tokens: prompt,
+                        completion_tokens: None,
+                        cached_tokens: cached,
+                    })]
+                })
+                .unwrap_or_default()
+        }
+        "content_block_delta" => value
+            .get("delta")
+            .filter(|delta| delta.get("type").and_then(Value::as_str) == Some("text_delta"))
+            .and_then(|delta| delta.get("text"))
+            .and_then(Value::as_str)
+            .map(|text| vec![StreamEvent::Delta(text.to_string())])
+            .unwrap_or_default(),
+        "message_delta" => {
+            let mut events = Vec::new();
+            if let Some(usage) = value.get("usage") {
+                events.push(StreamEvent::Usage(ReportedUsage {
+                    prompt_tokens: None,
+                    completion_tokens: number(usage, "output_tokens"),
+                    cached_tokens: None,
+                }));
+            }
+            if value
+                .get("delta")
+                .and_then(|delta| delta.get("stop_reason"))
+                .is_some_and(|r| !r.is_null())
+            {
+                events.push(StreamEvent::Finished);
+            }
+            events
+        }
+        "message_stop" => vec![StreamEvent::Done],
+        "error" => {
+            let error = value.get("error").cloned().unwrap_or(Value::Null);
+            let error_type = error
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            vec![StreamEvent::Error {
+                message: super::openai::error_message(&error),
+                retryable: matches!(
+                    error_type,
+                    "overloaded_error" | "api_error" | "rate_limit_error"
+                ),
+            }]
+        }
+        _ => Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_core::ChatMessage;
+
+    #[test]
+    fn the_system_prompt_moves_out_of_the_messages() {
+        let request = ChatRequest {
+            model: "claude".into(),
+            messages: vec![ChatMessage::system("be brief"), ChatMessage::user("hi")],
+            temperature: 0.0,
+            max_tokens: 5,
+        };
+        let body = body(&request);
+        assert_eq!(body["system"], "be brief");
+        assert_eq!(body["messages"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_whole_event_stream_gives_text_usage_and_the_end() {
+        let mut events = Vec::new();
+        for (name, data) in [
+            (
+                "message_start",
+                r#"{"type":"message_start","message":{"usage":{"input_tokens":10,"output_tokens":1}}}"#,
+            ),
+            ("ping", r#"{"type":"ping"}"#),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#,
+            ),
+            (
+                "message_delta",
+                r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":2}}"#,
+            ),
+            ("message_stop", r#"{"type":"message_stop"}"#),
+        ] {
+            events.extend(parse(name, data).unwrap());
+        }
+        assert_eq!(events.len(), 5);
+        assert_eq!(events[1], StreamEvent::Delta("Hi".into()));
+        assert_eq!(events[4], StreamEvent::Done);
+    }
+
+    #[test]
+    fn overloaded_errors_are_retryable() {
+        let events = parse(
+            "error",
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            events,
+            vec![StreamEvent::Error {
+                message: "Overloaded".into(),
+                retryable: true
+            }]
+        );
+    }
+}

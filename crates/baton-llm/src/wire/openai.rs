@@ -1,0 +1,187 @@
+//! OpenAI chat completions: llama-server, Ollama `/v1`, vLLM, LM Studio, OpenAI, OpenRouter.
+//! Tolerant on purpose: servers omit `created`/`object`, send numeric error codes, add
+//! `reasoning_content` and llama.cpp `timings`; unknown fields are ignored.
+
+use baton_core::ChatRequest;
+use serde_json::{Value, json};
+
+use super::{ReportedUsage, StreamEvent, number};
+
+/// The request body. `include_usage` asks for a usage chunk at the end of the stream.
+pub fn body(request: &ChatRequest, include_usage: bool) -> Value {
+    let mut body = json!({
+        "model": request.model,
+        "messages": request.messages,
+        "temperature": request.temperature,
+        "max_tokens": request.max_tokens,
+        "stream": true,
+    });
+    if include_usage {
+        body["stream_options"] = json!({ "include_usage": true });
+    }
+    body
+}
+
+/// Reads one `data:` payload of the stream.
+pub fn parse(data: &str) -> Result<Vec<StreamEvent>, String> {
+    let data = data.trim();
+    if data == "[DONE]" {
+        return Ok(vec![StreamEvent::Done]);
+    }
+    let value: Value = serde_json::from_str(data)
+        .map_err(|error| format!("event data is not JSON ({error}): {}", preview(data)))?;
+    let mut events = Vec::new();
+    if let Some(error) = value.get("error") {
+        let message = error_message(error);
+        let retryable = error_is_retryable(error);
+        events.push(StreamEvent::Error { message, retryable });
+        return Ok(events);
+    }
+    if let Some(choice) = value
+        .get("choices")
+        .and_then(Value::as_array)
+        .and_then(|c| c.first())
+    {
+        let content = choice
+            .get("delta")
+            .and_then(|delta| delta.get("content"))
+            .or_else(|| {
+                choice
+                    .get("message")
+                    .and_then(|message| message.get("content"))
+            })
+            .and_then(Value::as_str);
+        if let Some(text) = content.filter(|text| !text.is_empty()) {
+            events.push(StreamEvent::Delta(text.to_string()));
+        }
+        if choice
+            .get("finish_reason")
+            .is_some_and(|reason| !reason.is_null())
+        {
+            events.push(StreamEvent::Finished);
+        }
+    }
+    if let Some(usage) = value.get("usage").filter(|usage| usage.is_object()) {
+        events.push(StreamEvent::Usage(ReportedUsage {
+            prompt_tokens: number(usage, "prompt_tokens"),
+            completion_tokens: number(usage, "completion_tokens"),
+            cached_tokens: usage
+                .get("prompt_tokens_details")
+                .and_then(|details| number(details, "cached_tokens")),
+        }));
+    }
+    if let Some(timings) = value.get("timings").filter(|timings| timings.is_object()) {
+        // llama.cpp: prompt_n counts only the tokens evaluated now; cache_n the reused ones.
+        let cached = number(timings, "cache_n");
+        events.push(StreamEvent::Timings(ReportedUsage {
+            prompt_tokens: number(timings, "prompt_n").map(|n| n + cached.unwrap_or(0)),
+            completion_tokens: number(timings, "predicted_n"),
+            cached_tokens: cached,
+        }));
+    }
+    Ok(events)
+}
+
+/// The message of an OpenAI-style error object (or string).
+pub fn error_message(error: &Value) -> String {
+    match error {
+        Value::String(text) => text.clone(),
+        _ => error
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| preview(&error.to_string())),
+    }
+}
+
+fn error_is_retryable(error: &Value) -> bool {
+    let code = error.get("code").and_then(Value::as_u64).unwrap_or(0);
+    let kind = error
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    code == 429 || code >= 500 || matches!(kind, "server_error" | "unavailable_error")
+}
+
+/// Reads llama-server's over-long-prompt error body:
+/// `{"error":{"type":"exceed_context_size_error","n_prompt_tokens":..,"n_ctx":..}}`.
+pub fn context_overflow(body: &Value) -> Option<(u64, u64)> {
+    let error = body.get("error")?;
+    let kind = error
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if kind != "exceed_context_size_error" {
+        return None;
+    }
+    Some((
+        number(error, "n_prompt_tokens").unwrap_or(0),
+        number(error, "n_ctx").unwrap_or(0),
+    ))
+}
+
+/// The first 200 characters of a text, for error messages.
+pub fn preview(text: &str) -> String {
+    let mut preview: String = text.chars().take(200).collect();
+    if text.chars().count() > 200 {
+        preview.push('…');
+    }
+    preview
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_content_chunk_is_a_delta() {
+        let events = parse(r#"{"choices":[{"index":0,"delta":{"content":"fn"}}]}"#).unwrap();
+        assert_eq!(events, vec![StreamEvent::Delta("fn".into())]);
+    }
+
+    #[test]
+    fn the_usage_chunk_and_llama_timings_are_read() {
+        let events = parse(
+            r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":4}},"timings":{"prompt_n":8,"cache_n":4,"predicted_n":3}}"#,
+        )
+        .unwrap();
+        let expected = ReportedUsage {
+            prompt_tokens: Some(12),
+            completion_tokens: Some(3),
+            cached_tokens: Some(4),
+        };
+        assert_eq!(
+            events,
+            vec![StreamEvent::Usage(expected), StreamEvent::Timings(expected)]
+        );
+    }
+
+    #[test]
+    fn a_numeric_error_code_is_tolerated() {
+        let events = parse(r#"{"error":{"code":503,"message":"loading model"}}"#).unwrap();
+        assert_eq!(
+            events,
+            vec![StreamEvent::Error {
+                message: "loading model".into(),
+                retryable: true
+            }]
+        );
+    }
+
+    #[test]
+    fn data_that_is_not_json_is_an_error() {
+        assert!(parse(r#"{"choices":[{"delta":{"content":"ok""#).is_err());
+    }
+
+    #[test]
+    fn the_request_asks_for_usage_only_when_told() {
+        let request = ChatRequest {
+            model: "m".into(),
+            messages: vec![baton_core::ChatMessage::user("hi")],
+            temperature: 0.2,
+            max_tokens: 10,
+        };
+        assert!(body(&request, true).get("stream_options").is_some());
+        assert!(body(&request, false).get("stream_options").is_none());
+    }
+}

@@ -1,0 +1,53 @@
+//! What every command starts from: the working directory, the environment snapshot, the
+//! resolved configuration and, on demand, the store.
+
+use std::path::{Path, PathBuf};
+
+use baton_config::{EnvSnapshot, LoadOptions, Loaded};
+use baton_store::Store;
+
+use crate::error::{CliError, Exit};
+
+/// The shared starting point of a command.
+pub struct App {
+    pub cwd: PathBuf,
+    pub env: EnvSnapshot,
+    /// Raw `-c key=value` overrides.
+    pub overrides: Vec<String>,
+}
+
+impl App {
+    pub fn from_process(overrides: Vec<String>) -> Result<App, CliError> {
+        let cwd = std::env::current_dir().map_err(|error| {
+            CliError::new(
+                Exit::Internal,
+                format!("cannot read the working directory: {error}"),
+            )
+        })?;
+        Ok(App {
+            cwd,
+            env: EnvSnapshot::from_process(),
+            overrides,
+        })
+    }
+
+    /// Loads the configuration with extra flag values (dotted key, value, flag name).
+    pub fn config(&self, flags: Vec<(String, toml::Value, String)>) -> Result<Loaded, CliError> {
+        Ok(baton_config::load(&LoadOptions {
+            cwd: self.cwd.clone(),
+            env: self.env.clone(),
+            flags,
+            overrides: self.overrides.clone(),
+        })?)
+    }
+
+    /// Where the store lives: `BATON_HOME`, else the nearest `.baton/`, else next to `.git`.
+    pub fn store_path(&self) -> PathBuf {
+        let home = self.env.get(baton_config::env::BATON_HOME).map(Path::new);
+        Store::locate(&self.cwd, home)
+    }
+
+    pub fn open_store(&self) -> Result<Store, CliError> {
+        Ok(Store::open(&self.store_path())?)
+    }
+}

@@ -1,0 +1,434 @@
+//! `baton dispatch "TASK"`: the drop-in for `dispatch.sh`. Gathers context (stdin, files,
+//! sections of long documents), plans the route, checks the request fits what the servers
+//! really serve, serves it from the cache or streams it from the chain, and writes every
+//! attempt to the ledger.
+
+use std::io::{IsTerminal, Read, Write};
+use std::sync::Arc;
+
+use baton_config::Settings;
+use baton_core::{CallOutcome, CallRecord, Locality, Route, estimate_tokens};
+use baton_llm::context::{self, ContextPart};
+use baton_llm::dispatch::{DispatchInput, chat_request, now_ms, price};
+use baton_llm::router::{self, RoutePlan, Target};
+use baton_llm::{DispatchError, Dispatcher, ReplySink};
+use baton_store::{CachedReply, Store};
+use serde_json::json;
+
+use crate::app::App;
+use crate::cli::{DispatchArgs, RouteArgs};
+use crate::commands::doctor::ensure_probed;
+use crate::error::{CliError, Exit, error_with_causes};
+use crate::output::{FileSink, StdoutSink};
+
+/// Below this many estimated prompt tokens, a server's lower count is not worth a warning.
+const TRUNCATION_CHECK_MIN_TOKENS: u64 = 256;
+/// Warn when fewer tokens than this are left for the reply in the server's context.
+const REPLY_ROOM_WARNING_TOKENS: u64 = 1024;
+
+pub async fn run(app: App, args: DispatchArgs) -> Result<std::process::ExitCode, CliError> {
+    let mut flags = Vec::new();
+    if let Some(profile) = &args.profile {
+        flags.push((
+            "dispatch.profile".to_string(),
+            toml::Value::String(profile.clone()),
+            "--profile".to_string(),
+        ));
+    }
+    let loaded = app.config(flags)?;
+    let settings = Arc::new(loaded.settings);
+    let profile = settings.dispatch.profile.clone();
+    let requested = requested_route(&args.route, &settings)?;
+    let store = app.open_store()?;
+    let request_id = uuid::Uuid::now_v7().to_string();
+
+    // Context: stdin, files, then document sections within what is left of the budget.
+    let mut parts = Vec::new();
+    if !args.no_stdin && !std::io::stdin().is_terminal() {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|error| {
+                CliError::new(Exit::Input, format!("cannot read stdin as text: {error}"))
+                    .hint("pipe UTF-8 text, or pass --no-stdin")
+            })?;
+        if !text.trim().is_empty() {
+            parts.push(ContextPart::new("stdin", text));
+        }
+    }
+    for path in context::expand_patterns(&args.context, &app.cwd)? {
+        parts.push(context::read_file(&path, &app.cwd)?);
+    }
+    let direct_tokens: u64 =
+        parts.iter().map(|part| part.tokens).sum::<u64>() + estimate_tokens(&args.task);
+
+    // Route: pinned, or auto by rules (and a classifier model when configured).
+    let mut ledger: Vec<CallRecord> = Vec::new();
+    let decided = if requested == Route::Auto {
+        let dispatcher = Dispatcher::new(Arc::clone(&settings));
+        let (by_model, records) = dispatcher
+            .classify_with_model(&args.task, &request_id)
+            .await;
+        ledger.extend(records);
+        Some(by_model.unwrap_or_else(|| router::classify(&settings, &args.task, direct_tokens)))
+    } else {
+        None
+    };
+    let mut plan = router::plan(&settings, &profile, requested, decided)?;
+    let budget = plan.context_budget(&settings);
+    for doc in &args.context_from {
+        let text = std::fs::read_to_string(doc).map_err(|error| {
+            CliError::new(
+                Exit::Input,
+                format!("cannot read --context-from {}: {error}", doc.display()),
+            )
+            .hint("check the path of the document")
+        })?;
+        let used: u64 = parts.iter().map(|part| part.tokens).sum();
+        let selection = baton_llm::sections::select(&text, &args.task, budget.saturating_sub(used));
+        let name = doc
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !selection.sections.is_empty() {
+            let rendered = baton_llm::sections::render(&selection, &name);
+            parts.push(ContextPart::new(format!("from {name}"), rendered));
+        }
+        tracing::info!(doc = %doc.display(), picked = selection.sections.len(), dropped = selection.dropped, "sections chosen");
+    }
+    context::check_budget(&parts, budget).map_err(|error| {
+        CliError::from(error).hint(format!(
+            "the {} route allows {budget} tokens of context; pass fewer files, use --context-from, or --api",
+            plan.route
+        ))
+    })?;
+    let user = context::user_message(&args.task, &parts);
+    let input = DispatchInput {
+        request_id: request_id.clone(),
+        user,
+        system_override: args.system.clone(),
+    };
+
+    // Preflight: drop steps whose server cannot hold the prompt; never truncate.
+    let dispatcher = Dispatcher::new(Arc::clone(&settings));
+    preflight(&dispatcher, &store, &settings, &mut plan, &input).await?;
+
+    let use_cache = !args.no_cache
+        && (args.cache || settings.dispatch.cache || plan.chain.first().is_some_and(|t| t.cache));
+    let first = plan
+        .chain
+        .first()
+        .cloned()
+        .ok_or_else(|| CliError::new(Exit::Config, "no backend left to try"))?;
+    let cache_key =
+        use_cache.then(|| baton_llm::cache::key(&first, &chat_request(&first, &input), &parts));
+
+    let silent_stdout = args.json || args.output.is_some();
+    let stdout_sink = StdoutSink::new(silent_stdout, args.stream).quiet(args.json);
+    if let Some(key) = &cache_key
+        && let Some(hit) = store.cache_get(key)?
+    {
+        let record = cache_record(&settings, &plan, &first, &request_id, &hit);
+        ledger.push(record.clone());
+        store.record_calls(&ledger)?;
+        let mut sink = stdout_sink;
+        return finish(
+            &args,
+            &plan,
+            &hit.reply,
+            &first,
+            &record,
+            None,
+            Some(&mut sink),
+            true,
+        );
+    }
+
+    let (result, sink_outcome) = match &args.output {
+        Some(path) => {
+            let mut sink = FileSink::create(path, stdout_sink).map_err(|error| {
+                CliError::new(
+                    Exit::Output,
+                    format!("cannot write {}: {error}", path.display()),
+                )
+                .hint("check that the directory exists and is writable")
+            })?;
+            let result = dispatcher.dispatch(&plan, &input, &mut sink).await;
+            let outcome = match &result {
+                Ok(_) => sink.commit().map_err(|error| {
+                    CliError::new(
+                        Exit::Output,
+                        format!("cannot write {}: {error}", path.display()),
+                    )
+                }),
+                Err(_) => {
+                    sink.abandon();
+                    Ok(())
+                }
+            };
+            (result, outcome.map(|()| None))
+        }
+        None => {
+            let mut sink = stdout_sink;
+            let result = dispatcher.dispatch(&plan, &input, &mut sink).await;
+            (result, Ok(Some(sink)))
+        }
+    };
+    match result {
+        Ok(result) => {
+            ledger.extend(result.attempts.iter().cloned());
+            store.record_calls(&ledger)?;
+            let mut sink = sink_outcome?;
+            if let Some(key) = &cache_key {
+                let entry = CachedReply {
+                    backend: result.target.backend_name.clone(),
+                    model: result.target.model.clone(),
+                    reply: result.reply.clone(),
+                    usage: result.usage,
+                    created_at_ms: now_ms(),
+                };
+                store.cache_put(key, &entry)?;
+            }
+            warn_truncation(&result, &input, args.json);
+            let last = result.attempts.last().cloned().ok_or_else(|| {
+                CliError::new(Exit::Internal, "a reply without an attempt record")
+            })?;
+            let latency = result.latency;
+            finish(
+                &args,
+                &plan,
+                &result.reply,
+                &result.target,
+                &last,
+                Some(latency),
+                sink.as_mut(),
+                false,
+            )
+        }
+        Err(failure) => {
+            ledger.extend(failure.attempts);
+            store.record_calls(&ledger)?;
+            Err(dispatch_error(&failure.error, &plan))
+        }
+    }
+}
+
+fn requested_route(args: &RouteArgs, settings: &Settings) -> Result<Route, CliError> {
+    if args.local {
+        return Ok(Route::Local);
+    }
+    if args.api {
+        return Ok(Route::Api);
+    }
+    match &args.route {
+        Some(text) => text
+            .parse()
+            .map_err(|error: baton_core::route::UnknownName| {
+                CliError::new(Exit::Usage, error.to_string())
+                    .hint("use --route auto, --route local or --route api")
+            }),
+        None => Ok(settings.dispatch.route),
+    }
+}
+
+/// Checks local steps against the context their server really serves: a step that cannot
+/// hold the prompt is dropped (with a notice); when none is left the request is refused.
+async fn preflight(
+    dispatcher: &Dispatcher,
+    store: &Store,
+    settings: &Settings,
+    plan: &mut RoutePlan,
+    input: &DispatchInput,
+) -> Result<(), CliError> {
+    let mut kept = Vec::new();
+    let mut refused = Vec::new();
+    for target in plan.chain.drain(..) {
+        if target.locality() != Locality::Local {
+            kept.push(target);
+            continue;
+        }
+        let request = chat_request(&target, input);
+        let prompt_tokens = baton_core::usage::estimate_tokens_from_chars(request.content_chars());
+        let probe = ensure_probed(dispatcher, store, settings, &target).await;
+        match probe.and_then(|probe| probe.n_ctx) {
+            Some(n_ctx) if prompt_tokens >= n_ctx => {
+                refused.push(format!(
+                    "{} serves a context of {n_ctx} tokens and the prompt is ~{prompt_tokens}",
+                    target.label()
+                ));
+            }
+            Some(n_ctx) => {
+                let room = n_ctx - prompt_tokens;
+                // Only worth saying when the room left is small in absolute terms.
+                if room < u64::from(target.max_tokens).min(REPLY_ROOM_WARNING_TOKENS) {
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
+                        "baton: warning: {} serves {n_ctx} tokens of context; with a ~{prompt_tokens}-token prompt the reply may be cut at ~{room} tokens (max_tokens {})",
+                        target.label(),
+                        target.max_tokens
+                    );
+                }
+                kept.push(target);
+            }
+            None => kept.push(target),
+        }
+    }
+    for reason in &refused {
+        let _ = writeln!(std::io::stderr().lock(), "baton: skipping {reason}");
+    }
+    if kept.is_empty() {
+        return Err(CliError::new(
+            Exit::TooLarge,
+            format!("the request does not fit: {}", refused.join("; ")),
+        )
+        .hint(
+            "send less context, raise the server's context size (llama-server -c), or use --api",
+        ));
+    }
+    plan.chain = kept;
+    Ok(())
+}
+
+fn cache_record(
+    settings: &Settings,
+    plan: &RoutePlan,
+    target: &Target,
+    request_id: &str,
+    hit: &CachedReply,
+) -> CallRecord {
+    let (_, avoided) = price(settings, target, &hit.usage);
+    let (cloud_cost, _) = price(settings, target, &hit.usage);
+    CallRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        request_id: request_id.into(),
+        started_at_ms: now_ms(),
+        profile: target.profile.clone(),
+        route: plan.route.to_string(),
+        backend: hit.backend.clone(),
+        endpoint: String::new(),
+        model: hit.model.clone(),
+        locality: target.locality(),
+        attempt: 1,
+        usage: hit.usage,
+        latency_ms: 0,
+        ttft_ms: Some(0),
+        outcome: CallOutcome::CacheHit,
+        error_class: None,
+        error: None,
+        cache_hit: true,
+        cost_usd: 0.0,
+        // A hit saves whatever the call would have cost.
+        avoided_usd: if target.locality() == Locality::Cloud {
+            cloud_cost
+        } else {
+            avoided
+        },
+    }
+}
+
+/// Warns when a server counted far fewer prompt tokens than were sent: the mark of a server
+/// silently truncating context.
+fn warn_truncation(result: &baton_llm::DispatchResult, input: &DispatchInput, quiet: bool) {
+    let request = chat_request(&result.target, input);
+    let sent = baton_core::usage::estimate_tokens_from_chars(request.content_chars());
+    if let Some(reported) = result.reported_prompt_tokens
+        && sent >= TRUNCATION_CHECK_MIN_TOKENS
+        && reported * 2 < sent
+        && !quiet
+    {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "baton: warning: {} counted {reported} prompt tokens but ~{sent} were sent; it may have truncated the context\nhint: raise the server's context size (llama-server -c, Ollama num_ctx) and run `baton doctor`",
+            result.target.label()
+        );
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    args: &DispatchArgs,
+    plan: &RoutePlan,
+    reply: &str,
+    target: &Target,
+    record: &CallRecord,
+    latency: Option<std::time::Duration>,
+    sink: Option<&mut StdoutSink>,
+    from_cache: bool,
+) -> Result<std::process::ExitCode, CliError> {
+    let output_error = |error: std::io::Error| {
+        CliError::new(Exit::Output, format!("cannot write the reply: {error}"))
+    };
+    if from_cache && let Some(path) = &args.output {
+        write_atomically(path, reply).map_err(output_error)?;
+    }
+    if args.json {
+        let object = json!({
+            "reply": reply,
+            "backend": record.backend,
+            "endpoint": record.endpoint,
+            "model": record.model,
+            "profile": target.profile,
+            "locality": record.locality,
+            "route": { "requested": plan.requested, "taken": plan.route, "why": plan.reason, "skipped": plan.skipped },
+            "usage": {
+                "prompt_tokens": record.usage.prompt_tokens,
+                "completion_tokens": record.usage.completion_tokens,
+                "cached_tokens": record.usage.cached_tokens,
+                "estimated": record.usage.estimated,
+            },
+            "latency_ms": latency.map_or(record.latency_ms, |l| l.as_millis() as u64),
+            "ttft_ms": record.ttft_ms,
+            "attempts": record.attempt,
+            "cache_hit": from_cache,
+            "cost_usd": record.cost_usd,
+            "output": args.output.as_ref().map(|p| p.display().to_string()),
+        });
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer(&mut out, &object).map_err(|error| output_error(error.into()))?;
+        out.write_all(b"\n").map_err(output_error)?;
+        out.flush().map_err(output_error)?;
+    } else if let Some(sink) = sink {
+        if from_cache && args.output.is_none() {
+            sink.delta(reply).map_err(output_error)?;
+        }
+        sink.finish().map_err(output_error)?;
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let sink = FileSink::create(path, StdoutSink::new(true, false))?;
+    let mut sink = sink;
+    sink.delta(text)?;
+    sink.commit()
+}
+
+/// Turns a failed dispatch into one line, a hint and an exit code.
+fn dispatch_error(error: &DispatchError, plan: &RoutePlan) -> CliError {
+    use baton_llm::CallError;
+    let message = error_with_causes(error);
+    match error {
+        DispatchError::Output(_) => CliError::new(Exit::Output, message).hint("check that stdout or the -o file is writable"),
+        DispatchError::NoTarget { .. } => CliError::new(Exit::Config, message).hint("check the profile's backend and fallback"),
+        DispatchError::Exhausted { .. } => match error.last_call_error() {
+            Some(CallError::Connect { url, .. }) => CliError::new(Exit::Unreachable, message).hint(format!(
+                "start the model server at {url} (e.g. `llama-server -m MODEL --port PORT`), or run `baton doctor`"
+            )),
+            Some(CallError::Timeout { .. }) => CliError::new(Exit::Unreachable, message)
+                .hint("the server is slow or stuck: check it with `baton doctor`, or raise first_token_timeout / total_timeout"),
+            Some(CallError::ContextOverflow { .. }) => CliError::new(Exit::TooLarge, message)
+                .hint("send less context or raise the server's context size (llama-server -c)"),
+            Some(CallError::MissingKey { var, .. }) => {
+                CliError::new(Exit::Config, message).hint(format!("export {var}=... or drop --api"))
+            }
+            Some(CallError::Http { status: 401 | 403, .. }) => CliError::new(Exit::Backend, message)
+                .hint("check the API key in the variable the backend names (api_key_env)"),
+            Some(CallError::Http { status: 404, .. }) => CliError::new(Exit::Backend, message)
+                .hint("check the backend URL (it should end in /v1) and the model name, or run `baton doctor`"),
+            _ => CliError::new(Exit::Backend, message).hint(format!(
+                "run `baton doctor`; the route was {} ({})",
+                plan.route, plan.reason
+            )),
+        },
+    }
+}

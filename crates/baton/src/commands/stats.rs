@@ -1,0 +1,135 @@
+//! `baton stats`: the ledger summed up: latency p50/p95, tokens local vs cloud and the local
+//! share, cost avoided and spent, per backend and model.
+
+use std::io::Write;
+
+use baton_store::{GroupStats, StatsReport};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+
+use crate::app::App;
+use crate::cli::StatsArgs;
+use crate::error::{CliError, Exit};
+
+/// `1h`, `7d`, `2026-11-01`, `2026-11-01T12:00:00Z` -> Unix milliseconds.
+pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, CliError> {
+    let trimmed = text.trim();
+    let bad = || {
+        CliError::new(Exit::Usage, format!("invalid --since `{text}`"))
+            .hint("give a duration back from now (`30m`, `24h`, `7d`) or a date (`2026-11-01`, `2026-11-01T12:00:00Z`)")
+    };
+    if let Some(days) = trimmed
+        .strip_suffix('d')
+        .and_then(|n| n.parse::<f64>().ok())
+    {
+        return Ok(now_ms - (days * 86_400_000.0) as i64);
+    }
+    if let Ok(duration) = baton_config::duration::parse_duration(trimmed) {
+        return Ok(now_ms - i64::try_from(duration.as_millis()).unwrap_or(i64::MAX));
+    }
+    if let Ok(timestamp) = trimmed.parse::<jiff::Timestamp>() {
+        return Ok(timestamp.as_millisecond());
+    }
+    if let Ok(date) = trimmed.parse::<jiff::civil::Date>() {
+        let zoned = date.to_zoned(jiff::tz::TimeZone::UTC).map_err(|_| bad())?;
+        return Ok(zoned.timestamp().as_millisecond());
+    }
+    Err(bad())
+}
+
+pub fn run(app: App, args: StatsArgs) -> Result<std::process::ExitCode, CliError> {
+    let since = args
+        .since
+        .as_deref()
+        .map(|text| parse_since(text, baton_llm::dispatch::now_ms()))
+        .transpose()?;
+    let store = app.open_store()?;
+    let report = store.stats(since)?;
+    let mut out = std::io::stdout().lock();
+    let io_error =
+        |error: std::io::Error| CliError::new(Exit::Output, format!("cannot write: {error}"));
+    if args.json {
+        serde_json::to_writer(&mut out, &report).map_err(|error| io_error(error.into()))?;
+        writeln!(out).map_err(io_error)?;
+    } else {
+        write!(out, "{}", render(&report)).map_err(io_error)?;
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn ms(value: Option<u64>) -> String {
+    value.map_or_else(|| "-".into(), |v| format!("{v} ms"))
+}
+
+fn share(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".into(), |v| format!("{:.1}%", v * 100.0))
+}
+
+fn row(label: &str, group: &GroupStats) -> Vec<String> {
+    let tokens = &group.tokens;
+    vec![
+        label.to_string(),
+        format!("{}", group.calls),
+        format!("{}", group.ok),
+        format!("{}", group.errors),
+        format!("{}", group.cache_hits),
+        ms(group.latency_ms.as_ref().map(|p| p.p50)),
+        ms(group.latency_ms.as_ref().map(|p| p.p95)),
+        ms(group.ttft_ms.as_ref().map(|p| p.p50)),
+        format!("{}", tokens.local_in + tokens.local_out),
+        format!("{}", tokens.cloud_in + tokens.cloud_out),
+        share(group.local_share),
+        format!("${:.4}", group.cost_avoided_usd),
+        format!("${:.4}", group.cost_spent_usd),
+    ]
+}
+
+/// The human table.
+pub fn render(report: &StatsReport) -> String {
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED).set_header([
+        "backend / model",
+        "calls",
+        "ok",
+        "errors",
+        "cached",
+        "p50",
+        "p95",
+        "ttft p50",
+        "local tok",
+        "cloud tok",
+        "local share",
+        "avoided",
+        "spent",
+    ]);
+    for group in &report.by_backend_model {
+        let label = format!(
+            "{} / {}",
+            group.backend.as_deref().unwrap_or("-"),
+            group.model.as_deref().unwrap_or("-")
+        );
+        table.add_row(row(&label, group));
+    }
+    table.add_row(row("all", &report.overall));
+    let estimated = report.overall.tokens.estimated_calls;
+    let mut text = format!("{table}\n");
+    if estimated > 0 {
+        text.push_str(&format!(
+            "{estimated} call(s) have estimated token counts (the server reported none)\n"
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_accepts_durations_days_and_dates() {
+        let now = 10 * 86_400_000;
+        assert_eq!(parse_since("1h", now).unwrap(), now - 3_600_000);
+        assert_eq!(parse_since("2d", now).unwrap(), now - 2 * 86_400_000);
+        assert_eq!(parse_since("1970-01-02", now).unwrap(), 86_400_000);
+        assert!(parse_since("yesterday-ish", now).is_err());
+    }
+}

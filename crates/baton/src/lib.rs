@@ -1,0 +1,77 @@
+//! Baton's command-line program. `main.rs` calls [`run`]; each subcommand lives in
+//! [`commands`], with one exhaustive `match` over [`cli::Command`] here.
+//!
+//! Parts: [`cli`] (clap), [`commands`] (one file per command), [`output`] (where replies
+//! and tables go), [`error`] (exit codes and `hint:` lines), [`app`] (config and store
+//! shared by the commands).
+
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod output;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::{CliError, Exit};
+
+/// Runs the program with the process's arguments and returns its exit code.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // clap prints help and version to stdout with exit 0, usage errors with 2.
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
+    };
+    init_logging(cli.verbose);
+    match execute(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr().lock(), "{error}");
+            error.exit_code()
+        }
+    }
+}
+
+fn execute(cli: Cli) -> Result<ExitCode, CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            CliError::new(
+                Exit::Internal,
+                format!("cannot start the async runtime: {error}"),
+            )
+        })?;
+    let app = app::App::from_process(cli.overrides.clone())?;
+    match cli.command {
+        Command::Dispatch(args) => runtime.block_on(commands::dispatch::run(app, args)),
+        Command::Doctor(args) => runtime.block_on(commands::doctor::run(app, args)),
+        Command::Stats(args) => commands::stats::run(app, args),
+        Command::Config(command) => commands::config::run(app, command),
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,baton=debug",
+        _ => "debug",
+    };
+    let filter = std::env::var(baton_config::env::BATON_LOG)
+        .ok()
+        .and_then(|text| tracing_subscriber::EnvFilter::try_new(text).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
