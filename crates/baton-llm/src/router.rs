@@ -52,11 +52,14 @@ pub struct RoutePlan {
 }
 
 impl RoutePlan {
-    /// The context budget for this request: the first step's, within the route's limit.
+    /// The context budget for this request: the first step's, within the limit of the
+    /// route it really takes (a local first step gets the local route's tighter budget,
+    /// even when `auto` wanted the cloud but no cloud step is usable).
     pub fn context_budget(&self, settings: &Settings) -> u64 {
-        let route_budget = match self.route {
-            Route::Api => settings.routes.api.context_budget,
-            Route::Local | Route::Auto => settings.routes.local.context_budget,
+        let locality = self.chain.first().map_or(Locality::Local, Target::locality);
+        let route_budget = match locality {
+            Locality::Cloud => settings.routes.api.context_budget,
+            Locality::Local => settings.routes.local.context_budget,
         };
         self.chain.first().map_or(route_budget, |target| {
             target.context_budget.min(route_budget)

@@ -82,6 +82,12 @@ fn regular_file_offset(stdout: &std::io::Stdout) -> Option<u64> {
     if !is_regular {
         return None;
     }
+    // With O_APPEND (`>>`) the position is 0 until the first write, yet every write lands
+    // at the end: the reply begins at the current size.
+    let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL).ok()?;
+    if nix::fcntl::OFlag::from_bits_truncate(flags).contains(nix::fcntl::OFlag::O_APPEND) {
+        return u64::try_from(stat.st_size).ok();
+    }
     let offset = nix::unistd::lseek(fd, 0, nix::unistd::Whence::SeekCur).ok()?;
     u64::try_from(offset).ok()
 }

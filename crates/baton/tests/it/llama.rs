@@ -1,0 +1,124 @@
+//! `baton dispatch` and `baton doctor` against the real llama-server of the LLM rig, with a
+//! small Qwen coder model on the CPU. These are the tests whose names contain `llama`; they
+//! run one at a time (see `.config/nextest.toml`).
+
+use std::io::Read;
+use std::process::Stdio;
+
+use baton_core::CallOutcome;
+use baton_test_support::rig::LlamaServer;
+
+use crate::support::Sandbox;
+
+fn sandbox(server: &LlamaServer) -> Sandbox {
+    Sandbox::new()
+        .coder_url(&server.openai_url())
+        .var("CODER_MODEL", server.model_alias())
+        .var("CODER_TEMPERATURE", "0")
+}
+
+#[test]
+fn llama_dispatch_with_piped_context_returns_code_and_real_usage() {
+    let server = LlamaServer::start().unwrap();
+    let sandbox = sandbox(&server).var("CODER_MAX_TOKENS", "120");
+    sandbox.write(
+        "src/shapes.py",
+        "class Square:\n    def __init__(self, side):\n        self.side = side\n",
+    );
+    let run = sandbox.run_with_stdin(
+        &[
+            "dispatch",
+            "Add an area() method to Square. Reply with only the Python class in a code block.",
+            "--context",
+            "src/shapes.py",
+            "--json",
+            "--local",
+        ],
+        "# shapes module, Python 3\n",
+    );
+    run.assert_ok();
+    let json = run.json();
+    let reply = json["reply"].as_str().unwrap();
+    assert!(reply.contains("def area"), "{reply}");
+    assert_eq!(
+        json["usage"]["estimated"], false,
+        "llama-server reports usage in streams"
+    );
+    assert!(json["usage"]["prompt_tokens"].as_u64().unwrap() > 40);
+    assert!(json["ttft_ms"].as_u64().unwrap() <= json["latency_ms"].as_u64().unwrap());
+    let calls = sandbox.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].outcome, CallOutcome::Ok);
+    assert_eq!(
+        calls[0].usage.prompt_tokens,
+        json["usage"]["prompt_tokens"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn llama_reply_streams_to_a_pipe_before_the_call_ends() {
+    let server = LlamaServer::start().unwrap();
+    let sandbox = sandbox(&server).var("CODER_MAX_TOKENS", "150");
+    let mut child = sandbox
+        .command(&["dispatch", "Write a Python function that prints the numbers 1 to 50, one per line, with a comment on every line.", "--stream", "--local"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).unwrap();
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first bytes arrived while the model was still writing"
+    );
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(rest.len() > 20);
+}
+
+#[test]
+fn llama_parallel_dispatches_all_complete_and_are_recorded() {
+    let server = LlamaServer::start().unwrap();
+    let sandbox = sandbox(&server).var("CODER_MAX_TOKENS", "24");
+    let children: Vec<_> = ["fizzbuzz", "is_prime"]
+        .iter()
+        .map(|name| {
+            sandbox
+                .command(&[
+                    "dispatch",
+                    &format!("Write a Python function {name}(n)."),
+                    "--local",
+                ])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success());
+        assert!(!output.stdout.is_empty());
+    }
+    let calls = sandbox.calls();
+    assert_eq!(calls.len(), 2);
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.outcome == CallOutcome::Ok && !c.usage.estimated)
+    );
+}
+
+#[test]
+fn llama_doctor_reads_the_context_size_the_server_really_serves() {
+    let server = LlamaServer::start().unwrap();
+    let sandbox = sandbox(&server);
+    let json = sandbox
+        .run(&["doctor", "--json", "--backend", "local"])
+        .assert_ok()
+        .json();
+    let endpoint = &json["endpoints"][0];
+    assert_eq!(endpoint["server"], "llama-server");
+    assert_eq!(endpoint["n_ctx"], server.n_ctx_per_slot());
+    assert_eq!(endpoint["models"][0], server.model_alias());
+}

@@ -1,0 +1,13 @@
+//! CLI tests: the real `baton` binary in a sealed environment (temp HOME and config dir, no
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on setup errors"
+)]
+//! stray variables), against the scripted server or the real llama-server of the LLM rig.
+
+mod config;
+mod dispatch;
+mod llama;
+mod stats;
+mod support;

@@ -1,0 +1,127 @@
+//! A sealed `baton` command: temp HOME, XDG config dir and working directory, every
+//! variable Baton reads stripped, and helpers to run it and read what it wrote.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A temp project directory and the environment `baton` runs in.
+pub(crate) struct Sandbox {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) env: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    pub(crate) fn new() -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        Sandbox {
+            dir,
+            env: Vec::new(),
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Points the default profile's backend at a scripted or real server (`dispatch.sh`'s
+    /// own variable, so the drop-in path is what gets tested).
+    pub(crate) fn coder_url(mut self, openai_base: &str) -> Sandbox {
+        self.env.push((
+            "CODER_API_URL".into(),
+            format!("{openai_base}/chat/completions"),
+        ));
+        self
+    }
+
+    pub(crate) fn var(mut self, name: &str, value: &str) -> Sandbox {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    pub(crate) fn write(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_baton"));
+        command
+            .args(args)
+            .current_dir(self.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.path().join("home"))
+            .env("XDG_CONFIG_HOME", self.path().join("xdg"))
+            .env("LC_ALL", "C")
+            .env("COLUMNS", "200")
+            .stdin(Stdio::null());
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        command
+    }
+
+    /// Runs baton with stdin closed.
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().unwrap())
+    }
+
+    /// Runs baton with `input` piped to stdin.
+    pub(crate) fn run_with_stdin(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    }
+
+    /// The ledger rows, read with baton's own store.
+    pub(crate) fn calls(&self) -> Vec<baton_core::CallRecord> {
+        let store = baton_store::Store::open(&self.path().join(".baton/baton.db")).unwrap();
+        store.calls(None).unwrap()
+    }
+}
+
+/// What a run printed and how it ended.
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|error| panic!("stdout is not JSON ({error}): {self:?}"))
+    }
+
+    #[track_caller]
+    pub(crate) fn assert_ok(&self) -> &Run {
+        assert_eq!(self.code, 0, "{self:?}");
+        self
+    }
+}
