@@ -9,5 +9,6 @@
 mod config;
 mod dispatch;
 mod llama;
+mod readme;
 mod stats;
 mod support;
