@@ -155,6 +155,7 @@ pub struct FileSink {
     temp: PathBuf,
     file: File,
     inner: StdoutSink,
+    committed: bool,
 }
 
 impl FileSink {
@@ -174,6 +175,7 @@ impl FileSink {
             temp,
             file,
             inner,
+            committed: false,
         })
     }
 
@@ -181,12 +183,20 @@ impl FileSink {
     pub fn commit(mut self) -> std::io::Result<()> {
         self.file.flush()?;
         self.file.sync_all()?;
-        std::fs::rename(&self.temp, &self.target)
+        std::fs::rename(&self.temp, &self.target)?;
+        self.committed = true;
+        Ok(())
     }
 
-    /// Removes the temp file (the dispatch failed).
-    pub fn abandon(self) {
-        let _ = std::fs::remove_file(&self.temp);
+    /// Gives up on the reply (the dispatch failed): the temp file goes, FILE is untouched.
+    pub fn abandon(self) {}
+}
+
+impl Drop for FileSink {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.temp);
+        }
     }
 }
 

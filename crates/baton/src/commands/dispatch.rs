@@ -64,8 +64,8 @@ pub async fn run(app: App, args: DispatchArgs) -> Result<std::process::ExitCode,
 
     // Route: pinned, or auto by rules (and a classifier model when configured).
     let mut ledger: Vec<CallRecord> = Vec::new();
+    let dispatcher = Dispatcher::new(Arc::clone(&settings));
     let decided = if requested == Route::Auto {
-        let dispatcher = Dispatcher::new(Arc::clone(&settings));
         let (by_model, records) = dispatcher
             .classify_with_model(&args.task, &request_id)
             .await;
@@ -110,7 +110,6 @@ pub async fn run(app: App, args: DispatchArgs) -> Result<std::process::ExitCode,
     };
 
     // Preflight: drop steps whose server cannot hold the prompt; never truncate.
-    let dispatcher = Dispatcher::new(Arc::clone(&settings));
     preflight(&dispatcher, &store, &settings, &mut plan, &input).await?;
 
     let use_cache = !args.no_cache
@@ -296,8 +295,7 @@ fn cache_record(
     request_id: &str,
     hit: &CachedReply,
 ) -> CallRecord {
-    let (_, avoided) = price(settings, target, &hit.usage);
-    let (cloud_cost, _) = price(settings, target, &hit.usage);
+    let (cloud_cost, local_avoided) = price(settings, target, &hit.usage);
     CallRecord {
         id: uuid::Uuid::now_v7().to_string(),
         request_id: request_id.into(),
@@ -318,11 +316,7 @@ fn cache_record(
         cache_hit: true,
         cost_usd: 0.0,
         // A hit saves whatever the call would have cost.
-        avoided_usd: if target.locality() == Locality::Cloud {
-            cloud_cost
-        } else {
-            avoided
-        },
+        avoided_usd: cloud_cost + local_avoided,
     }
 }
 
