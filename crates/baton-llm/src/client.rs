@@ -62,8 +62,37 @@ pub fn http_client(backend: &BackendSettings) -> reqwest::Result<reqwest::Client
     builder.build()
 }
 
-/// Streams one chat request, calling `on_delta` with each piece of text as it arrives.
+/// Streams one chat request, calling `on_delta` with each piece of text as it arrives. The
+/// API key never appears in the error of a failed call, even when the server echoed it.
 pub async fn stream_chat(
+    http: &reqwest::Client,
+    target: &CallTarget<'_>,
+    request: &ChatRequest,
+    on_delta: &mut (dyn FnMut(&str) -> std::io::Result<()> + Send),
+) -> Result<Completion, StreamFailure> {
+    match (
+        stream_chat_unredacted(http, target, request, on_delta).await,
+        target.api_key,
+    ) {
+        (
+            Err(StreamFailure::Call {
+                error,
+                received_chars,
+                ttft,
+                latency,
+            }),
+            Some(key),
+        ) => Err(StreamFailure::Call {
+            error: error.redact_key(key),
+            received_chars,
+            ttft,
+            latency,
+        }),
+        (outcome, _) => outcome,
+    }
+}
+
+async fn stream_chat_unredacted(
     http: &reqwest::Client,
     target: &CallTarget<'_>,
     request: &ChatRequest,

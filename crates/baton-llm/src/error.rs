@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use baton_core::ErrorClass;
 
+use crate::secret::ApiKey;
+
 /// Which timeout fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeoutPhase {
@@ -107,6 +109,66 @@ impl CallError {
         match self {
             CallError::Http { retry_after, .. } => *retry_after,
             _ => None,
+        }
+    }
+
+    /// The same error with `key` redacted from every text it carries (a server may echo the
+    /// key in its error message, which would otherwise reach the ledger and the terminal).
+    pub fn redact_key(self, key: &ApiKey) -> CallError {
+        let r = |text: String| key.redact_in(&text);
+        match self {
+            CallError::Connect { url, reason } => CallError::Connect {
+                url: r(url),
+                reason: r(reason),
+            },
+            CallError::Timeout { url, phase, after } => CallError::Timeout {
+                url: r(url),
+                phase,
+                after,
+            },
+            CallError::Http {
+                url,
+                status,
+                message,
+                retry_after,
+            } => CallError::Http {
+                url: r(url),
+                status,
+                message: r(message),
+                retry_after,
+            },
+            CallError::ContextOverflow {
+                url,
+                prompt_tokens,
+                n_ctx,
+            } => CallError::ContextOverflow {
+                url: r(url),
+                prompt_tokens,
+                n_ctx,
+            },
+            CallError::StreamBroken {
+                url,
+                received_chars,
+                reason,
+            } => CallError::StreamBroken {
+                url: r(url),
+                received_chars,
+                reason: r(reason),
+            },
+            CallError::Malformed { url, reason } => CallError::Malformed {
+                url: r(url),
+                reason: r(reason),
+            },
+            CallError::Remote {
+                url,
+                message,
+                retryable,
+            } => CallError::Remote {
+                url: r(url),
+                message: r(message),
+                retryable,
+            },
+            missing @ CallError::MissingKey { .. } => missing,
         }
     }
 

@@ -101,6 +101,10 @@ impl Pool {
             notified.as_mut().enable();
             {
                 let mut state = self.lock();
+                // Probe ejected endpoints whose time has come on every acquire, not only when
+                // nothing else is free: otherwise an endpoint ejected next to a healthy one
+                // would never be probed, and never come back.
+                self.schedule_probes(&mut state);
                 if let Some(index) = self.pick(&state, avoid) {
                     let endpoint = &mut state[index];
                     endpoint.in_flight += 1;
@@ -112,7 +116,6 @@ impl Pool {
                     });
                 }
                 if state.iter().all(|endpoint| endpoint.ejected) {
-                    self.schedule_probes(&mut state);
                     let any_probing = state.iter().any(|endpoint| endpoint.probing);
                     if !any_probing {
                         let first = state
@@ -124,8 +127,6 @@ impl Pool {
                             reason: "every endpoint of the pool is out of rotation after repeated failures".into(),
                         });
                     }
-                } else {
-                    self.schedule_probes(&mut state);
                 }
             }
             match deadline {

@@ -37,16 +37,24 @@ pub fn server_root(base_url: &str) -> &str {
 }
 
 /// A quick liveness check used to put an endpoint back into a pool: `/health` answering
-/// 200 (llama-server), else `/models` answering 200.
+/// 200 (llama-server), else `/models` answering 200 (servers without `/health`). A server
+/// error from either is believed at once: llama-server answers `/health` with 503 while it
+/// loads the model but serves `/models` even then.
 pub async fn is_healthy(http: &reqwest::Client, base_url: &str) -> bool {
     for url in [
         format!("{}/health", server_root(base_url)),
         format!("{}/models", base_url.trim_end_matches('/')),
     ] {
-        if let Ok(Ok(response)) = tokio::time::timeout(PROBE_TIMEOUT, http.get(&url).send()).await
-            && response.status().is_success()
-        {
-            return true;
+        if let Ok(Ok(response)) = tokio::time::timeout(PROBE_TIMEOUT, http.get(&url).send()).await {
+            let status = response.status();
+            // 401/403: a cloud API that wants a key for `/models` is up; liveness is all
+            // this check is for (the call itself carries the key).
+            if status.is_success() || status.as_u16() == 401 || status.as_u16() == 403 {
+                return true;
+            }
+            if status.is_server_error() {
+                return false;
+            }
         }
     }
     false
@@ -149,6 +157,10 @@ pub async fn probe(
     }
     if kind == BackendKind::Anthropic && report.ok {
         report.server_kind = Some("anthropic".into());
+    }
+    if let (Some(error), Some(key)) = (report.error.as_mut(), api_key) {
+        // A server may echo the key it was sent in its error message.
+        *error = key.redact_in(error);
     }
     report.latency_ms = started.elapsed().as_millis() as u64;
     report

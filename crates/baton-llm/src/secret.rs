@@ -20,6 +20,15 @@ impl ApiKey {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// `text` with the key replaced by `<redacted>`: servers and proxies sometimes echo the
+    /// key they were sent in their error messages.
+    pub fn redact_in(&self, text: &str) -> String {
+        if self.0.is_empty() {
+            return text.to_string();
+        }
+        text.replace(&self.0, "<redacted>")
+    }
 }
 
 impl fmt::Debug for ApiKey {

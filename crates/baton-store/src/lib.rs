@@ -1,1 +1,249 @@
-//! placeholder
+//! Baton's one SQLite database, `.baton/baton.db`: every baton process opens it directly and
+//! it is the only coordination point between them (DESIGN.md section 2). Callers get typed
+//! methods; no SQL leaves this crate.
+//!
+//! Parts:
+//! - this file: [`Store`] (open, configure) and [`StoreError`];
+//! - `migrate.rs`: the versioned schema in `migrations/*.sql`, tracked by `PRAGMA user_version`;
+//! - `locate.rs`: finding the database from a working directory, like git finds `.git`;
+//! - `calls.rs`: the call ledger, one row per attempt ([`baton_core::CallRecord`]);
+//! - `stats.rs`: latency, tokens local vs cloud and cost over the ledger ([`StatsReport`]);
+//! - `cache.rs`: the exact-request reply cache ([`CachedReply`]);
+//! - `probes.rs`: the last health probe of each model server URL ([`EndpointProbe`]);
+//! - `events.rs`: the append-only audit trail ([`EventRow`]);
+//! - `codec.rs`: column conversions shared by the parts above.
+
+mod cache;
+mod calls;
+mod codec;
+mod events;
+mod locate;
+mod migrate;
+mod probes;
+mod stats;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+pub use cache::CachedReply;
+pub use events::EventRow;
+pub use migrate::SCHEMA_VERSION;
+pub use probes::EndpointProbe;
+pub use stats::{GroupStats, Percentiles, StatsReport, TokenSplit};
+
+/// How long a connection waits for another process's write lock before giving up. Writes
+/// are short (a few rows), so five seconds means something is stuck, not merely busy.
+const BUSY_TIMEOUT: Duration = Duration::from_millis(5000);
+
+/// What went wrong with the store. None of these is worth retrying as is: the busy timeout
+/// already waited for other writers, so a `Query` error caused by `SQLITE_BUSY` means a
+/// writer held the lock for more than five seconds.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create directory {} for the database", path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open database {}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot configure database {} ({what})", path.display())]
+    Configure {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "database {} is schema v{found}, this baton knows up to v{known}; hint: upgrade baton",
+        path.display()
+    )]
+    SchemaTooNew {
+        path: PathBuf,
+        found: u32,
+        known: u32,
+    },
+    #[error("cannot migrate database {} to schema v{version}", path.display())]
+    Migrate {
+        path: PathBuf,
+        version: u32,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("database {}: cannot {what}", path.display())]
+    Query {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot encode {what} as JSON")]
+    Encode {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl StoreError {
+    /// What the user can do about it, for a `hint:` line. `None` for [`StoreError::SchemaTooNew`],
+    /// whose message already ends with its hint.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            StoreError::CreateDir { .. } | StoreError::Open { .. } => Some(
+                "check the directory's permissions, or point BATON_HOME at a writable one".into(),
+            ),
+            StoreError::Configure { .. } | StoreError::Migrate { .. } => {
+                Some("check that the file is a baton database and the disk is not full".into())
+            }
+            StoreError::SchemaTooNew { .. } => None,
+            StoreError::Query { source, .. }
+                if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
+            {
+                Some(
+                    "another baton process held the database lock too long; check `baton ps`"
+                        .into(),
+                )
+            }
+            StoreError::Query { .. } => None,
+            StoreError::Encode { .. } => Some("this is a bug in baton; please report it".into()),
+        }
+    }
+}
+
+/// An open connection to the database. One per thread: it owns a [`rusqlite::Connection`],
+/// so it is `Send` but not `Sync`. Opening is cheap (a few pragmas and one read of
+/// `user_version`), so every CLI call opens its own.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, and its parent directory, then
+    /// brings its schema up to [`SCHEMA_VERSION`]. Refuses a database written by a newer baton.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let configure = |what, source| StoreError::Configure {
+            path: path.to_path_buf(),
+            what,
+            source,
+        };
+        // The busy timeout goes first so that everything after it, the journal mode switch
+        // of a fresh file included, waits for other processes instead of failing at once.
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| configure("busy_timeout", e))?;
+        // WAL lets readers (`baton ps`, the dashboard) run beside one writer; NORMAL sync is
+        // safe under WAL (a power cut may lose the last commits, never corrupt the file).
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(|e| configure("journal_mode", e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(path = %path.display(), mode, "database is not in WAL mode");
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .map_err(|e| configure("synchronous, foreign_keys", e))?;
+        migrate::apply(&conn, path)?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database path for a process working in `cwd` (pass an absolute path, such as
+    /// `std::env::current_dir()`):
+    /// 1. `baton_home/baton.db` when `baton_home` is given (`BATON_HOME`);
+    /// 2. else `D/.baton/baton.db` for the nearest ancestor `D` of `cwd` (itself included) that
+    ///    has a `.baton` directory, the way git finds `.git`;
+    /// 3. else `<git root>/.baton/baton.db` for the nearest ancestor with a `.git` entry (a
+    ///    directory, or the file a worktree or submodule has);
+    /// 4. else `cwd/.baton/baton.db`.
+    ///
+    /// `.baton` is looked for above every `.git` first on purpose: baton's own worktrees live in
+    /// `.baton/worktrees/RUN` and have a `.git` file, and a worker running there must find the
+    /// project's database, not start a new one inside the worktree.
+    ///
+    /// Nothing is created here; [`Store::open`] creates the directory.
+    pub fn locate(cwd: &Path, baton_home: Option<&Path>) -> PathBuf {
+        locate::locate(cwd, baton_home)
+    }
+
+    /// The file this store was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Starts a write transaction that takes the write lock at once. A deferred transaction
+    /// that reads first and writes later can fail with `SQLITE_BUSY` without waiting when
+    /// another connection wrote in between; `BEGIN IMMEDIATE` waits out the busy timeout.
+    /// Dropping the result without `commit` rolls back.
+    fn write_tx(&self, what: &'static str) -> Result<Transaction<'_>, StoreError> {
+        Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(self.query_err(what))
+    }
+
+    /// Wraps a rusqlite error with this database's path and what was being done.
+    fn query_err(&self, what: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+        move |source| StoreError::Query {
+            path: self.path.clone(),
+            what,
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_can_move_to_another_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Store>();
+    }
+
+    #[test]
+    fn open_creates_missing_parent_directories() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("a/b/.baton/baton.db");
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.path(), path);
+        assert!(path.is_file());
+    }
+
+    #[test]
+    fn open_turns_on_wal_and_foreign_keys() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = Store::open(&dir.path().join("baton.db")).unwrap();
+        let mode: String = store
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        let fk: i64 = store
+            .conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        let sync: i64 = store
+            .conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap();
+        assert_eq!((mode.as_str(), fk, sync), ("wal", 1, 1));
+    }
+}

@@ -1,1 +1,19 @@
-//! placeholder
+//! Dev-only helpers for Baton's tests and benchmarks.
+//!
+//! - [`scripted`]: a scripted OpenAI/Anthropic-compatible HTTP server ([`ScriptedServer`],
+//!   [`BlockingScriptedServer`]) that plays llama-server, Ollama, OpenAI or Anthropic for what
+//!   a real model cannot do on cue: errors, hangs, cut and malformed streams, exact replies.
+//!   The `scripted-server` binary runs the same server as a process, for benchmarks.
+//! - [`script`]: what that server answers ([`Script`], [`Reply`]).
+//! - [`rig`]: starts the real llama-server of the LLM rig for tests.
+
+pub mod rig;
+pub mod script;
+pub mod scripted;
+
+mod respond;
+mod routes;
+mod wire;
+
+pub use script::{Reply, SCRIPTED_PROMPT_TOKENS, Script, UsageSpec};
+pub use scripted::{BlockingScriptedServer, RecordedRequest, ScriptedServer};

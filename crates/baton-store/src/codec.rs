@@ -1,0 +1,81 @@
+//! Column conversions shared by the tables: enums stored as their `as_str` names, JSON
+//! columns, and the error that says which column held what.
+
+use baton_core::{CallOutcome, ErrorClass, Locality};
+use rusqlite::Row;
+use rusqlite::types::Type;
+use serde::de::DeserializeOwned;
+
+/// A text column held a value this build has no name for (a newer baton wrote it, or the
+/// file was edited by hand).
+#[derive(Debug, thiserror::Error)]
+#[error("column `{column}` holds unknown value `{value}`")]
+pub(crate) struct UnknownValue {
+    column: &'static str,
+    value: String,
+}
+
+/// Reads text column `idx` and turns it into `T` with `parse`, or fails naming the column.
+pub(crate) fn text_enum<T>(
+    row: &Row<'_>,
+    idx: usize,
+    column: &'static str,
+    parse: fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let value: String = row.get(idx)?;
+    parse(&value).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            Type::Text,
+            Box::new(UnknownValue { column, value }),
+        )
+    })
+}
+
+/// Reads JSON text column `idx` as `T`.
+pub(crate) fn json<T: DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(idx)?;
+    serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+}
+
+pub(crate) fn parse_locality(value: &str) -> Option<Locality> {
+    match value {
+        "local" => Some(Locality::Local),
+        "cloud" => Some(Locality::Cloud),
+        _ => None,
+    }
+}
+
+pub(crate) fn parse_outcome(value: &str) -> Option<CallOutcome> {
+    CallOutcome::parse(value)
+}
+
+pub(crate) fn parse_error_class(value: &str) -> Option<ErrorClass> {
+    match value {
+        "retryable" => Some(ErrorClass::Retryable),
+        "final" => Some(ErrorClass::Final),
+        _ => None,
+    }
+}
+
+/// [`text_enum`] for a nullable column.
+pub(crate) fn opt_text_enum<T>(
+    row: &Row<'_>,
+    idx: usize,
+    column: &'static str,
+    parse: fn(&str) -> Option<T>,
+) -> rusqlite::Result<Option<T>> {
+    let value: Option<String> = row.get(idx)?;
+    value
+        .map(|value| {
+            parse(&value).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    idx,
+                    Type::Text,
+                    Box::new(UnknownValue { column, value }),
+                )
+            })
+        })
+        .transpose()
+}
