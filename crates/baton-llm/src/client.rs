@@ -207,32 +207,20 @@ async fn stream_chat_unredacted(
         };
         let event = match next {
             None if finished => break,
-            None => {
-                let reason = "the connection closed before the end of the reply".to_string();
-                return Err(fail(
-                    CallError::StreamBroken {
-                        url: shown_url.clone(),
-                        received_chars: text.len(),
-                        reason,
-                    },
-                    text.len(),
-                    ttft,
-                ));
-            }
-            Some(Err(error)) => {
-                let reason = match &error {
-                    eventsource_stream::EventStreamError::Transport(inner) => error_chain(inner),
-                    other => other.to_string(),
+            None | Some(Err(_)) => {
+                let reason = match &next {
+                    Some(Err(eventsource_stream::EventStreamError::Transport(inner))) => {
+                        error_chain(inner)
+                    }
+                    Some(Err(other)) => other.to_string(),
+                    _ => "the connection closed before the end of the reply".to_string(),
                 };
-                return Err(fail(
-                    CallError::StreamBroken {
-                        url: shown_url.clone(),
-                        received_chars: text.len(),
-                        reason,
-                    },
-                    text.len(),
-                    ttft,
-                ));
+                let error = CallError::StreamBroken {
+                    url: shown_url.clone(),
+                    received_chars: text.len(),
+                    reason,
+                };
+                return Err(fail(error, text.len(), ttft));
             }
             Some(Ok(event)) => event,
         };

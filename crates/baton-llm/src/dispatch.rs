@@ -203,6 +203,13 @@ impl Dispatcher {
         failures: &mut Vec<(String, CallError)>,
     ) -> Result<Option<(Completion, String)>, DispatchError> {
         let request = chat_request(target, input);
+        let step = Step {
+            settings: &self.settings,
+            plan,
+            target,
+            input,
+            request: &request,
+        };
         let api_key = match target.backend.api_key_env.as_deref() {
             Some(var) => match ApiKey::from_env(var) {
                 Some(key) => Some(key),
@@ -236,16 +243,8 @@ impl Dispatcher {
             {
                 Ok(lease) => lease,
                 Err(error) => {
-                    attempts.push(self.record(
-                        plan,
-                        target,
-                        input,
-                        attempts.len(),
-                        started_at_ms,
-                        "",
-                        Err((&error, attempt_started.elapsed(), None)),
-                        &request,
-                    ));
+                    let failed = Err((&error, attempt_started.elapsed(), None));
+                    attempts.push(step.record(attempts.len(), started_at_ms, "", failed));
                     failures.push((target.label(), error));
                     return Ok(None);
                 }
@@ -262,16 +261,9 @@ impl Dispatcher {
             match outcome {
                 Ok(completion) => {
                     lease.report(true);
-                    attempts.push(self.record(
-                        plan,
-                        target,
-                        input,
-                        attempts.len(),
-                        started_at_ms,
-                        &endpoint,
-                        Ok(&completion),
-                        &request,
-                    ));
+                    let record =
+                        step.record(attempts.len(), started_at_ms, &endpoint, Ok(&completion));
+                    attempts.push(record);
                     return Ok(Some((completion, endpoint)));
                 }
                 Err(StreamFailure::Sink(error)) => return Err(DispatchError::Output(error)),
@@ -283,16 +275,8 @@ impl Dispatcher {
                 }) => {
                     lease.report(!error.blames_endpoint());
                     drop(lease);
-                    attempts.push(self.record(
-                        plan,
-                        target,
-                        input,
-                        attempts.len(),
-                        started_at_ms,
-                        &endpoint,
-                        Err((&error, latency, ttft)),
-                        &request,
-                    ));
+                    let failed = Err((&error, latency, ttft));
+                    attempts.push(step.record(attempts.len(), started_at_ms, &endpoint, failed));
                     if received_chars > 0 {
                         sink.discard().map_err(DispatchError::Output)?;
                         sink.notice(&format!(
@@ -335,72 +319,6 @@ impl Dispatcher {
             }
         }
         Ok(None)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn record(
-        &self,
-        plan: &RoutePlan,
-        target: &Target,
-        input: &DispatchInput,
-        previous: usize,
-        started_at_ms: i64,
-        endpoint: &str,
-        outcome: Result<&Completion, (&CallError, Duration, Option<Duration>)>,
-        request: &ChatRequest,
-    ) -> CallRecord {
-        let (usage, latency, ttft, call_outcome, error_class, error) = match outcome {
-            Ok(completion) => (
-                completion.usage,
-                completion.latency,
-                completion.ttft,
-                CallOutcome::Ok,
-                None,
-                None,
-            ),
-            Err((error, latency, ttft)) => {
-                // A failed attempt still consumed the prompt on the server (when it got there);
-                // it is counted as estimated.
-                let usage = Usage {
-                    prompt_tokens: baton_core::usage::estimate_tokens_from_chars(
-                        request.content_chars(),
-                    ),
-                    completion_tokens: 0,
-                    cached_tokens: 0,
-                    estimated: true,
-                };
-                (
-                    usage,
-                    latency,
-                    ttft,
-                    CallOutcome::Error,
-                    Some(error.class()),
-                    Some(error.to_string()),
-                )
-            }
-        };
-        let (cost_usd, avoided_usd) = price(&self.settings, target, &usage);
-        CallRecord {
-            id: uuid::Uuid::now_v7().to_string(),
-            request_id: input.request_id.clone(),
-            started_at_ms,
-            profile: target.profile.clone(),
-            route: plan.route.to_string(),
-            backend: target.backend_name.clone(),
-            endpoint: endpoint.to_string(),
-            model: target.model.clone(),
-            locality: target.locality(),
-            attempt: u32::try_from(previous + 1).unwrap_or(u32::MAX),
-            usage,
-            latency_ms: duration_ms(latency),
-            ttft_ms: ttft.map(duration_ms),
-            outcome: call_outcome,
-            error_class,
-            error,
-            cache_hit: false,
-            cost_usd,
-            avoided_usd,
-        }
     }
 
     /// Asks the `routes.auto.classifier` profile whether a task needs the cloud. `None`
@@ -451,6 +369,86 @@ impl Dispatcher {
                 (route, result.attempts)
             }
             Err(failure) => (None, failure.attempts),
+        }
+    }
+}
+
+/// What every attempt of one step of the chain shares.
+struct Step<'a> {
+    settings: &'a Settings,
+    plan: &'a RoutePlan,
+    target: &'a Target,
+    input: &'a DispatchInput,
+    request: &'a ChatRequest,
+}
+
+impl Step<'_> {
+    /// The ledger record of one attempt of this step.
+    fn record(
+        &self,
+        previous: usize,
+        started_at_ms: i64,
+        endpoint: &str,
+        outcome: Result<&Completion, (&CallError, Duration, Option<Duration>)>,
+    ) -> CallRecord {
+        let Step {
+            settings,
+            plan,
+            target,
+            input,
+            request,
+        } = *self;
+        let (usage, latency, ttft, call_outcome, error_class, error) = match outcome {
+            Ok(completion) => (
+                completion.usage,
+                completion.latency,
+                completion.ttft,
+                CallOutcome::Ok,
+                None,
+                None,
+            ),
+            Err((error, latency, ttft)) => {
+                // A failed attempt still consumed the prompt on the server (when it got there);
+                // it is counted as estimated.
+                let usage = Usage {
+                    prompt_tokens: baton_core::usage::estimate_tokens_from_chars(
+                        request.content_chars(),
+                    ),
+                    completion_tokens: 0,
+                    cached_tokens: 0,
+                    estimated: true,
+                };
+                (
+                    usage,
+                    latency,
+                    ttft,
+                    CallOutcome::Error,
+                    Some(error.class()),
+                    Some(error.to_string()),
+                )
+            }
+        };
+        let (cost_usd, avoided_usd) = price(settings, target, &usage);
+        CallRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            request_id: input.request_id.clone(),
+            started_at_ms,
+            profile: target.profile.clone(),
+            route: plan.route.to_string(),
+            backend: target.backend_name.clone(),
+            endpoint: endpoint.to_string(),
+            model: target.model.clone(),
+            locality: target.locality(),
+            attempt: u32::try_from(previous + 1).unwrap_or(u32::MAX),
+            usage,
+            latency_ms: duration_ms(latency),
+            ttft_ms: ttft.map(duration_ms),
+            outcome: call_outcome,
+            error_class,
+            error,
+            cache_hit: false,
+            cost_usd,
+            avoided_usd,
         }
     }
 }
