@@ -256,6 +256,7 @@ impl Dispatcher {
                 api_key: api_key.as_ref(),
             };
             let endpoint = redact_url(&lease.url);
+            tracing::debug!(step = %target.label(), %endpoint, attempt = attempts.len() + 1, "sending");
             let mut forward = |text: &str| sink.delta(text);
             let outcome = stream_chat(pool.http(), &call_target, &request, &mut forward).await;
             match outcome {
@@ -283,6 +284,7 @@ impl Dispatcher {
                             "the reply from {endpoint} broke after {received_chars} characters; that partial reply was discarded"
                         ));
                     }
+                    tracing::debug!(step = %target.label(), %endpoint, %error, "attempt failed");
                     let retry_after = error.retry_after();
                     let retryable = error.class() == ErrorClass::Retryable;
                     avoid = Some(endpoint.clone());
