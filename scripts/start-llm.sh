@@ -7,13 +7,13 @@
 #   bash scripts/start-llm.sh stop [PORT]   stop the server this script started
 #
 # Settings (env): BATON_LLM_HOME, BATON_LLM_MODEL (as install-llm.sh), BATON_LLM_CTX (context
-# per slot, default 8192), BATON_LLM_SLOTS (parallel requests, default 2).
+# per slot, default 16384: the default local budget of 8000 tokens plus a 4096-token reply fit), BATON_LLM_SLOTS (parallel requests, default 2).
 # Exit codes: 0 ok, 1 the server did not start, 3 not installed, 4 port taken by another program.
 set -euo pipefail
 
 HOME_DIR="${BATON_LLM_HOME:-$HOME/.cache/baton/llm}"
 MODEL="${BATON_LLM_MODEL:-qwen2.5-coder-0.5b}"
-CTX="${BATON_LLM_CTX:-8192}"
+CTX="${BATON_LLM_CTX:-16384}"
 SLOTS="${BATON_LLM_SLOTS:-2}"
 ACTION=start
 if [ "${1:-}" = stop ]; then ACTION=stop; shift; fi
