@@ -160,6 +160,15 @@ impl Store {
         }
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
             .map_err(|e| configure("synchronous, foreign_keys", e))?;
+        // Most baton processes are short and alone on the database: without this, each one
+        // would checkpoint the WAL into the main file and delete it on close (fsyncs and
+        // unlinks on every CLI call). The WAL stays instead, and SQLite's automatic
+        // checkpoint (every 1000 pages) keeps it bounded.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .map_err(|e| configure("no_ckpt_on_close", e))?;
         migrate::apply(&conn, path)?;
         Ok(Store {
             conn,
