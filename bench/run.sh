@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs Baton's benchmarks: builds the release binaries, then
+#   1. bench/dispatch.sh: `baton dispatch` against the curl+jq pipeline it replaces;
+#   2. the pool_throughput example of baton-llm: one Dispatcher against the endpoints' limit
+#      (multi-thread runtime, then current-thread).
+# Prints the machine, the load and every figure; record them in bench/RESULTS.md with this
+# command. Exits non-zero when a benchmark could not run or a correctness check failed; a
+# missed speed goal is printed ("MISSED"), not an error.
+#
+#   bash bench/run.sh
+#   BENCH_N=50 bash bench/run.sh    # fewer dispatch calls
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+cd "$ROOT"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+
+step() { echo "==> $* ($(date -u +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg))" >&2; }
+
+step "cargo build --release -p baton -p baton-test-support -p baton-llm --example pool_throughput"
+cargo build --release --locked -p baton -p baton-test-support
+cargo build --release --locked -p baton-llm --example pool_throughput
+
+echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "commit:  $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)')"
+echo "load:    $(uptime | sed 's/.*load average: //')"
+echo
+
+step "bench/dispatch.sh"
+bash "$ROOT/bench/dispatch.sh"
+echo
+
+step "pool_throughput (multi-thread)"
+"$TARGET_DIR/release/examples/pool_throughput"
+echo
+step "pool_throughput (current-thread)"
+"$TARGET_DIR/release/examples/pool_throughput" --current-thread
+echo
+echo "load at end: $(uptime | sed 's/.*load average: //')"
