@@ -400,3 +400,40 @@ fn an_api_key_never_reaches_output_errors_or_the_store() {
         );
     }
 }
+
+#[test]
+fn auto_routing_asks_the_classifier_model_when_configured_and_says_so() {
+    let classifier = server(Script::always(Reply::text("API")));
+    let coder = server(Script::always(Reply::text("done")));
+    let sandbox = Sandbox::new().coder_url(&coder.openai_url());
+    sandbox.write(
+        "baton.toml",
+        &format!(
+            "[backends.tiny]\nurls = [\"{}\"]\n\n[profiles.fast]\nbackend = \"tiny\"\n\n[routes.auto]\nclassifier = \"fast\"\n",
+            classifier.openai_url()
+        ),
+    );
+    let json = sandbox
+        .run(&["dispatch", "Implement the parser", "--json"])
+        .assert_ok()
+        .json();
+    assert_eq!(json["route"]["why"], "auto: classifier `fast` answered API");
+    // The cloud step has no key here, so the local coder still answers.
+    assert_eq!(json["reply"], "done");
+    assert_eq!(
+        json["route"]["skipped"][0][1],
+        "$ANTHROPIC_API_KEY is not set"
+    );
+    let asked = classifier
+        .requests()
+        .into_iter()
+        .find(|r| r.is_chat())
+        .unwrap();
+    assert_eq!(asked.body["max_tokens"], 4);
+    let backends: Vec<String> = sandbox.calls().iter().map(|c| c.backend.clone()).collect();
+    assert_eq!(
+        backends,
+        vec!["tiny", "local"],
+        "the classifier call is in the ledger too"
+    );
+}
