@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Baton's test command: installs what the tests need, then runs every test of the workspace.
+#
+#   bash scripts/test.sh [extra cargo-nextest arguments, e.g. -E 'test(/llama/)']
+#
+# 1. scripts/install-llm.sh: llama-server and the small coder model the real-model tests use
+#    (the first time ~12-20 min for the build on 2 cores, then a fraction of a second);
+#    skipped when the caller already set BATON_TEST_LLAMA_SERVER and BATON_TEST_LLAMA_MODEL
+#    to existing files.
+# 2. cargo-nextest, installed with `cargo install --locked cargo-nextest` only if missing.
+# 3. cargo nextest run --workspace --no-fail-fast (profile from NEXTEST_PROFILE, default
+#    "default"; see .config/nextest.toml), then cargo test --doc --workspace (nextest does not
+#    run doc tests). Both always run; the exit code is non-zero if either failed.
+# A caller's CARGO_TARGET_DIR is respected (cargo reads it).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+cd "$ROOT"
+log() { echo "[test] $*" >&2; }
+
+if [ -n "${BATON_TEST_LLAMA_SERVER:-}" ] && [ -x "$BATON_TEST_LLAMA_SERVER" ] \
+  && [ -n "${BATON_TEST_LLAMA_MODEL:-}" ] && [ -f "$BATON_TEST_LLAMA_MODEL" ]; then
+  log "using BATON_TEST_LLAMA_SERVER=$BATON_TEST_LLAMA_SERVER BATON_TEST_LLAMA_MODEL=$BATON_TEST_LLAMA_MODEL"
+else
+  t0=$SECONDS
+  env_lines="$(bash "$ROOT/scripts/install-llm.sh")" || {
+    rc=$?
+    echo "test: error: scripts/install-llm.sh failed (exit $rc); hint: see its error line above" >&2
+    exit "$rc"
+  }
+  server="" model=""
+  while IFS= read -r line; do
+    case "$line" in
+      BATON_LLAMA_SERVER=*) server="${line#BATON_LLAMA_SERVER=}" ;;
+      BATON_LLAMA_MODEL=*) model="${line#BATON_LLAMA_MODEL=}" ;;
+    esac
+  done <<<"$env_lines"
+  if [ -z "$server" ] || [ -z "$model" ]; then
+    echo "test: error: scripts/install-llm.sh printed no BATON_LLAMA_SERVER/BATON_LLAMA_MODEL; hint: run it by hand to see why" >&2
+    exit 1
+  fi
+  export BATON_TEST_LLAMA_SERVER="$server" BATON_TEST_LLAMA_MODEL="$model"
+  log "llama-server and model ready in $((SECONDS - t0))s: $server, $model"
+fi
+
+if ! command -v cargo-nextest >/dev/null; then
+  log "installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+
+status=0
+log "cargo nextest run --workspace --no-fail-fast $*"
+cargo nextest run --workspace --no-fail-fast "$@" || status=$?
+log "cargo test --doc --workspace"
+cargo test --doc --workspace || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "test: error: some tests failed (exit $status); hint: see the failures listed above" >&2
+fi
+exit "$status"
