@@ -8,9 +8,9 @@
 #    skipped when the caller already set BATON_TEST_LLAMA_SERVER and BATON_TEST_LLAMA_MODEL
 #    to existing files.
 # 2. cargo-nextest, installed with `cargo install --locked cargo-nextest` only if missing.
-# 3. cargo nextest run --workspace --no-fail-fast (profile from NEXTEST_PROFILE, default
-#    "default"; see .config/nextest.toml), then cargo test --doc --workspace (nextest does not
-#    run doc tests). Both always run; the exit code is non-zero if either failed.
+# 3. cargo test --doc --workspace (nextest does not run doc tests), then cargo nextest run
+#    --workspace --no-fail-fast (profile from NEXTEST_PROFILE, default "default"; see
+#    .config/nextest.toml). Both always run; the exit code is non-zero if either failed.
 # A caller's CARGO_TARGET_DIR is respected (cargo reads it).
 set -euo pipefail
 
@@ -49,10 +49,11 @@ if ! command -v cargo-nextest >/dev/null; then
 fi
 
 status=0
-log "cargo nextest run --workspace --no-fail-fast $*"
-cargo nextest run --workspace --no-fail-fast "$@" || status=$?
+# Doc tests first: the last lines printed are then nextest's summary of the whole run.
 log "cargo test --doc --workspace"
 cargo test --doc --workspace || status=$?
+log "cargo nextest run --workspace --no-fail-fast $*"
+cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "test: error: some tests failed (exit $status); hint: see the failures listed above" >&2
 fi

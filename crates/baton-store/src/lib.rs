@@ -33,6 +33,9 @@ pub use migrate::SCHEMA_VERSION;
 pub use probes::EndpointProbe;
 pub use stats::{GroupStats, Percentiles, StatsReport, TokenSplit};
 
+/// Pause between attempts to switch a new database to WAL while another process holds it.
+const WAL_SWITCH_RETRY: Duration = Duration::from_millis(5);
+
 /// How long a connection waits for another process's write lock before giving up. Writes
 /// are short (a few rows), so five seconds means something is stuck, not merely busy.
 const BUSY_TIMEOUT: Duration = Duration::from_millis(5000);
@@ -152,9 +155,7 @@ impl Store {
             .map_err(|e| configure("busy_timeout", e))?;
         // WAL lets readers (`baton ps`, the dashboard) run beside one writer; NORMAL sync is
         // safe under WAL (a power cut may lose the last commits, never corrupt the file).
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(|e| configure("journal_mode", e))?;
+        let mode = enable_wal(&conn).map_err(|e| configure("journal_mode", e))?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(path = %path.display(), mode, "database is not in WAL mode");
         }
@@ -214,6 +215,28 @@ impl Store {
             path: self.path.clone(),
             what,
             source,
+        }
+    }
+}
+
+/// Puts the database in WAL mode and returns the mode it is in. Switching a new file to WAL
+/// takes an exclusive lock for which SQLite does not call the busy handler, so two processes
+/// creating the store at once would see SQLITE_BUSY: retry until the busy timeout instead.
+fn enable_wal(conn: &Connection) -> rusqlite::Result<String> {
+    let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+    if mode.eq_ignore_ascii_case("wal") {
+        return Ok(mode);
+    }
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)) {
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if error.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(WAL_SWITCH_RETRY);
+            }
+            result => return result,
         }
     }
 }

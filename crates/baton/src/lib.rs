@@ -68,8 +68,11 @@ fn init_logging(verbose: u8) {
         .ok()
         .and_then(|text| tracing_subscriber::EnvFilter::try_new(text).ok())
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os(baton_config::env::NO_COLOR).is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()

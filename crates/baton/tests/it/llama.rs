@@ -95,9 +95,17 @@ fn llama_parallel_dispatches_all_complete_and_are_recorded() {
                 .unwrap()
         })
         .collect();
-    for child in children {
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success());
+    // Wait for every child before judging any, so none outlives the server.
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect();
+    for output in outputs {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         assert!(!output.stdout.is_empty());
     }
     let calls = sandbox.calls();

@@ -87,3 +87,30 @@ fn doctor_fails_with_exit_10_when_a_local_server_is_down() {
         "{run:?}"
     );
 }
+
+#[test]
+fn many_processes_creating_the_store_at_once_all_succeed() {
+    // Switching a brand-new database to WAL races between processes; each round uses a new
+    // directory so every process of the round may be the one that creates the file.
+    for _ in 0..5 {
+        let sandbox = Sandbox::new();
+        let children: Vec<_> = (0..8)
+            .map(|_| {
+                sandbox
+                    .command(&["stats", "--json"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let output = child.wait_with_output().unwrap();
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+}
