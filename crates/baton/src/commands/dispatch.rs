@@ -75,6 +75,7 @@ pub async fn run(app: App, args: DispatchArgs) -> Result<std::process::ExitCode,
         None
     };
     let mut plan = router::plan(&settings, &profile, requested, decided)?;
+    tracing::info!(route = %plan.route, why = %plan.reason, chain = ?plan.chain.iter().map(Target::label).collect::<Vec<_>>(), "route chosen");
     let budget = plan.context_budget(&settings);
     for doc in &args.context_from {
         let text = std::fs::read_to_string(doc).map_err(|error| {
