@@ -3,14 +3,17 @@
 //!
 //! Parts: [`chat`] (requests and messages sent to a model), [`usage`] (token counts and
 //! whether they were estimated), [`ledger`] (one row per model call attempt), [`route`]
-//! (where a request may go and why it went there).
+//! (where a request may go and why it went there), [`worker`] (agent and server processes
+//! Baton supervises).
 
 pub mod chat;
 pub mod ledger;
 pub mod route;
 pub mod usage;
+pub mod worker;
 
 pub use chat::{ChatMessage, ChatRequest, Role};
 pub use ledger::{CallOutcome, CallRecord, ErrorClass};
 pub use route::{EditFormat, Locality, Route};
 pub use usage::{Usage, estimate_tokens};
+pub use worker::{RestartPolicy, WorkerRecord, WorkerRole, WorkerSpec, WorkerStatus};
