@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use baton_core::{EditFormat, Locality, Route};
+use baton_core::{EditFormat, Locality, RestartPolicy, Route};
 use serde::{Deserialize, Serialize};
 
 use crate::duration::{serde_duration, serde_opt_duration};
@@ -19,6 +19,11 @@ pub struct Settings {
     pub profiles: BTreeMap<String, ProfileSettings>,
     pub routes: RoutesSettings,
     pub stats: StatsSettings,
+    pub supervise: SuperviseSettings,
+    /// Agent CLI templates for `baton spawn --kind NAME`.
+    pub workers: BTreeMap<String, WorkerKindSettings>,
+    /// Model servers Baton starts, watches and restarts.
+    pub servers: BTreeMap<String, ServerSettings>,
 }
 
 /// Defaults for `baton dispatch`.
@@ -230,4 +235,82 @@ pub struct AutoRouteSettings {
 pub struct StatsSettings {
     /// The cloud rate local tokens are priced at, to report the cost avoided.
     pub reference_price_per_mtok: Price,
+}
+
+/// Defaults for workers and their supervisors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SuperviseSettings {
+    pub max_parallel: u32,
+    /// Wall deadline; zero means none.
+    #[serde(with = "serde_duration")]
+    pub timeout: Duration,
+    /// No-output deadline; zero means none.
+    #[serde(with = "serde_duration")]
+    pub idle_timeout: Duration,
+    #[serde(with = "serde_duration")]
+    pub grace: Duration,
+    pub log_cap_bytes: u64,
+    pub remediate: u32,
+}
+
+impl Default for SuperviseSettings {
+    fn default() -> Self {
+        Self {
+            max_parallel: 4,
+            timeout: Duration::from_secs(1800),
+            idle_timeout: Duration::from_secs(600),
+            grace: Duration::from_secs(5),
+            log_cap_bytes: 10 * 1024 * 1024,
+            remediate: 0,
+        }
+    }
+}
+
+/// An agent CLI template (`[workers.NAME]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerKindSettings {
+    /// The command line; `{prompt}` is replaced by the task.
+    pub command: Vec<String>,
+    /// Fixed variables for the worker.
+    pub env: BTreeMap<String, String>,
+    /// Variables passed through from the caller's environment.
+    pub env_pass: Vec<String>,
+    #[serde(with = "serde_opt_duration")]
+    pub timeout: Option<Duration>,
+    #[serde(with = "serde_opt_duration")]
+    pub idle_timeout: Option<Duration>,
+    pub remediate: Option<u32>,
+    /// Checkpoint files every worker of this kind must leave.
+    pub expect: Vec<String>,
+    pub expect_pass: bool,
+}
+
+/// A model server (`[servers.NAME]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    pub command: Vec<String>,
+    /// Answers 200 when the server is ready (llama-server: `/health`).
+    pub health: String,
+    pub restart: RestartPolicy,
+    /// How long `baton server up` (and a dispatch starting it) waits for health.
+    #[serde(with = "serde_duration")]
+    pub start_timeout: Duration,
+    pub env: BTreeMap<String, String>,
+    pub env_pass: Vec<String>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            command: Vec::new(),
+            health: String::new(),
+            restart: RestartPolicy::OnFailure,
+            start_timeout: Duration::from_secs(180),
+            env: BTreeMap::new(),
+            env_pass: Vec::new(),
+        }
+    }
 }

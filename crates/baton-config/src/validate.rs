@@ -95,6 +95,43 @@ pub(crate) fn validate(
             }
         }
     }
+    for (name, backend) in &settings.backends {
+        if let Some(server) = &backend.server
+            && !settings.servers.contains_key(server)
+        {
+            return Err(invalid(
+                format!("backends.{name}.server"),
+                origins,
+                format!("unknown server `{server}`; add `[servers.{server}]` with its command"),
+            ));
+        }
+    }
+    for (name, kind) in &settings.workers {
+        if kind.command.is_empty() {
+            return Err(invalid(
+                format!("workers.{name}.command"),
+                origins,
+                "a worker kind needs a command".into(),
+            ));
+        }
+    }
+    for (name, server) in &settings.servers {
+        if server.command.is_empty() {
+            return Err(invalid(
+                format!("servers.{name}.command"),
+                origins,
+                "a server needs a command".into(),
+            ));
+        }
+        if !server.health.starts_with("http://") {
+            return Err(invalid(
+                format!("servers.{name}.health"),
+                origins,
+                "a server needs an http:// health URL (llama-server: http://127.0.0.1:PORT/health)"
+                    .into(),
+            ));
+        }
+    }
     let check_profile = |key: &str, name: &str| {
         if name.is_empty() || settings.profiles.contains_key(name) {
             Ok(())
