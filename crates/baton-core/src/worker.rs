@@ -59,12 +59,18 @@ impl WorkerStatus {
 
     /// Whether the worker has ended (it will not change again).
     pub fn is_terminal(self) -> bool {
-        !matches!(self, WorkerStatus::Queued | WorkerStatus::Starting | WorkerStatus::Running)
+        !matches!(
+            self,
+            WorkerStatus::Queued | WorkerStatus::Starting | WorkerStatus::Running
+        )
     }
 
     /// Whether an ended worker calls for remediation.
     pub fn wants_remediation(self) -> bool {
-        matches!(self, WorkerStatus::Failed | WorkerStatus::TimedOut | WorkerStatus::Hung)
+        matches!(
+            self,
+            WorkerStatus::Failed | WorkerStatus::TimedOut | WorkerStatus::Hung
+        )
     }
 }
 

@@ -1,8 +1,8 @@
-//! The append-only audit trail (DESIGN.md section 2): every state change is an `events` row.
-//! For now only appending and reading in order; writing an event in the same transaction as
-//! the state change it records comes with the tables for runs and workers.
+//! The append-only audit trail (DESIGN.md section 2): every state change is an `events` row,
+//! written in the same transaction as the change it records (see `workers.rs`), so the trail
+//! and the current-state tables never disagree.
 
-use rusqlite::params;
+use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::json;
@@ -30,21 +30,32 @@ impl Store {
         subject: &str,
         data: &serde_json::Value,
     ) -> Result<i64, StoreError> {
+        self.insert_event(&self.conn, kind, subject, data)
+    }
+
+    /// Appends an event on `conn`: pass the open transaction of the state change it records
+    /// (a [`rusqlite::Transaction`] derefs to its connection) so that both commit together.
+    pub(crate) fn insert_event(
+        &self,
+        conn: &Connection,
+        kind: &str,
+        subject: &str,
+        data: &serde_json::Value,
+    ) -> Result<i64, StoreError> {
         const WHAT: &str = "append an event";
         let data = serde_json::to_string(data).map_err(|source| StoreError::Encode {
             what: "event data",
             source,
         })?;
         let at_ms = jiff::Timestamp::now().as_millisecond();
-        let mut stmt = self
-            .conn
+        let mut stmt = conn
             .prepare_cached(
                 "INSERT INTO events (at_ms, kind, subject, data) VALUES (?1, ?2, ?3, ?4)",
             )
             .map_err(self.query_err(WHAT))?;
         stmt.execute(params![at_ms, kind, subject, data])
             .map_err(self.query_err(WHAT))?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(conn.last_insert_rowid())
     }
 
     /// Up to `limit` events with an id above `after_id`, oldest first. Start with 0.
@@ -60,17 +71,37 @@ impl Store {
         // SQLite limits are i64; anything beyond is "all of them" anyway.
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = stmt
-            .query_map(params![after_id, limit], |row| {
-                Ok(EventRow {
-                    id: row.get(0)?,
-                    at_ms: row.get(1)?,
-                    kind: row.get(2)?,
-                    subject: row.get(3)?,
-                    data: json(row, 4)?,
-                })
-            })
+            .query_map(params![after_id, limit], event_from_row)
             .map_err(self.query_err(WHAT))?;
         rows.collect::<Result<Vec<_>, _>>()
             .map_err(self.query_err(WHAT))
     }
+
+    /// Every event about `subject` (a run or worker id), oldest first.
+    pub fn events_of(&self, subject: &str) -> Result<Vec<EventRow>, StoreError> {
+        const WHAT: &str = "read the events of a subject";
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, at_ms, kind, subject, data FROM events
+                 WHERE subject = ?1 ORDER BY id",
+            )
+            .map_err(self.query_err(WHAT))?;
+        let rows = stmt
+            .query_map([subject], event_from_row)
+            .map_err(self.query_err(WHAT))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(self.query_err(WHAT))
+    }
+}
+
+/// Reads `id, at_ms, kind, subject, data`.
+fn event_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok(EventRow {
+        id: row.get(0)?,
+        at_ms: row.get(1)?,
+        kind: row.get(2)?,
+        subject: row.get(3)?,
+        data: json(row, 4)?,
+    })
 }

@@ -11,6 +11,8 @@
 //! - `cache.rs`: the exact-request reply cache ([`CachedReply`]);
 //! - `probes.rs`: the last health probe of each model server URL ([`EndpointProbe`]);
 //! - `events.rs`: the append-only audit trail ([`EventRow`]);
+//! - `workers.rs`: supervised workers, their slot queue and state changes
+//!   ([`baton_core::WorkerRecord`]), each change with its event;
 //! - `codec.rs`: column conversions shared by the parts above.
 
 mod cache;
@@ -21,10 +23,12 @@ mod locate;
 mod migrate;
 mod probes;
 mod stats;
+mod workers;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use baton_core::WorkerStatus;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use cache::CachedReply;
@@ -32,6 +36,7 @@ pub use events::EventRow;
 pub use migrate::SCHEMA_VERSION;
 pub use probes::EndpointProbe;
 pub use stats::{GroupStats, Percentiles, StatsReport, TokenSplit};
+pub use workers::MIN_ID_PREFIX;
 
 /// Pause between attempts to switch a new database to WAL while another process holds it.
 const WAL_SWITCH_RETRY: Duration = Duration::from_millis(5);
@@ -93,6 +98,20 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("no worker `{id}`")]
+    UnknownWorker { id: String },
+    #[error(
+        "`{prefix}` is the start of {} worker ids: {}",
+        candidates.len(),
+        candidates.join(", ")
+    )]
+    AmbiguousWorker {
+        prefix: String,
+        /// Every matching id, in id order.
+        candidates: Vec<String>,
+    },
+    #[error("cannot end worker `{id}` as `{status}`: the worker would still be going")]
+    NotAnEnd { id: String, status: WorkerStatus },
 }
 
 impl StoreError {
@@ -116,7 +135,13 @@ impl StoreError {
                 )
             }
             StoreError::Query { .. } => None,
-            StoreError::Encode { .. } => Some("this is a bug in baton; please report it".into()),
+            StoreError::Encode { .. } | StoreError::NotAnEnd { .. } => {
+                Some("this is a bug in baton; please report it".into())
+            }
+            StoreError::UnknownWorker { .. } => Some("`baton ps` lists the workers".into()),
+            StoreError::AmbiguousWorker { .. } => {
+                Some("give more characters of the id, or the worker's name".into())
+            }
         }
     }
 }

@@ -20,11 +20,18 @@ struct Migration {
 
 /// Every migration, oldest first; `MIGRATIONS[i].version == i + 1`. Never edit a file that
 /// has shipped: add the next one.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init",
-    sql: include_str!("../migrations/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init",
+        sql: include_str!("../migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_workers",
+        sql: include_str!("../migrations/0002_workers.sql"),
+    },
+];
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

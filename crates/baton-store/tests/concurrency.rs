@@ -1,18 +1,23 @@
 //! Many writers on one database file at once, as happens when several workers and CLI calls
 //! record their calls together: with `busy_timeout` and `BEGIN IMMEDIATE` none may fail and
-//! no row may be lost, and a fresh file is migrated exactly once.
+//! no row may be lost, and a fresh file is migrated exactly once. Supervisors claiming queued
+//! workers at once never fill more slots than `max_parallel` nor claim a worker twice.
 
 #![allow(
     clippy::unwrap_used,
     reason = "clippy allows unwrap in #[test] fns only; the helpers here panic on failure too"
 )]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Barrier};
+use std::time::Duration;
 
-use baton_core::{CallOutcome, CallRecord, Locality, Usage};
+use baton_core::{
+    CallOutcome, CallRecord, Locality, RestartPolicy, Usage, WorkerRecord, WorkerRole, WorkerSpec,
+    WorkerStatus,
+};
 use baton_store::{SCHEMA_VERSION, Store};
 use pretty_assertions::assert_eq;
 use tempfile::TempDir;
@@ -165,5 +170,162 @@ impl SpawnPiped for Command {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap()
+    }
+}
+
+const QUEUED: usize = 50;
+const SLOTS: u32 = 8;
+const CLAIMERS: usize = 8;
+
+fn queued_agent(i: usize) -> WorkerRecord {
+    let id = format!("w{i:02}");
+    WorkerRecord {
+        spec: WorkerSpec {
+            name: id.clone(),
+            kind: None,
+            role: WorkerRole::Agent,
+            command: vec!["true".into()],
+            cwd: "/tmp".into(),
+            prompt: None,
+            env_set: vec![],
+            env_pass: vec![],
+            timeout_ms: None,
+            idle_timeout_ms: None,
+            grace_ms: 100,
+            expect: vec![],
+            expect_pass: false,
+            remediate: 0,
+            remediation_of: None,
+            max_parallel: SLOTS,
+            log_cap_bytes: 1024,
+            tmux: false,
+            restart: RestartPolicy::Never,
+            health_url: None,
+        },
+        status: WorkerStatus::Queued,
+        why: None,
+        pid: None,
+        pgid: None,
+        process_start: None,
+        supervisor_pid: None,
+        supervisor_start: None,
+        created_at_ms: i64::try_from(i).unwrap(),
+        started_at_ms: None,
+        ended_at_ms: None,
+        exit_code: None,
+        log_path: format!("/tmp/{id}.log"),
+        restarts: 0,
+        id,
+    }
+}
+
+/// Workers holding a slot in one consistent read of the table.
+fn busy(store: &Store) -> usize {
+    store
+        .workers(false)
+        .unwrap()
+        .iter()
+        .filter(|w| matches!(w.status, WorkerStatus::Starting | WorkerStatus::Running))
+        .count()
+}
+
+/// One supervisor's loop on its own connection: claims, starts, and ends its workers (the
+/// oldest it holds once it holds more than `keep`, or when nothing could be claimed) until
+/// no worker is queued. Returns the ids it claimed.
+fn claim_and_run(path: &Path, keep: usize) -> Vec<String> {
+    let store = Store::open(path).unwrap();
+    let mut claimed = Vec::new();
+    let mut held = VecDeque::new();
+    loop {
+        let got = store.claim_next_queued().unwrap();
+        let got_one = got.is_some();
+        if let Some(worker) = got {
+            assert_eq!(worker.status, WorkerStatus::Starting);
+            assert!(store.mark_started(&worker.id, 1, 1, 1, 1, 0).unwrap());
+            let now = busy(&store);
+            assert!(now <= SLOTS as usize, "{now} workers hold a slot");
+            claimed.push(worker.id.clone());
+            held.push_back(worker.id);
+        }
+        if held.len() > keep || (!got_one && !held.is_empty()) {
+            let id = held.pop_front().unwrap();
+            assert!(
+                store
+                    .mark_ended(&id, WorkerStatus::Succeeded, None, Some(0), 2)
+                    .unwrap()
+            );
+        }
+        if !got_one && held.is_empty() {
+            let queued = store
+                .workers(false)
+                .unwrap()
+                .iter()
+                .any(|w| w.status == WorkerStatus::Queued);
+            if !queued {
+                return claimed;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+#[test]
+fn eight_threads_claiming_at_once_never_exceed_max_parallel_nor_claim_a_worker_twice() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join(".baton/baton.db");
+    let store = Store::open(&path).unwrap();
+    for i in 0..QUEUED {
+        store.insert_worker(&queued_agent(i)).unwrap();
+    }
+    let start = Arc::new(Barrier::new(CLAIMERS));
+    let handles: Vec<_> = (0..CLAIMERS)
+        .map(|t| {
+            let (path, start) = (path.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                // Supervisors that keep one, two or three workers each: more than the slots.
+                claim_and_run(&path, 1 + t % 3)
+            })
+        })
+        .collect();
+    let mut claimed: Vec<String> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    claimed.sort();
+    let all: Vec<String> = (0..QUEUED).map(|i| queued_agent(i).id).collect();
+    assert_eq!(claimed, all, "every worker claimed exactly once");
+
+    // Events are numbered in commit order: replaying them gives the slots taken after every
+    // commit, not only at the moments the threads looked.
+    let mut taken = 0usize;
+    let mut peak = 0usize;
+    for event in store.events(0, usize::MAX).unwrap() {
+        match event.kind.as_str() {
+            "worker.starting" => taken += 1,
+            "worker.ended" => taken -= 1,
+            _ => {}
+        }
+        peak = peak.max(taken);
+    }
+    assert_eq!(taken, 0);
+    assert!((1..=SLOTS as usize).contains(&peak), "peak {peak}");
+    for worker in store.workers(true).unwrap() {
+        assert_eq!(worker.status, WorkerStatus::Succeeded, "{}", worker.id);
+        let kinds: Vec<String> = store
+            .worker_events(&worker.id)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "worker.queued",
+                "worker.starting",
+                "worker.started",
+                "worker.ended"
+            ]
+        );
     }
 }

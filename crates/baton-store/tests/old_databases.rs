@@ -8,7 +8,10 @@
 
 use std::path::PathBuf;
 
-use baton_core::{CallOutcome, CallRecord, ErrorClass, Locality, Usage};
+use baton_core::{
+    CallOutcome, CallRecord, ErrorClass, Locality, RestartPolicy, Usage, WorkerRecord, WorkerRole,
+    WorkerSpec, WorkerStatus,
+};
 use baton_store::{CachedReply, EndpointProbe, SCHEMA_VERSION, Store};
 use pretty_assertions::assert_eq;
 use tempfile::TempDir;
@@ -134,4 +137,195 @@ fn a_schema_v1_database_opens_and_reads_back_its_rows() {
         .append_event("run.resumed", "run-1", &serde_json::json!({}))
         .unwrap();
     assert!(next > events[0].id);
+}
+
+fn user_version(path: &std::path::Path) -> u32 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_schema_v1_database_migrates_to_v2_keeping_its_rows_and_takes_workers() {
+    let dir = TempDir::new().unwrap();
+    let path = database_from(&dir, include_str!("fixtures/v1.sql"));
+    assert_eq!(user_version(&path), 1);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+
+    // The v1 rows are all there (the test above reads them field by field).
+    assert_eq!(store.calls(None).unwrap().len(), 2);
+    assert!(store.cache_get("sha256:ab12").unwrap().is_some());
+    assert!(
+        store
+            .get_probe("http://127.0.0.1:11438/v1")
+            .unwrap()
+            .is_some()
+    );
+    let old_events = store.events(0, 10).unwrap();
+    assert_eq!(old_events.len(), 1);
+    assert_eq!(store.events_of("run-1").unwrap(), old_events);
+
+    // The new table is empty and works beside them.
+    assert_eq!(store.workers(true).unwrap(), []);
+    let worker = v2_workers().remove(2);
+    store.insert_worker(&worker).unwrap();
+    assert_eq!(store.worker(&worker.id).unwrap(), Some(worker.clone()));
+    let events = store.events(0, 10).unwrap();
+    assert_eq!(events[0], old_events[0]);
+    assert_eq!(
+        events[1..]
+            .iter()
+            .map(|e| e.kind.as_str())
+            .collect::<Vec<_>>(),
+        ["worker.queued"]
+    );
+    drop(store);
+    // Opening again migrates nothing more.
+    Store::open(&path).unwrap();
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+}
+
+/// The workers in `fixtures/v2.sql`, oldest first.
+fn v2_workers() -> Vec<WorkerRecord> {
+    let spec = |name: &str| WorkerSpec {
+        name: name.into(),
+        kind: Some("codex".into()),
+        role: WorkerRole::Agent,
+        command: vec!["codex".into(), "exec".into(), "fix it".into()],
+        cwd: "/home/me/p".into(),
+        prompt: Some("fix it".into()),
+        env_set: vec![],
+        env_pass: vec![],
+        timeout_ms: None,
+        idle_timeout_ms: None,
+        grace_ms: 5000,
+        expect: vec![],
+        expect_pass: false,
+        remediate: 0,
+        remediation_of: None,
+        max_parallel: 4,
+        log_cap_bytes: 1_048_576,
+        tmux: false,
+        restart: RestartPolicy::Never,
+        health_url: None,
+    };
+    let ended = WorkerRecord {
+        id: "0190c000-0000-7000-8000-000000000001".into(),
+        spec: WorkerSpec {
+            env_set: vec![("RUST_LOG".into(), "debug".into())],
+            env_pass: vec!["OPENAI_API_KEY".into()],
+            timeout_ms: Some(1_800_000),
+            idle_timeout_ms: Some(600_000),
+            expect: vec!["REPORT.md".into()],
+            expect_pass: true,
+            remediate: 1,
+            ..spec("fix-parser")
+        },
+        status: WorkerStatus::Failed,
+        why: Some("exit code 3".into()),
+        pid: Some(4242),
+        pgid: Some(4242),
+        process_start: Some(987_654),
+        supervisor_pid: Some(4241),
+        supervisor_start: Some(987_650),
+        created_at_ms: 1_760_000_010_000,
+        started_at_ms: Some(1_760_000_010_100),
+        ended_at_ms: Some(1_760_000_020_000),
+        exit_code: Some(3),
+        log_path: "/home/me/p/.baton/workers/0190c000-0000-7000-8000-000000000001.log".into(),
+        restarts: 0,
+    };
+    let queued = WorkerRecord {
+        id: "0190c000-0000-7000-8000-000000000002".into(),
+        spec: WorkerSpec {
+            command: vec!["codex".into(), "exec".into(), "fix it again".into()],
+            prompt: Some("fix it again".into()),
+            remediation_of: Some(ended.id.clone()),
+            ..spec("fix-parser-r1")
+        },
+        status: WorkerStatus::Queued,
+        why: None,
+        pid: None,
+        pgid: None,
+        process_start: None,
+        supervisor_pid: None,
+        supervisor_start: None,
+        created_at_ms: 1_760_000_020_001,
+        started_at_ms: None,
+        ended_at_ms: None,
+        exit_code: None,
+        log_path: "/home/me/p/.baton/workers/0190c000-0000-7000-8000-000000000002.log".into(),
+        restarts: 0,
+    };
+    let server = WorkerRecord {
+        id: "0190c000-0000-7000-8000-000000000003".into(),
+        spec: WorkerSpec {
+            kind: None,
+            role: WorkerRole::Server,
+            command: vec!["llama-server".into(), "--port".into(), "11438".into()],
+            prompt: None,
+            grace_ms: 10_000,
+            log_cap_bytes: 10_485_760,
+            tmux: true,
+            restart: RestartPolicy::OnFailure,
+            health_url: Some("http://127.0.0.1:11438/health".into()),
+            ..spec("coder1")
+        },
+        status: WorkerStatus::Running,
+        why: None,
+        pid: Some(5151),
+        pgid: Some(5151),
+        process_start: Some(555),
+        supervisor_pid: Some(5150),
+        supervisor_start: Some(550),
+        created_at_ms: 1_760_000_000_000,
+        started_at_ms: Some(1_760_000_005_000),
+        ended_at_ms: None,
+        exit_code: None,
+        log_path: "/home/me/p/.baton/workers/0190c000-0000-7000-8000-000000000003.log".into(),
+        restarts: 2,
+    };
+    vec![server, ended, queued]
+}
+
+#[test]
+fn a_schema_v2_database_opens_and_reads_back_its_workers() {
+    let dir = TempDir::new().unwrap();
+    let path = database_from(&dir, include_str!("fixtures/v2.sql"));
+    let store = Store::open(&path).unwrap();
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+
+    let workers = v2_workers();
+    assert_eq!(store.workers(true).unwrap(), workers);
+    let [server, ended, queued] = &workers[..] else {
+        unreachable!()
+    };
+    assert_eq!(
+        store.workers(false).unwrap(),
+        [server.clone(), queued.clone()]
+    );
+    assert_eq!(store.worker("fix-parser").unwrap().as_ref(), Some(ended));
+    assert_eq!(
+        store.remediations_of(&ended.id).unwrap(),
+        std::slice::from_ref(queued)
+    );
+    assert_eq!(
+        store
+            .worker_events(&ended.id)
+            .unwrap()
+            .iter()
+            .map(|e| (e.kind.as_str(), e.data["status"].as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("worker.queued", Some("queued")),
+            ("worker.ended", Some("failed"))
+        ]
+    );
+    // The server holds no agent slot: the queued agent starts.
+    assert_eq!(
+        store.claim_next_queued().unwrap().map(|w| w.id),
+        Some(queued.id.clone())
+    );
 }

@@ -76,7 +76,10 @@ fn opening_a_fresh_file_applies_the_migrations_once_and_sets_user_version() {
     Store::open(&path).unwrap();
     let conn = raw(&path);
     assert_eq!(pragma(&conn, "user_version"), i64::from(SCHEMA_VERSION));
-    assert_eq!(tables(&conn), ["cache", "calls", "endpoints", "events"]);
+    assert_eq!(
+        tables(&conn),
+        ["cache", "calls", "endpoints", "events", "workers"]
+    );
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();

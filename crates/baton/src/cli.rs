@@ -29,6 +29,160 @@ pub enum Command {
     /// Show the resolved configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Start a headless agent worker (or any command) under a supervisor.
+    Spawn(SpawnArgs),
+    /// List workers: status, age, PID, why, remediation chains.
+    Ps(PsArgs),
+    /// Show a worker's log.
+    Logs(LogsArgs),
+    /// Wait until workers end; the exit code says whether all succeeded.
+    Wait(WaitArgs),
+    /// Stop workers: SIGTERM to the group, a grace period, SIGKILL.
+    Kill(KillArgs),
+    /// Start, stop and watch the local model servers of `[servers.NAME]`.
+    #[command(subcommand)]
+    Server(ServerCommand),
+    /// The supervisor of one worker (started by `baton spawn`; not for direct use).
+    #[command(name = "__supervise", hide = true)]
+    Supervise(SuperviseArgs),
+}
+
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    baton_config::duration::parse_duration(text).map_err(|error| error.to_string())
+}
+
+#[derive(Debug, Args)]
+pub struct SpawnArgs {
+    /// A name to find the worker by (default: the kind or program, and the id).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A worker template: `[workers.KIND]`, or built-in codex, claude, aider, goose and
+    /// their `-review` variants.
+    #[arg(long, short = 'k')]
+    pub kind: Option<String>,
+    /// The task, put where the template says `{prompt}` (and in `BATON_PROMPT`).
+    pub prompt: Option<String>,
+    /// Wall deadline (`30m`); `0` for none. Default: the kind's, else `supervise.timeout`.
+    #[arg(long, value_parser = duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// Deadline without output (`10m`); `0` for none.
+    #[arg(long, value_parser = duration)]
+    pub idle_timeout: Option<std::time::Duration>,
+    /// Between SIGTERM and SIGKILL when stopping.
+    #[arg(long, value_parser = duration)]
+    pub grace: Option<std::time::Duration>,
+    /// A file (or glob, relative to the working directory) that must exist when the worker
+    /// ends, else it failed (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub expect: Vec<String>,
+    /// The expected files must say PASS and not FAIL.
+    #[arg(long)]
+    pub expect_pass: bool,
+    /// Start up to N remediation workers if it fails, times out or hangs.
+    #[arg(long, value_name = "N")]
+    pub remediate: Option<u32>,
+    /// Most workers running at once; beyond it workers queue.
+    #[arg(long, value_name = "N")]
+    pub max_parallel: Option<u32>,
+    /// Run the supervisor in a detached tmux session `baton-ID`, to `tmux attach` and watch.
+    #[arg(long)]
+    pub tmux: bool,
+    /// Working directory of the worker (default: the current one).
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Log size cap in bytes (head and tail kept).
+    #[arg(long, value_name = "BYTES")]
+    pub log_cap: Option<u64>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// The command to run, after `--`, instead of a kind.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Also workers that ended long ago.
+    #[arg(long, short = 'a')]
+    pub all: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Worker id, id prefix or name.
+    pub worker: String,
+    /// Keep printing as the log grows, until the worker ends.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Only the last N lines.
+    #[arg(long, value_name = "N")]
+    pub tail: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Worker ids, prefixes or names (remediations of each are waited for too).
+    pub workers: Vec<String>,
+    /// Every worker that has not ended.
+    #[arg(long, conflicts_with = "workers")]
+    pub all: bool,
+    /// Give up after this long (exit 12).
+    #[arg(long, value_parser = duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// The old procedure: look every D and print one timestamped line per cycle.
+    #[arg(long, value_parser = duration, value_name = "D")]
+    pub poll: Option<std::time::Duration>,
+    /// With --poll: after N cycles, workers still running are hung: killed (and remediated).
+    #[arg(long, value_name = "N", requires = "poll")]
+    pub max_cycles: Option<u32>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Worker ids, prefixes or names.
+    #[arg(required = true)]
+    pub workers: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Start a server (all of `[servers]` without a name) and wait until it is healthy.
+    Up {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a server (all without a name).
+    Down { name: Option<String> },
+    /// Each server: status, PID, restarts, health now.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A server's log.
+    Logs {
+        name: String,
+        #[arg(long, short = 'f')]
+        follow: bool,
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SuperviseArgs {
+    /// The store holding the worker.
+    #[arg(long)]
+    pub store: PathBuf,
+    /// The worker id.
+    pub id: String,
 }
 
 /// Where a request may go.
@@ -84,6 +238,9 @@ pub struct DispatchArgs {
     /// Do not read stdin even when it is not a terminal.
     #[arg(long)]
     pub no_stdin: bool,
+    /// Do not start a backend's `server` when it is down; fail instead.
+    #[arg(long)]
+    pub no_start: bool,
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,10 @@ pub enum Exit {
     Output = 9,
     /// `baton doctor` found a problem.
     Unhealthy = 10,
+    /// `baton wait`: a worker (or the last of its remediation chain) did not succeed.
+    WorkersFailed = 11,
+    /// `baton wait --timeout` ran out first.
+    WaitTimeout = 12,
 }
 
 /// A failure reported to the user.

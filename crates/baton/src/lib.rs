@@ -3,13 +3,15 @@
 //!
 //! Parts: [`cli`] (clap), [`commands`] (one file per command), [`output`] (where replies
 //! and tables go), [`error`] (exit codes and `hint:` lines), [`app`] (config and store
-//! shared by the commands).
+//! shared by the commands), [`workers`] (what the worker commands share: queue, supervisors,
+//! lost detection, remediation).
 
 pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod output;
+pub mod workers;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -55,6 +57,13 @@ fn execute(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Doctor(args) => runtime.block_on(commands::doctor::run(app, args)),
         Command::Stats(args) => commands::stats::run(app, args),
         Command::Config(command) => commands::config::run(app, command),
+        Command::Spawn(args) => commands::spawn::run(app, args),
+        Command::Ps(args) => commands::ps::run(app, args),
+        Command::Logs(args) => commands::logs::run(app, args),
+        Command::Wait(args) => commands::wait::run(app, args),
+        Command::Kill(args) => commands::kill::run(app, args),
+        Command::Server(command) => runtime.block_on(commands::server::run(app, command)),
+        Command::Supervise(args) => runtime.block_on(commands::supervise::run(args)),
     }
 }
 

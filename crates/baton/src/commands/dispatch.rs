@@ -110,6 +110,12 @@ pub async fn run(app: App, args: DispatchArgs) -> Result<std::process::ExitCode,
         system_override: args.system.clone(),
     };
 
+    // A first step served by a `[servers.NAME]` entry gets its server started if it is down.
+    if let Some(first) = plan.chain.first()
+        && let Some(server) = first.backend.server.clone()
+    {
+        ensure_server(&app, &store, &settings, &server, first, args.no_start).await?;
+    }
     // Preflight: drop steps whose server cannot hold the prompt; never truncate.
     preflight(&dispatcher, &store, &settings, &mut plan, &input).await?;
 
@@ -426,4 +432,39 @@ fn dispatch_error(error: &DispatchError, plan: &RoutePlan) -> CliError {
             )),
         },
     }
+}
+
+/// Starts the model server a step needs when it does not answer (unless `--no-start`).
+async fn ensure_server(
+    app: &App,
+    store: &Store,
+    settings: &Settings,
+    server: &str,
+    target: &Target,
+    no_start: bool,
+) -> Result<(), CliError> {
+    let health = &settings.servers[server].health;
+    if baton_exec::health::check(health, std::time::Duration::from_secs(1)) {
+        return Ok(());
+    }
+    if no_start {
+        return Err(CliError::new(
+            Exit::Unreachable,
+            format!(
+                "the server `{server}` of {} is down ({health} does not answer)",
+                target.label()
+            ),
+        )
+        .hint(format!(
+            "start it with `baton server up {server}`, or drop --no-start"
+        )));
+    }
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "baton: starting server `{server}` for {}",
+        target.label()
+    );
+    crate::commands::server::up(app, store, settings, server)
+        .await
+        .map(drop)
 }

@@ -3,4 +3,11 @@
 pub mod config;
 pub mod dispatch;
 pub mod doctor;
+pub mod kill;
+pub mod logs;
+pub mod ps;
+pub mod server;
+pub mod spawn;
 pub mod stats;
+pub mod supervise;
+pub mod wait;

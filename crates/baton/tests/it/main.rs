@@ -10,5 +10,7 @@ mod config;
 mod dispatch;
 mod llama;
 mod readme;
+mod servers;
 mod stats;
 mod support;
+mod workers;

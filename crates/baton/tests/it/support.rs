@@ -125,3 +125,78 @@ impl Run {
         self
     }
 }
+
+impl Sandbox {
+    /// Spawns a worker and returns its id.
+    pub(crate) fn spawn(&self, args: &[&str]) -> String {
+        let mut full = vec!["spawn"];
+        full.extend_from_slice(args);
+        let run = self.run(&full);
+        run.assert_ok();
+        run.stdout.trim().to_string()
+    }
+
+    /// PIDs of live processes working in, or started with arguments naming, this sandbox
+    /// (workers, their children, supervisors). Zombies awaiting their reaper are not counted.
+    pub(crate) fn processes(&self) -> Vec<u32> {
+        let root = self.path().to_string_lossy().into_owned();
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid == std::process::id() {
+                continue;
+            }
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            if stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z'))
+            {
+                continue;
+            }
+            let cwd = std::fs::read_link(entry.path().join("cwd"))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let cmdline = std::fs::read(entry.path().join("cmdline"))
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            if cwd.starts_with(&root) || cmdline.contains(&root) {
+                found.push(pid);
+            }
+        }
+        found
+    }
+
+    /// Asserts that nothing started for this sandbox is still running, waiting a moment for
+    /// supervisors that are writing their last record.
+    #[track_caller]
+    pub(crate) fn assert_nothing_left(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let left = self.processes();
+            if left.is_empty() {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                let described: Vec<String> = left
+                    .iter()
+                    .map(|pid| {
+                        format!(
+                            "{pid}: {}",
+                            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                                .unwrap_or_default()
+                                .replace('\0', " ")
+                        )
+                    })
+                    .collect();
+                panic!("processes left behind: {described:?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
