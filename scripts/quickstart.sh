@@ -1,30 +1,62 @@
 #!/usr/bin/env bash
-# Baton's first set-up command (README): installs baton, a local model server with a small
-# coder model, starts the server on :11438, checks it with `baton doctor`, and sends one
-# coding subtask to it with `baton dispatch`. Re-running it is cheap: every step is
-# idempotent.
+# Baton's first set-up command (README): installs baton, llama-server and a small coder
+# model, configures the model server for Baton to start on first use, and sends one coding
+# subtask with `baton dispatch` (which brings the server up). Every step is idempotent.
+#
+# It writes $XDG_CONFIG_HOME/baton/config.toml (default ~/.config/baton/config.toml) only
+# when that file does not exist; an existing one is left alone and the same settings are
+# passed for this run with -c instead.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 step() { echo "==> $*" >&2; }
 
 step "installing baton (cargo install --path crates/baton)"
 cargo install --locked --quiet --path "$ROOT/crates/baton"
-BIN_DIR="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin"
-export PATH="$BIN_DIR:$PATH"
+export PATH="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin:$PATH"
 
 step "installing llama-server and a coder model (first time: ~15 min build)"
-bash "$ROOT/scripts/install-llm.sh" >/dev/null
+server="" model=""
+while IFS= read -r line; do
+  case "$line" in
+    BATON_LLAMA_SERVER=*) server="${line#BATON_LLAMA_SERVER=}" ;;
+    BATON_LLAMA_MODEL=*) model="${line#BATON_LLAMA_MODEL=}" ;;
+  esac
+done < <(bash "$ROOT/scripts/install-llm.sh")
+[ -n "$server" ] && [ -n "$model" ] || { echo "quickstart: error: install-llm.sh gave no server or model; hint: run it alone to see why" >&2; exit 1; }
+alias_name="$(basename "$model" .gguf)"
+port="${BATON_LLM_PORT:-11438}"
+command_toml="[\"$server\", \"-m\", \"$model\", \"--alias\", \"$alias_name\", \"--host\", \"127.0.0.1\", \"--port\", \"$port\", \"-c\", \"32768\", \"-np\", \"2\", \"--no-webui\", \"--metrics\"]"
 
-step "starting llama-server on 127.0.0.1:11438"
-bash "$ROOT/scripts/start-llm.sh" 11438 >/dev/null
-export CODER_MODEL="${BATON_LLM_MODEL:-qwen2.5-coder-0.5b}"
+config="${XDG_CONFIG_HOME:-$HOME/.config}/baton/config.toml"
+overrides=()
+if [ ! -e "$config" ]; then
+  step "writing $config (the model server Baton starts on first use)"
+  mkdir -p "$(dirname "$config")"
+  cat >"$config" <<TOML
+# Written by baton's scripts/quickstart.sh. \`baton config show --origins\` shows every value.
+[servers.coder]             # started by \`baton dispatch\` when down; \`baton server up|down|status\`
+command = $command_toml
+health = "http://127.0.0.1:$port/health"
+env = { OMP_WAIT_POLICY = "passive" }
 
-step "baton doctor"
-baton doctor --backend local
+[backends.local]
+urls = ["http://127.0.0.1:$port/v1"]
+server = "coder"
 
-step "baton dispatch (the reply streams below)"
+[profiles.code]
+model = "$alias_name"
+TOML
+elif ! grep -q '^\[servers\.coder\]' "$config"; then
+  step "$config exists without [servers.coder]: passing the server settings for this run only"
+  overrides=(-c "servers.coder.command=$command_toml" -c "servers.coder.health=http://127.0.0.1:$port/health"
+    -c "backends.local.urls=[\"http://127.0.0.1:$port/v1\"]" -c "backends.local.server=coder" -c "profiles.code.model=$alias_name")
+fi
+
+step "baton dispatch (starts the model server on first use; the reply streams below)"
 printf 'def add(a, b):\n    return a + b\n' |
-  baton dispatch --local "Write pytest tests for this function. Reply with only the code."
+  baton "${overrides[@]}" dispatch --local "Write pytest tests for this function. Reply with only the code."
 echo >&2
-step "baton stats"
+step "baton server status / baton doctor / baton stats"
+baton "${overrides[@]}" server status
+baton "${overrides[@]}" doctor --backend local
 baton stats

@@ -39,6 +39,10 @@ fn every_readme_example_runs_and_succeeds() {
         .to_path_buf();
     let sandbox = Sandbox::new().coder_url(&server.openai_url());
     sandbox.write("src/models.py", "class Receipt:\n    id: int\n");
+    sandbox.write(
+        "baton.toml",
+        "[workers.echo]\ncommand = [\"echo\", \"{prompt}\"]\n",
+    );
     sandbox.write("CONTRACTS.md", "# Contracts\n\n## Receipts\n\nGetReceiptById returns a ReceiptDto or None.\n\n## Orders\n\nOrders ship.\n");
     for block in blocks {
         let command = sandbox.command(&[]);
@@ -72,4 +76,6 @@ fn every_readme_example_runs_and_succeeds() {
         std::fs::read_to_string(sandbox.path().join("impl.txt")).unwrap(),
         "class ReceiptService: pass\n"
     );
+    assert!(sandbox.path().join("reports/qa.md").is_file());
+    sandbox.assert_nothing_left();
 }
