@@ -17,7 +17,10 @@ pub fn run(app: App, args: SpawnArgs) -> Result<std::process::ExitCode, CliError
     let spec = build_spec(&app, &settings, &args)?;
     let record = workers::new_record(store.path(), spec);
     store.insert_worker(&record)?;
-    workers::promote(&store)?;
+    // Slots held by workers whose supervisor died are freed first (reconcile promotes).
+    if workers::reconcile(&store)?.is_empty() {
+        workers::promote(&store)?;
+    }
     let now = store
         .worker(&record.id)?
         .map_or(record.status, |w| w.status);
