@@ -177,3 +177,60 @@ pub struct WorkerRecord {
     pub log_path: String,
     pub restarts: u32,
 }
+
+impl WorkerSpec {
+    /// An agent worker running `command` in `cwd`, with no deadline, checkpoint, remediation
+    /// or template: the base that `baton spawn` and tests fill in.
+    pub fn new(name: impl Into<String>, command: Vec<String>, cwd: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            kind: None,
+            role: WorkerRole::Agent,
+            command,
+            cwd: cwd.into(),
+            prompt: None,
+            env_set: Vec::new(),
+            env_pass: Vec::new(),
+            timeout_ms: None,
+            idle_timeout_ms: None,
+            grace_ms: 5000,
+            expect: Vec::new(),
+            expect_pass: false,
+            remediate: 0,
+            remediation_of: None,
+            max_parallel: 4,
+            log_cap_bytes: 10 * 1024 * 1024,
+            tmux: false,
+            restart: RestartPolicy::Never,
+            health_url: None,
+        }
+    }
+}
+
+impl WorkerRecord {
+    /// A worker waiting for a slot, as `baton spawn` records it.
+    pub fn queued(
+        id: impl Into<String>,
+        spec: WorkerSpec,
+        log_path: impl Into<String>,
+        created_at_ms: i64,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            spec,
+            status: WorkerStatus::Queued,
+            why: None,
+            pid: None,
+            pgid: None,
+            process_start: None,
+            supervisor_pid: None,
+            supervisor_start: None,
+            created_at_ms,
+            started_at_ms: None,
+            ended_at_ms: None,
+            exit_code: None,
+            log_path: log_path.into(),
+            restarts: 0,
+        }
+    }
+}

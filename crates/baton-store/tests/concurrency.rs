@@ -15,8 +15,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use baton_core::{
-    CallOutcome, CallRecord, Locality, RestartPolicy, Usage, WorkerRecord, WorkerRole, WorkerSpec,
-    WorkerStatus,
+    CallOutcome, CallRecord, Locality, Usage, WorkerRecord, WorkerSpec, WorkerStatus,
 };
 use baton_store::{SCHEMA_VERSION, Store};
 use pretty_assertions::assert_eq;
@@ -179,44 +178,16 @@ const CLAIMERS: usize = 8;
 
 fn queued_agent(i: usize) -> WorkerRecord {
     let id = format!("w{i:02}");
-    WorkerRecord {
-        spec: WorkerSpec {
-            name: id.clone(),
-            kind: None,
-            role: WorkerRole::Agent,
-            command: vec!["true".into()],
-            cwd: "/tmp".into(),
-            prompt: None,
-            env_set: vec![],
-            env_pass: vec![],
-            timeout_ms: None,
-            idle_timeout_ms: None,
-            grace_ms: 100,
-            expect: vec![],
-            expect_pass: false,
-            remediate: 0,
-            remediation_of: None,
-            max_parallel: SLOTS,
-            log_cap_bytes: 1024,
-            tmux: false,
-            restart: RestartPolicy::Never,
-            health_url: None,
-        },
-        status: WorkerStatus::Queued,
-        why: None,
-        pid: None,
-        pgid: None,
-        process_start: None,
-        supervisor_pid: None,
-        supervisor_start: None,
-        created_at_ms: i64::try_from(i).unwrap(),
-        started_at_ms: None,
-        ended_at_ms: None,
-        exit_code: None,
-        log_path: format!("/tmp/{id}.log"),
-        restarts: 0,
-        id,
-    }
+    let mut spec = WorkerSpec::new(id.clone(), vec!["true".into()], "/tmp");
+    spec.grace_ms = 100;
+    spec.max_parallel = SLOTS;
+    spec.log_cap_bytes = 1024;
+    WorkerRecord::queued(
+        id.clone(),
+        spec,
+        format!("/tmp/{id}.log"),
+        i64::try_from(i).unwrap(),
+    )
 }
 
 /// Workers holding a slot in one consistent read of the table.

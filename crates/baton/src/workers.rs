@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use baton_config::Settings;
-use baton_core::{RestartPolicy, WorkerRecord, WorkerRole, WorkerSpec, WorkerStatus};
+use baton_core::{WorkerRecord, WorkerRole, WorkerSpec, WorkerStatus};
 use baton_store::Store;
 
 use crate::error::{CliError, Exit};
@@ -41,23 +41,8 @@ pub fn deadline_ms(duration: std::time::Duration) -> Option<u64> {
 /// A fresh queued record for a spec.
 pub fn new_record(store_path: &Path, spec: WorkerSpec) -> WorkerRecord {
     let id = new_worker_id();
-    WorkerRecord {
-        log_path: log_path(store_path, &id).display().to_string(),
-        id,
-        spec,
-        status: WorkerStatus::Queued,
-        why: None,
-        pid: None,
-        pgid: None,
-        process_start: None,
-        supervisor_pid: None,
-        supervisor_start: None,
-        created_at_ms: baton_llm::dispatch::now_ms(),
-        started_at_ms: None,
-        ended_at_ms: None,
-        exit_code: None,
-        restarts: 0,
-    }
+    let log = log_path(store_path, &id).display().to_string();
+    WorkerRecord::queued(id, spec, log, baton_llm::dispatch::now_ms())
 }
 
 /// Starts the supervisor of every queued worker that now has a slot (oldest first).
@@ -218,36 +203,26 @@ pub fn server_spec(settings: &Settings, name: &str, cwd: &Path) -> Result<Worker
         )
         .hint("add `[servers.NAME]` with `command` and `health` to baton.toml")
     })?;
-    Ok(WorkerSpec {
-        name: name.to_string(),
-        kind: Some(format!("server:{name}")),
-        role: WorkerRole::Server,
-        command: server.command.iter().map(|arg| expand_home(arg)).collect(),
-        cwd: cwd.display().to_string(),
-        prompt: None,
-        env_set: server
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        env_pass: server.env_pass.clone(),
-        timeout_ms: None,
-        idle_timeout_ms: None,
-        grace_ms: deadline_ms(settings.supervise.grace).unwrap_or(0),
-        expect: Vec::new(),
-        expect_pass: false,
-        remediate: 0,
-        remediation_of: None,
-        max_parallel: u32::MAX,
-        log_cap_bytes: settings.supervise.log_cap_bytes,
-        tmux: false,
-        restart: if server.restart == RestartPolicy::Never {
-            RestartPolicy::Never
-        } else {
-            server.restart
-        },
-        health_url: Some(server.health.clone()),
-    })
+    let mut spec = WorkerSpec::new(
+        name,
+        server.command.iter().map(|arg| expand_home(arg)).collect(),
+        cwd.display().to_string(),
+    );
+    spec.kind = Some(format!("server:{name}"));
+    spec.role = WorkerRole::Server;
+    spec.env_set = server
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    spec.env_pass = server.env_pass.clone();
+    spec.grace_ms = deadline_ms(settings.supervise.grace).unwrap_or(0);
+    // Servers take no agent slot.
+    spec.max_parallel = u32::MAX;
+    spec.log_cap_bytes = settings.supervise.log_cap_bytes;
+    spec.restart = server.restart;
+    spec.health_url = Some(server.health.clone());
+    Ok(spec)
 }
 
 /// `~/x` -> `$HOME/x` in command arguments (model paths in `[servers]`).

@@ -289,44 +289,8 @@ fn a_reused_pid_is_never_signalled() {
         .unwrap();
     let pid = bystander.id();
     let store = baton_store::Store::open(&sandbox.path().join(".baton/baton.db")).unwrap();
-    let mut record = baton_core::WorkerRecord {
-        id: "wdeadbeef".into(),
-        spec: baton_core::WorkerSpec {
-            name: "old".into(),
-            kind: None,
-            role: baton_core::WorkerRole::Agent,
-            command: vec!["true".into()],
-            cwd: "/".into(),
-            prompt: None,
-            env_set: vec![],
-            env_pass: vec![],
-            timeout_ms: None,
-            idle_timeout_ms: None,
-            grace_ms: 100,
-            expect: vec![],
-            expect_pass: false,
-            remediate: 0,
-            remediation_of: None,
-            max_parallel: 4,
-            log_cap_bytes: 1024,
-            tmux: false,
-            restart: baton_core::RestartPolicy::Never,
-            health_url: None,
-        },
-        status: baton_core::WorkerStatus::Queued,
-        why: None,
-        pid: None,
-        pgid: None,
-        process_start: None,
-        supervisor_pid: None,
-        supervisor_start: None,
-        created_at_ms: 0,
-        started_at_ms: None,
-        ended_at_ms: None,
-        exit_code: None,
-        log_path: "/nonexistent".into(),
-        restarts: 0,
-    };
+    let spec = baton_core::WorkerSpec::new("old", vec!["true".into()], "/");
+    let mut record = baton_core::WorkerRecord::queued("wdeadbeef", spec, "/nonexistent", 0);
     store.insert_worker(&record).unwrap();
     store.claim_next_queued().unwrap().unwrap();
     // Same PIDs, but start times that are not the bystander's: a PID that was reused.
