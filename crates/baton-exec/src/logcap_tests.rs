@@ -1,3 +1,4 @@
+//! Tests of the capped, timestamped log writer.
 use super::*;
 use pretty_assertions::assert_eq;
 
