@@ -31,6 +31,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0002_workers",
         sql: include_str!("../migrations/0002_workers.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_memory",
+        sql: include_str!("../migrations/0003_memory.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.

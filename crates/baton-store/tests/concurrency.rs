@@ -1,7 +1,8 @@
 //! Many writers on one database file at once, as happens when several workers and CLI calls
 //! record their calls together: with `busy_timeout` and `BEGIN IMMEDIATE` none may fail and
 //! no row may be lost, and a fresh file is migrated exactly once. Supervisors claiming queued
-//! workers at once never fill more slots than `max_parallel` nor claim a worker twice.
+//! workers at once never fill more slots than `max_parallel` nor claim a worker twice. Worker
+//! processes storing memory entries at once lose none, and the search index keeps up.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,7 +18,7 @@ use std::time::Duration;
 use baton_core::{
     CallOutcome, CallRecord, Locality, Usage, WorkerRecord, WorkerSpec, WorkerStatus,
 };
-use baton_store::{SCHEMA_VERSION, Store};
+use baton_store::{MemoryQuery, NewMemory, SCHEMA_VERSION, Store};
 use pretty_assertions::assert_eq;
 use tempfile::TempDir;
 
@@ -155,6 +156,116 @@ fn four_processes_writing_to_a_fresh_file_at_once_lose_nothing() {
         );
     }
     assert_eq!(stored_ids(&path), ids(writers));
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+}
+
+const MEMORY_WRITERS: usize = 8;
+const MEMORY_PER_WRITER: usize = 500;
+/// Set on the child processes of the memory test below; this test does nothing without it.
+const MEMORY_CHILD_DB: &str = "BATON_STORE_TEST_MEMORY_CHILD_DB";
+
+/// Opens its own store on `path` and stores `MEMORY_PER_WRITER` entries, one transaction
+/// each, every fifth as an upsert of a key it stored before (the first write of a key is
+/// never an upsert, so each key ends with its second value).
+fn store_memories(path: &Path, writer: &str) {
+    let store = Store::open(path).unwrap();
+    for i in 0..MEMORY_PER_WRITER {
+        let entry = NewMemory::text(
+            format!("ns-{writer}"),
+            format!("pattern-{writer}-{i:03}"),
+            format!("shared word and {writer} entry {i}"),
+        )
+        .with_tags(["parallel"]);
+        store.memory_store(&entry, false, 1 + i as i64).unwrap();
+        if i.is_multiple_of(5) {
+            let again = NewMemory {
+                value: format!("shared word and {writer} entry {i} again"),
+                ..entry
+            };
+            store.memory_store(&again, true, 2 + i as i64).unwrap();
+        }
+    }
+}
+
+#[test]
+fn child_process_memory_writer() {
+    if let (Ok(path), Ok(name)) = (std::env::var(MEMORY_CHILD_DB), std::env::var(CHILD_NAME)) {
+        store_memories(Path::new(&path), &name);
+    }
+}
+
+#[test]
+fn eight_processes_storing_500_memory_entries_each_at_once_lose_none() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join(".baton/baton.db");
+    let exe = std::env::current_exe().unwrap();
+    let writers: Vec<String> = (0..MEMORY_WRITERS).map(|p| format!("p{p}")).collect();
+    let children: Vec<_> = writers
+        .iter()
+        .map(|writer| {
+            Command::new(&exe)
+                .args([
+                    "child_process_memory_writer",
+                    "--exact",
+                    "--test-threads=1",
+                    "--quiet",
+                ])
+                .env(MEMORY_CHILD_DB, &path)
+                .env(CHILD_NAME, writer)
+                .output_spawned()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "child failed: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    let store = Store::open(&path).unwrap();
+    let now = i64::MAX - 1;
+    for writer in &writers {
+        let namespace = format!("ns-{writer}");
+        let entries = store
+            .memory_list(Some(&namespace), None, usize::MAX, 0, now)
+            .unwrap();
+        let keys: BTreeSet<String> = entries.iter().map(|e| e.key.clone()).collect();
+        let expected: BTreeSet<String> = (0..MEMORY_PER_WRITER)
+            .map(|i| format!("pattern-{writer}-{i:03}"))
+            .collect();
+        assert_eq!(keys, expected, "{namespace}");
+        for entry in &entries {
+            let i: usize = entry.key.rsplit('-').next().unwrap().parse().unwrap();
+            let suffix = if i.is_multiple_of(5) { " again" } else { "" };
+            assert_eq!(
+                entry.value,
+                format!("shared word and {writer} entry {i}{suffix}")
+            );
+        }
+    }
+    // The full-text index saw every write: each entry is found, once, by a word all share.
+    let reply = store
+        .memory_search(&MemoryQuery::new("shared").with_limit(0), now)
+        .unwrap();
+    assert_eq!(reply.total_candidates, MEMORY_WRITERS * MEMORY_PER_WRITER);
+    assert_eq!(reply.namespaces_searched.len(), MEMORY_WRITERS);
+    let again = store
+        .memory_search(&MemoryQuery::new("again").with_limit(0), now)
+        .unwrap();
+    assert_eq!(
+        again.total_candidates,
+        MEMORY_WRITERS * MEMORY_PER_WRITER / 5
+    );
+    let stored = store
+        .events(0, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "memory.stored")
+        .count();
+    assert_eq!(stored, MEMORY_WRITERS * MEMORY_PER_WRITER);
     assert_eq!(user_version(&path), SCHEMA_VERSION);
 }
 

@@ -12,7 +12,10 @@ use baton_core::{
     CallOutcome, CallRecord, ErrorClass, Locality, RestartPolicy, Usage, WorkerRecord, WorkerRole,
     WorkerSpec, WorkerStatus,
 };
-use baton_store::{CachedReply, EndpointProbe, SCHEMA_VERSION, Store};
+use baton_store::{
+    CachedReply, EndpointProbe, MemoryEntry, MemoryQuery, NewMemory, SCHEMA_VERSION, Store,
+    StoreOutcome,
+};
 use pretty_assertions::assert_eq;
 use tempfile::TempDir;
 
@@ -327,5 +330,117 @@ fn a_schema_v2_database_opens_and_reads_back_its_workers() {
     assert_eq!(
         store.claim_next_queued().unwrap().map(|w| w.id),
         Some(queued.id.clone())
+    );
+}
+
+#[test]
+fn a_schema_v2_database_migrates_to_v3_keeping_its_rows_and_takes_memory() {
+    let dir = TempDir::new().unwrap();
+    let path = database_from(&dir, include_str!("fixtures/v2.sql"));
+    assert_eq!(user_version(&path), 2);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+
+    // The v2 rows are all there (the test above reads them field by field).
+    assert_eq!(store.workers(true).unwrap(), v2_workers());
+    let old_events = store.events(0, 10).unwrap();
+    assert_eq!(old_events.len(), 2);
+
+    // The memory starts empty and works beside them.
+    assert_eq!(store.memory_stats(1).unwrap(), []);
+    let reply = store.memory_search(&MemoryQuery::new("parser"), 1).unwrap();
+    assert_eq!(
+        (reply.total_candidates, reply.namespaces_searched.len()),
+        (0, 0)
+    );
+    let entry = NewMemory::text("patterns", "pattern-parser", "fix the parser by hand");
+    assert_eq!(
+        store.memory_store(&entry, false, 1).unwrap(),
+        StoreOutcome::Created
+    );
+    let reply = store.memory_search(&MemoryQuery::new("parser"), 1).unwrap();
+    assert_eq!(reply.hits[0].key, "pattern-parser");
+    let events = store.events(0, 10).unwrap();
+    assert_eq!(events[..2], old_events[..]);
+    assert_eq!(events[2].kind, "memory.stored");
+    drop(store);
+    Store::open(&path).unwrap();
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+}
+
+#[test]
+fn a_schema_v3_database_opens_and_reads_back_its_memory() {
+    let dir = TempDir::new().unwrap();
+    let path = database_from(&dir, include_str!("fixtures/v3.sql"));
+    let store = Store::open(&path).unwrap();
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+    let now = 1_760_000_050_000;
+
+    assert_eq!(
+        store.memory_get("patterns", "pattern-auth-retry", now).unwrap(),
+        Some(MemoryEntry {
+            namespace: "patterns".into(),
+            key: "pattern-auth-retry".into(),
+            value: r#"{"problem":"401 after the session token expired","fix":"refresh the token, then retry with backoff"}"#.into(),
+            is_json: true,
+            tags: vec!["auth".into(), "http".into()],
+            created_at_ms: 1_760_000_030_000,
+            updated_at_ms: 1_760_000_040_000,
+            expires_at_ms: None,
+            access_count: 4,
+            embedding_model: Some("nomic-embed-text".into()),
+            embedding_dim: Some(2),
+        })
+    );
+    assert_eq!(
+        store.memory_get("results", "result-run-1", now).unwrap(),
+        Some(MemoryEntry {
+            namespace: "results".into(),
+            key: "result-run-1".into(),
+            value: "tests passed after adding a retry".into(),
+            is_json: false,
+            tags: vec![],
+            created_at_ms: 1_760_000_032_000,
+            updated_at_ms: 1_760_000_032_000,
+            expires_at_ms: Some(1_760_000_100_000),
+            access_count: 2,
+            embedding_model: None,
+            embedding_dim: None,
+        })
+    );
+    // The full-text index the fixture's triggers built is searched as is.
+    let reply = store
+        .memory_search(&MemoryQuery::new("retry token"), now)
+        .unwrap();
+    assert_eq!(reply.namespaces_searched, ["patterns", "results"]);
+    assert_eq!(
+        reply
+            .hits
+            .iter()
+            .map(|h| h.key.as_str())
+            .collect::<Vec<_>>(),
+        ["pattern-auth-retry", "result-run-1"]
+    );
+    let vectors = store
+        .candidates_for_vector(&[], "nomic-embed-text", now)
+        .unwrap();
+    assert_eq!(vectors.len(), 1);
+    assert_eq!(vectors[0].vector, [0.5, -1.0]);
+    // After its expiry the result is gone from reads, and a purge deletes it.
+    assert!(
+        store
+            .memory_get("results", "result-run-1", 1_760_000_100_000)
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.purge_expired(1_760_000_100_000).unwrap(), 1);
+    assert_eq!(
+        store
+            .events_of("patterns/pattern-auth-retry")
+            .unwrap()
+            .iter()
+            .map(|e| e.kind.as_str())
+            .collect::<Vec<_>>(),
+        ["memory.stored", "memory.updated", "memory.embedded"]
     );
 }

@@ -78,7 +78,19 @@ fn opening_a_fresh_file_applies_the_migrations_once_and_sets_user_version() {
     assert_eq!(pragma(&conn, "user_version"), i64::from(SCHEMA_VERSION));
     assert_eq!(
         tables(&conn),
-        ["cache", "calls", "endpoints", "events", "workers"]
+        [
+            "cache",
+            "calls",
+            "endpoints",
+            "events",
+            "memory",
+            "memory_fts",
+            "memory_fts_config",
+            "memory_fts_data",
+            "memory_fts_docsize",
+            "memory_fts_idx",
+            "workers"
+        ]
     );
     let mode: String = conn
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
@@ -130,10 +142,11 @@ fn a_database_from_a_newer_baton_is_refused_with_a_hint_to_upgrade() {
     assert_eq!(
         err.to_string(),
         format!(
-            "database {} is schema v{newer}, this baton knows up to v{SCHEMA_VERSION}; hint: upgrade baton",
+            "database {} is schema v{newer}, this baton knows up to v{SCHEMA_VERSION}",
             path.display()
         )
     );
+    assert_eq!(err.hint().as_deref(), Some("upgrade baton"));
 }
 
 #[test]

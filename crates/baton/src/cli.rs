@@ -42,6 +42,9 @@ pub enum Command {
     /// Start, stop and watch the local model servers of `[servers.NAME]`.
     #[command(subcommand)]
     Server(ServerCommand),
+    /// The shared memory workers search for patterns and store results in.
+    #[command(subcommand)]
+    Memory(MemoryCommand),
     /// The supervisor of one worker (started by `baton spawn`; not for direct use).
     #[command(name = "__supervise", hide = true)]
     Supervise(SuperviseArgs),
@@ -272,6 +275,82 @@ pub enum ConfigCommand {
         #[arg(long)]
         origins: bool,
         /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The namespace `memory store`, `get` and `delete` use when none is given.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+#[derive(Debug, Subcommand)]
+pub enum MemoryCommand {
+    /// Store a value under a key (JSON objects and arrays are kept as JSON; `-` reads stdin).
+    Store {
+        key: String,
+        value: String,
+        #[arg(long, short = 'n', default_value = DEFAULT_NAMESPACE)]
+        namespace: String,
+        /// A tag (repeatable).
+        #[arg(long = "tag", short = 't')]
+        tags: Vec<String>,
+        /// Forget it after this long (`7d`, `12h`, `30m`).
+        #[arg(long, value_name = "D")]
+        ttl: Option<String>,
+        /// Replace an existing value (keeps its creation time).
+        #[arg(long)]
+        upsert: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one value.
+    Get {
+        key: String,
+        #[arg(long, short = 'n', default_value = DEFAULT_NAMESPACE)]
+        namespace: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Full-text search (BM25) over keys, values and tags; says what was searched and how.
+    Search {
+        query: String,
+        /// Only these namespaces (repeatable; default: all, and the reply lists them).
+        #[arg(long = "namespace", short = 'n')]
+        namespaces: Vec<String>,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Drop hits scoring below this (0..1, relative to the best hit).
+        #[arg(long, default_value_t = 0.0)]
+        min_score: f64,
+        /// Only entries with this tag (repeatable: all must match).
+        #[arg(long = "tag", short = 't')]
+        tags: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Entries, newest first.
+    List {
+        #[arg(long, short = 'n')]
+        namespace: Option<String>,
+        #[arg(long = "tag", short = 't')]
+        tag: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete one entry.
+    Delete {
+        key: String,
+        #[arg(long, short = 'n', default_value = DEFAULT_NAMESPACE)]
+        namespace: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Entries, expired entries, embeddings and bytes per namespace.
+    Stats {
         #[arg(long)]
         json: bool,
     },

@@ -79,10 +79,20 @@ impl From<baton_config::ConfigError> for CliError {
 
 impl From<baton_store::StoreError> for CliError {
     fn from(error: baton_store::StoreError) -> Self {
-        let hint = error
-            .hint()
-            .unwrap_or_else(|| "check that the .baton directory is writable".into());
-        CliError::new(Exit::Store, error_with_causes(&error)).hint(hint)
+        use baton_store::StoreError;
+        let exit = match &error {
+            // The request is at fault, not the database.
+            StoreError::MemoryKeyExists { .. }
+            | StoreError::InvalidMemory { .. }
+            | StoreError::UnknownWorker { .. }
+            | StoreError::AmbiguousWorker { .. } => Exit::Input,
+            _ => Exit::Store,
+        };
+        let hint = error.hint().unwrap_or_else(|| match exit {
+            Exit::Input => "check the value and try again".into(),
+            _ => "check that the .baton directory is writable, or set BATON_HOME".into(),
+        });
+        CliError::new(exit, error_with_causes(&error)).hint(hint)
     }
 }
 

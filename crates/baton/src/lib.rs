@@ -63,6 +63,7 @@ fn execute(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Wait(args) => commands::wait::run(app, args),
         Command::Kill(args) => commands::kill::run(app, args),
         Command::Server(command) => runtime.block_on(commands::server::run(app, command)),
+        Command::Memory(command) => commands::memory::run(app, command),
         Command::Supervise(args) => runtime.block_on(commands::supervise::run(args)),
     }
 }

@@ -1,0 +1,248 @@
+//! `baton memory store|get|search|list|delete|stats`: the shared memory in the store, from
+//! the command line. Search replies always say which namespaces were searched, how hits were
+//! ranked, and how many were dropped by `--min-score`.
+
+use std::io::{Read, Write};
+
+use baton_store::{MemoryQuery, NewMemory, StoreOutcome};
+use serde_json::json;
+
+use crate::app::App;
+use crate::cli::MemoryCommand;
+use crate::error::{CliError, Exit};
+
+/// Characters of a value shown per line in human output.
+const VALUE_PREVIEW_CHARS: usize = 100;
+
+pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, CliError> {
+    let store = app.open_store()?;
+    let now = baton_llm::dispatch::now_ms();
+    let mut out = std::io::stdout().lock();
+    let io_error =
+        |error: std::io::Error| CliError::new(Exit::Output, format!("cannot write: {error}"));
+    let print_json = |out: &mut std::io::StdoutLock<'_>, value: serde_json::Value| {
+        writeln!(out, "{value}").map_err(io_error)
+    };
+    match command {
+        MemoryCommand::Store {
+            key,
+            value,
+            namespace,
+            tags,
+            ttl,
+            upsert,
+            json,
+        } => {
+            let value = if value == "-" {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .map_err(|error| {
+                        CliError::new(
+                            Exit::Input,
+                            format!("cannot read the value from stdin: {error}"),
+                        )
+                    })?;
+                text
+            } else {
+                value
+            };
+            // JSON objects and arrays are kept as JSON; anything else is text.
+            let is_json = serde_json::from_str::<serde_json::Value>(&value)
+                .is_ok_and(|v| v.is_object() || v.is_array());
+            let mut entry = if is_json {
+                NewMemory::json(&namespace, &key, &value)
+            } else {
+                NewMemory::text(&namespace, &key, &value)
+            };
+            entry = entry.with_tags(tags);
+            if let Some(ttl) = ttl {
+                let ttl_ms = parse_ttl(&ttl)?;
+                entry = entry.with_ttl(now, ttl_ms);
+            }
+            let outcome = store.memory_store(&entry, upsert, now)?;
+            let action = match outcome {
+                StoreOutcome::Created => "created",
+                StoreOutcome::Updated { .. } => "updated",
+            };
+            if json {
+                print_json(
+                    &mut out,
+                    json!({ "namespace": namespace, "key": key, "outcome": action, "is_json": is_json }),
+                )?;
+            } else {
+                writeln!(out, "{action} {namespace}/{key}").map_err(io_error)?;
+            }
+        }
+        MemoryCommand::Get {
+            key,
+            namespace,
+            json,
+        } => {
+            let entry = store.memory_get(&namespace, &key, now)?.ok_or_else(|| {
+                CliError::new(
+                    Exit::Input,
+                    format!("no entry `{key}` in namespace `{namespace}`"),
+                )
+                .hint("search all namespaces with `baton memory search WORDS`")
+            })?;
+            if json {
+                print_json(&mut out, serde_json::to_value(&entry).unwrap_or_default())?;
+            } else {
+                writeln!(out, "{}", entry.value).map_err(io_error)?;
+            }
+        }
+        MemoryCommand::Search {
+            query,
+            namespaces,
+            limit,
+            min_score,
+            tags,
+            json,
+        } => {
+            let request = MemoryQuery::new(query)
+                .in_namespaces(namespaces)
+                .with_limit(limit)
+                .with_min_score(min_score)
+                .with_tags(tags);
+            let reply = store.memory_search(&request, now)?;
+            if json {
+                print_json(&mut out, serde_json::to_value(&reply).unwrap_or_default())?;
+            } else {
+                let searched = if reply.namespaces_searched.is_empty() {
+                    "none (the memory is empty)".to_string()
+                } else {
+                    reply.namespaces_searched.join(", ")
+                };
+                writeln!(
+                    out,
+                    "searched: {searched}; ranked by {} ({})",
+                    reply.method, reply.normalization
+                )
+                .map_err(io_error)?;
+                if !reply.unknown_namespaces.is_empty() {
+                    writeln!(
+                        out,
+                        "no entries at all in: {}",
+                        reply.unknown_namespaces.join(", ")
+                    )
+                    .map_err(io_error)?;
+                }
+                for hit in &reply.hits {
+                    writeln!(
+                        out,
+                        "{:.3}  {}/{}  {}",
+                        hit.score,
+                        hit.namespace,
+                        hit.key,
+                        preview(&hit.value)
+                    )
+                    .map_err(io_error)?;
+                }
+                writeln!(
+                    out,
+                    "{} hit(s) of {} candidate(s); {} below --min-score {}",
+                    reply.hits.len(),
+                    reply.total_candidates,
+                    reply.dropped_below_min_score,
+                    reply.min_score
+                )
+                .map_err(io_error)?;
+            }
+        }
+        MemoryCommand::List {
+            namespace,
+            tag,
+            limit,
+            offset,
+            json,
+        } => {
+            let entries =
+                store.memory_list(namespace.as_deref(), tag.as_deref(), limit, offset, now)?;
+            if json {
+                print_json(&mut out, serde_json::to_value(&entries).unwrap_or_default())?;
+            } else {
+                for entry in &entries {
+                    writeln!(
+                        out,
+                        "{}/{}  {}",
+                        entry.namespace,
+                        entry.key,
+                        preview(&entry.value)
+                    )
+                    .map_err(io_error)?;
+                }
+            }
+        }
+        MemoryCommand::Delete {
+            key,
+            namespace,
+            json,
+        } => {
+            let deleted = store.memory_delete(&namespace, &key)?;
+            if json {
+                print_json(
+                    &mut out,
+                    json!({ "namespace": namespace, "key": key, "deleted": deleted }),
+                )?;
+            } else if deleted {
+                writeln!(out, "deleted {namespace}/{key}").map_err(io_error)?;
+            } else {
+                return Err(CliError::new(
+                    Exit::Input,
+                    format!("no entry `{key}` in namespace `{namespace}`"),
+                )
+                .hint("list the keys with `baton memory list -n NAMESPACE`"));
+            }
+        }
+        MemoryCommand::Stats { json } => {
+            let stats = store.memory_stats(now)?;
+            if json {
+                print_json(&mut out, serde_json::to_value(&stats).unwrap_or_default())?;
+            } else {
+                for namespace in &stats {
+                    writeln!(
+                        out,
+                        "{}: {} entries, {} expired, {} bytes",
+                        namespace.namespace, namespace.entries, namespace.expired, namespace.bytes
+                    )
+                    .map_err(io_error)?;
+                }
+            }
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `7d`, `12h`, `30m`, `90s` in milliseconds.
+fn parse_ttl(text: &str) -> Result<u64, CliError> {
+    let bad = || {
+        CliError::new(Exit::Usage, format!("invalid --ttl `{text}`"))
+            .hint("give a duration such as `7d`, `12h` or `30m`")
+    };
+    let ms = match text.trim().strip_suffix('d') {
+        Some(days) => days
+            .parse::<f64>()
+            .map(|d| d * 86_400_000.0)
+            .map_err(|_| bad())?,
+        None => baton_config::duration::parse_duration(text)
+            .map_err(|_| bad())?
+            .as_millis() as f64,
+    };
+    if ms <= 0.0 {
+        return Err(bad());
+    }
+    Ok(ms as u64)
+}
+
+fn preview(value: &str) -> String {
+    let flat: String = value.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > VALUE_PREVIEW_CHARS {
+        format!(
+            "{}…",
+            flat.chars().take(VALUE_PREVIEW_CHARS).collect::<String>()
+        )
+    } else {
+        flat
+    }
+}
