@@ -244,6 +244,10 @@ pub struct DispatchArgs {
     /// Do not start a backend's `server` when it is down; fail instead.
     #[arg(long)]
     pub no_start: bool,
+    /// Print nothing on stdout (callers inside baton, such as the MCP server, take the
+    /// result object instead).
+    #[arg(skip)]
+    pub quiet_stdout: bool,
 }
 
 #[derive(Debug, Args)]

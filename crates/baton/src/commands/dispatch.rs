@@ -27,6 +27,14 @@ const TRUNCATION_CHECK_MIN_TOKENS: u64 = 256;
 const REPLY_ROOM_WARNING_TOKENS: u64 = 1024;
 
 pub async fn run(app: App, args: DispatchArgs) -> Result<std::process::ExitCode, CliError> {
+    perform(&app, &args)
+        .await
+        .map(|_| std::process::ExitCode::SUCCESS)
+}
+
+/// Does the whole dispatch and returns the `--json` object; prints only what the flags ask
+/// for (nothing at all with `quiet_stdout`, as the MCP server needs).
+pub async fn perform(app: &App, args: &DispatchArgs) -> Result<serde_json::Value, CliError> {
     let mut flags = Vec::new();
     if let Some(profile) = &args.profile {
         flags.push((
@@ -114,7 +122,7 @@ pub async fn run(app: App, args: DispatchArgs) -> Result<std::process::ExitCode,
     if let Some(first) = plan.chain.first()
         && let Some(server) = first.backend.server.clone()
     {
-        ensure_server(&app, &store, &settings, &server, first, args.no_start).await?;
+        ensure_server(app, &store, &settings, &server, first, args.no_start).await?;
     }
     // Preflight: drop steps whose server cannot hold the prompt; never truncate.
     preflight(&dispatcher, &store, &settings, &mut plan, &input).await?;
@@ -129,7 +137,7 @@ pub async fn run(app: App, args: DispatchArgs) -> Result<std::process::ExitCode,
     let cache_key =
         use_cache.then(|| baton_llm::cache::key(&first, &chat_request(&first, &input), &parts));
 
-    let silent_stdout = args.json || args.output.is_some();
+    let silent_stdout = args.json || args.output.is_some() || args.quiet_stdout;
     let stdout_sink = StdoutSink::new(silent_stdout, args.stream).quiet(args.json);
     if let Some(key) = &cache_key
         && let Some(hit) = store.cache_get(key)?
@@ -355,15 +363,14 @@ fn finish(
     latency: Option<std::time::Duration>,
     sink: Option<&mut StdoutSink>,
     from_cache: bool,
-) -> Result<std::process::ExitCode, CliError> {
+) -> Result<serde_json::Value, CliError> {
     let output_error = |error: std::io::Error| {
         CliError::new(Exit::Output, format!("cannot write the reply: {error}"))
     };
     if from_cache && let Some(path) = &args.output {
         write_atomically(path, reply).map_err(output_error)?;
     }
-    if args.json {
-        let object = json!({
+    let object = json!({
             "reply": reply,
             "backend": record.backend,
             "endpoint": record.endpoint,
@@ -383,7 +390,11 @@ fn finish(
             "cache_hit": from_cache,
             "cost_usd": record.cost_usd,
             "output": args.output.as_ref().map(|p| p.display().to_string()),
-        });
+    });
+    if args.quiet_stdout {
+        return Ok(object);
+    }
+    if args.json {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer(&mut out, &object).map_err(|error| output_error(error.into()))?;
         out.write_all(b"\n").map_err(output_error)?;
@@ -394,7 +405,7 @@ fn finish(
         }
         sink.finish().map_err(output_error)?;
     }
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(object)
 }
 
 fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {

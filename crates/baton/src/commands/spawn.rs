@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use baton_core::{RestartPolicy, WorkerRole, WorkerSpec};
+use baton_core::{RestartPolicy, WorkerRecord, WorkerRole, WorkerSpec, WorkerStatus};
 use serde_json::json;
 
 use crate::app::App;
@@ -12,18 +12,7 @@ use crate::error::{CliError, Exit};
 use crate::workers::{self, deadline_ms};
 
 pub fn run(app: App, args: SpawnArgs) -> Result<std::process::ExitCode, CliError> {
-    let settings = app.config(Vec::new())?.settings;
-    let store = app.open_store()?;
-    let spec = build_spec(&app, &settings, &args)?;
-    let record = workers::new_record(store.path(), spec);
-    store.insert_worker(&record)?;
-    // Slots held by workers whose supervisor died are freed first (reconcile promotes).
-    if workers::reconcile(&store)?.is_empty() {
-        workers::promote(&store)?;
-    }
-    let now = store
-        .worker(&record.id)?
-        .map_or(record.status, |w| w.status);
+    let (record, now) = start(&app, &args)?;
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         writeln!(
@@ -36,6 +25,24 @@ pub fn run(app: App, args: SpawnArgs) -> Result<std::process::ExitCode, CliError
     };
     written.map_err(|error| CliError::new(Exit::Output, format!("cannot write: {error}")))?;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Records the worker and starts its supervisor if a slot is free. Returns the record and
+/// its status right after.
+pub fn start(app: &App, args: &SpawnArgs) -> Result<(WorkerRecord, WorkerStatus), CliError> {
+    let settings = app.config(Vec::new())?.settings;
+    let store = app.open_store()?;
+    let spec = build_spec(app, &settings, args)?;
+    let record = workers::new_record(store.path(), spec);
+    store.insert_worker(&record)?;
+    // Slots held by workers whose supervisor died are freed first (reconcile promotes).
+    if workers::reconcile(&store)?.is_empty() {
+        workers::promote(&store)?;
+    }
+    let now = store
+        .worker(&record.id)?
+        .map_or(record.status, |w| w.status);
+    Ok((record, now))
 }
 
 /// The spec from the flags, the kind's template and the `[supervise]` defaults.
