@@ -42,6 +42,8 @@ pub enum Command {
     /// Start, stop and watch the local model servers of `[servers.NAME]`.
     #[command(subcommand)]
     Server(ServerCommand),
+    /// Serve Baton's tools over MCP (stdio; `--http ADDR` for streamable HTTP).
+    Mcp(McpArgs),
     /// The shared memory workers search for patterns and store results in.
     #[command(subcommand)]
     Memory(MemoryCommand),
@@ -358,4 +360,12 @@ pub enum MemoryCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Serve streamable HTTP at ADDR (`127.0.0.1:8765`, or a port) instead of stdio; the URL
+    /// is printed on stdout. Loopback unless an address says otherwise.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8765")]
+    pub http: Option<String>,
 }

@@ -64,6 +64,7 @@ fn execute(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Kill(args) => commands::kill::run(app, args),
         Command::Server(command) => runtime.block_on(commands::server::run(app, command)),
         Command::Memory(command) => commands::memory::run(app, command),
+        Command::Mcp(args) => runtime.block_on(commands::mcp::run(app, args)),
         Command::Supervise(args) => runtime.block_on(commands::supervise::run(args)),
     }
 }

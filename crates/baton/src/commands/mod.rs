@@ -5,6 +5,7 @@ pub mod dispatch;
 pub mod doctor;
 pub mod kill;
 pub mod logs;
+pub mod mcp;
 pub mod memory;
 pub mod ps;
 pub mod server;

@@ -9,6 +9,7 @@
 mod config;
 mod dispatch;
 mod llama;
+mod mcp;
 mod memory;
 mod readme;
 mod servers;

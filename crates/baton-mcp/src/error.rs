@@ -1,0 +1,95 @@
+//! Errors, and the one place where domain errors become what an MCP client sees.
+//!
+//! - [`McpError`]: why serving (stdio or HTTP) stopped; returned by the transport functions.
+//! - [`ToolFailure`]: why one tool call failed, as a message and a hint. [`ToolFailure::into_result`]
+//!   turns it into an `is_error: true` tool result, which agents read and act on, never into a
+//!   protocol error, which most clients show only as "internal error".
+
+use std::net::SocketAddr;
+
+use baton_store::StoreError;
+use rmcp::model::{CallToolResult, ContentBlock};
+
+/// Why the MCP server stopped serving. None is worth retrying as is.
+#[derive(Debug, thiserror::Error)]
+pub enum McpError {
+    /// The client went away or sent garbage before the MCP handshake finished.
+    #[error("the MCP handshake failed")]
+    Initialize(#[source] Box<rmcp::service::ServerInitializeError>),
+    /// The task driving the session panicked or was cancelled.
+    #[error("the MCP session task ended abnormally")]
+    Session(#[source] tokio::task::JoinError),
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the MCP HTTP server on {addr} failed")]
+    Serve {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A tool call that failed in a way the calling agent should see and can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolFailure {
+    pub message: String,
+    /// What to do about it, shown after the message as `hint: …`.
+    pub hint: Option<String>,
+}
+
+impl ToolFailure {
+    /// A failure caused by the arguments; `message` names the argument.
+    pub fn invalid(message: impl Into<String>) -> ToolFailure {
+        ToolFailure {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> ToolFailure {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The failure as a tool result with `is_error: true`: the message, then the hint line.
+    pub fn into_result(self) -> CallToolResult {
+        let text = match &self.hint {
+            Some(hint) => format!("{}\nhint: {hint}", self.message),
+            None => self.message.clone(),
+        };
+        CallToolResult::error(vec![ContentBlock::text(text)])
+    }
+}
+
+impl From<StoreError> for ToolFailure {
+    fn from(error: StoreError) -> ToolFailure {
+        // The whole cause chain: "cannot open database …: unable to open database file".
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        let hint = match &error {
+            // The store's hint names the CLI flag; an agent passes the argument.
+            StoreError::MemoryKeyExists { .. } => Some("pass `upsert: true` to replace it".into()),
+            other => other.hint(),
+        };
+        ToolFailure { message, hint }
+    }
+}
+
+impl From<String> for ToolFailure {
+    /// A message from [`crate::Actions`], which already carries its hint.
+    fn from(message: String) -> ToolFailure {
+        ToolFailure {
+            message,
+            hint: None,
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The tools' arguments: one `*Params` struct per tool, with serde for the wire and schemars
+//! for the input schema an agent reads. Doc comments become the schema's descriptions, so
+//! they say what to pass and what happens when it is left out.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Arguments of `memory_store`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryStoreParams {
+    /// Key of the entry, unique within its namespace, e.g. `pattern-retry-with-backoff`.
+    pub key: String,
+    /// What to remember: any JSON. An object, array, number or boolean is stored as JSON; a
+    /// string is stored as plain text.
+    pub value: serde_json::Value,
+    /// Namespace to store in (default `default`). Workers use `patterns` for what worked and
+    /// `results` for what they hand back to the coordinator.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Replace an entry already stored under this key (default false: storing an existing key
+    /// is an error).
+    #[serde(default)]
+    pub upsert: Option<bool>,
+    /// Tags to filter searches and lists by.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// Forget the entry after this many seconds (default: keep until deleted).
+    #[serde(default)]
+    pub ttl_seconds: Option<u64>,
+}
+
+/// Arguments of `memory_search`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemorySearchParams {
+    /// Words to look for (full-text search over keys, values and tags).
+    pub query: String,
+    /// Namespace to search (default: all of them; the reply lists those searched).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Search several namespaces; combined with `namespace` if both are given.
+    #[serde(default)]
+    pub namespaces: Option<Vec<String>>,
+    /// Most hits to return (default 10).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Drop hits scoring below this, within 0..=1 (default 0). Scores are normalized so
+    /// that above 0.7 is a strong match.
+    #[serde(default)]
+    pub min_score: Option<f64>,
+    /// Only entries carrying all of these tags.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+}
+
+/// Arguments of `memory_get` and `memory_delete`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryKeyParams {
+    /// Key of the entry.
+    pub key: String,
+    /// Namespace of the entry (default `default`).
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// Arguments of `memory_list`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryListParams {
+    /// Namespace to list (default: all).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Only entries carrying this tag.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// Most entries to return (default 50), newest updated first.
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Entries to skip, for paging (default 0).
+    #[serde(default)]
+    pub offset: Option<u32>,
+}
+
+/// Arguments of `worker_status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerIdParams {
+    /// The worker: its id, its name (the newest worker of that name) or the start of its id.
+    pub id: String,
+}
+
+/// Arguments of `worker_logs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerLogsParams {
+    /// The worker: its id, its name (the newest worker of that name) or the start of its id.
+    pub id: String,
+    /// How many lines from the end of its log (default 50, at most 2000).
+    #[serde(default)]
+    pub tail_lines: Option<u32>,
+}
+
+/// Arguments of `worker_spawn`: a headless agent or command that Baton supervises.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSpawnParams {
+    /// Name to find the worker by later (default: derived from the kind or command).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Agent template from the config's `[workers.KIND]`, e.g. `codex` or `claude`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The task for the agent; fills the template's `{prompt}`.
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// A command to run instead of a template, as program and arguments.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Wall-clock deadline, e.g. `30m`; the worker is killed when it passes.
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// Deadline without log output, e.g. `10m`; a silent worker is marked hung and killed.
+    #[serde(default)]
+    pub idle_timeout: Option<String>,
+    /// Paths (globs) the worker must produce to count as succeeded.
+    #[serde(default)]
+    pub expect: Option<Vec<String>>,
+    /// Checks in `expect` must pass, not only exist.
+    #[serde(default)]
+    pub expect_pass: Option<bool>,
+    /// How many remediation workers to start if it fails or hangs.
+    #[serde(default)]
+    pub remediate: Option<u32>,
+    /// Working directory (default: the project's).
+    #[serde(default)]
+    pub cwd: Option<String>,
+}
+
+/// Arguments of `dispatch`: one coding subtask to a model profile.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchParams {
+    /// The subtask, stated fully: the model sees nothing else but `context_files`.
+    pub task: String,
+    /// Profile from the config's `[profiles]`, e.g. `code` (default: the coder role).
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// `auto` (default: Baton picks), `local` (local models only) or `api` (cloud only).
+    #[serde(default)]
+    pub route: Option<String>,
+    /// Files whose content is sent along, framed with their paths.
+    #[serde(default)]
+    pub context_files: Option<Vec<String>>,
+    /// System prompt replacing the profile's.
+    #[serde(default)]
+    pub system: Option<String>,
+}
