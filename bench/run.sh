@@ -2,7 +2,9 @@
 # Runs Baton's benchmarks: builds the release binaries, then
 #   1. bench/dispatch.sh: `baton dispatch` against the curl+jq pipeline it replaces;
 #   2. the pool_throughput example of baton-llm: one Dispatcher against the endpoints' limit
-#      (multi-thread runtime, then current-thread).
+#      (multi-thread runtime, then current-thread);
+#   3. bench/workers.sh: worker supervision (deadline to process group gone, supervisor
+#      memory, spawning and reaping 200 workers) against shell baselines.
 # Prints the machine, the load and every figure; record them in bench/RESULTS.md with this
 # command. Exits non-zero when a benchmark could not run or a correctness check failed; a
 # missed speed goal is printed ("MISSED"), not an error.
@@ -36,5 +38,9 @@ step "pool_throughput (multi-thread)"
 echo
 step "pool_throughput (current-thread)"
 "$TARGET_DIR/release/examples/pool_throughput" --current-thread
+echo
+
+step "bench/workers.sh"
+bash "$ROOT/bench/workers.sh"
 echo
 echo "load at end: $(uptime | sed 's/.*load average: //')"

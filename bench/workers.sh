@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Worker supervision benchmarks, each against a baseline in the same run (bench/README.md):
 #   1. deadline to process group gone: 100 workers `sh -c 'sleep 30 & sleep 30 & wait'` with
-#      `--timeout 300ms`, 20 at a time; a python watcher polls /proc (1 ms) for members of
-#      each group (field 5 of /proc/PID/stat) and says when none is left. Baselines: the
-#      5-minute poll it replaces (a constant) and coreutils `timeout` under a shell `&` loop
-#      (with and without --foreground), measured the same way. Goal: p99 <= 100 ms.
+#      `--timeout 300ms`, all running at once; a python watcher polls /proc (1 ms) for members
+#      of each group (field 5 of /proc/PID/stat) and says when all are dead and when none is
+#      left. Baselines: the 5-minute poll it replaces (a constant) and coreutils `timeout`
+#      under a shell `&` loop (burst, paced at Baton's spawn rate, and --foreground), measured
+#      the same way. Goal: p99 <= 100 ms.
 #   2. resident memory of one `baton __supervise` while its worker idles and while it floods
 #      stdout (`yes`, default log cap), against a plain `sleep` and `bash`.
 #   3. wall time to spawn and reap 200 trivial workers (`baton spawn -- true` x200, then
@@ -17,8 +18,8 @@
 #
 # Needs target/release/baton (bench/run.sh builds it; CARGO_TARGET_DIR and BATON_BIN are
 # respected), python3, bash 5 (EPOCHREALTIME), coreutils timeout and setsid. Exit 2 when a
-# tool is missing. Knobs: BENCH_DEADLINE_N (100), BENCH_DEADLINE_BATCH (20), BENCH_SPAWN_N
-# (200), BENCH_SPAWN_ROUNDS (3), BENCH_RSS_SAMPLES (12).
+# tool is missing. Knobs: BENCH_DEADLINE_N (100), BENCH_DEADLINE_BATCH (100), BENCH_SPAWN_N
+# (200), BENCH_SPAWN_ROUNDS (3), BENCH_RSS_SAMPLES (12); BENCH_KEEP=1 keeps the temp dir.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -52,7 +53,7 @@ TMP="$(mktemp -d "${TMPDIR:-/tmp}/baton-bench-workers.XXXXXX")"
 TMP="$(cd "$TMP" && pwd -P)"
 cleanup() {
   # Whatever of this run is still running is killed (by PID, after checking its start time).
-  python3 "$HELPER" sweep "$TMP" >&2 || true
+  python3 "$HELPER" sweep "$TMP" --quiet >&2 || true
   [ -n "${BENCH_KEEP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -147,7 +147,7 @@ pub async fn perform(app: &App, args: &DispatchArgs) -> Result<serde_json::Value
         store.record_calls(&ledger)?;
         let mut sink = stdout_sink;
         return finish(
-            &args,
+            args,
             &plan,
             &hit.reply,
             &first,
@@ -209,7 +209,7 @@ pub async fn perform(app: &App, args: &DispatchArgs) -> Result<serde_json::Value
             })?;
             let latency = result.latency;
             finish(
-                &args,
+                args,
                 &plan,
                 &result.reply,
                 &result.target,
