@@ -47,6 +47,9 @@ pub use probes::EndpointProbe;
 pub use stats::{GroupStats, Percentiles, StatsReport, TokenSplit};
 pub use workers::MIN_ID_PREFIX;
 
+/// WAL pages after which a commit checkpoints into the main file.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 200;
+
 /// Pause between attempts to switch a new database to WAL while another process holds it.
 const WAL_SWITCH_RETRY: Duration = Duration::from_millis(5);
 
@@ -223,6 +226,10 @@ impl Store {
             true,
         )
         .map_err(|e| configure("no_ckpt_on_close", e))?;
+        // The first process to open the file after all others closed it reads the whole WAL
+        // to rebuild its index: keep the WAL short (checkpoint every ~200 pages, not 1000).
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
+            .map_err(|e| configure("wal_autocheckpoint", e))?;
         migrate::apply(&conn, path)?;
         Ok(Store {
             conn,

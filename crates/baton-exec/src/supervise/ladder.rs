@@ -111,14 +111,27 @@ pub(super) async fn sweep(leader: u32, leader_start: Option<u64>, pgid: u32, gra
                 targets.push(leader);
             }
         }
-        targets.extend(reap::orphans(pgid).into_iter().map(|stat| Target::Process {
-            pid: stat.pid,
-            start: stat.start,
-        }));
-        if targets.is_empty() {
+        // The group first: finding escaped descendants means reading every process in
+        // /proc, which should not delay the signal to the group (milliseconds on a busy
+        // machine).
+        let group_signalled = !targets.is_empty();
+        if group_signalled {
+            ladder(&targets, grace).await;
+        }
+        let orphans: Vec<Target> = reap::orphans(pgid)
+            .into_iter()
+            .map(|stat| Target::Process {
+                pid: stat.pid,
+                start: stat.start,
+            })
+            .collect();
+        if orphans.is_empty() {
+            if group_signalled {
+                continue;
+            }
             return;
         }
-        ladder(&targets, grace).await;
+        ladder(&orphans, grace).await;
     }
     tracing::warn!(
         pgid,
