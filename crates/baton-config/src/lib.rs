@@ -23,8 +23,8 @@ pub use env::EnvSnapshot;
 pub use error::ConfigError;
 pub use layers::Origin;
 pub use settings::{
-    BackendKind, BackendSettings, DispatchSettings, Price, ProfileSettings, RoutesSettings,
-    Settings,
+    BackendKind, BackendSettings, DispatchSettings, MemorySettings, Price, ProfileSettings,
+    RoutesSettings, Settings,
 };
 
 /// The built-in defaults, the lowest layer.

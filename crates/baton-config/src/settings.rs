@@ -24,6 +24,36 @@ pub struct Settings {
     pub workers: BTreeMap<String, WorkerKindSettings>,
     /// Model servers Baton starts, watches and restarts.
     pub servers: BTreeMap<String, ServerSettings>,
+    /// The shared memory: optional hybrid (embedding) ranking.
+    pub memory: MemorySettings,
+}
+
+/// `[memory]`: optional embeddings for hybrid ranking of `baton memory search`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemorySettings {
+    /// The backend (an OpenAI-compatible one serving `/v1/embeddings`) that embeds values and
+    /// queries; empty turns embeddings off (text ranking only).
+    pub embeddings: String,
+    /// The embedding model asked for, recorded on every embedded row; rows embedded by
+    /// another model are never ranked by vector against this one.
+    pub embedding_model: String,
+    /// Weight of the vector score in a hybrid score (0..=1); the text score gets the rest.
+    pub hybrid_weight: f64,
+    /// How long one embeddings request may take before Baton goes on without it.
+    #[serde(with = "serde_duration")]
+    pub embed_timeout: Duration,
+}
+
+impl Default for MemorySettings {
+    fn default() -> Self {
+        Self {
+            embeddings: String::new(),
+            embedding_model: String::new(),
+            hybrid_weight: 0.5,
+            embed_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Defaults for `baton dispatch`.

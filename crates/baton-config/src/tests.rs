@@ -179,3 +179,45 @@ fn overrides_parse_toml_values_and_fall_back_to_strings() {
     );
     assert!(layers::parse_override("novalue").is_err());
 }
+
+#[test]
+fn memory_embeddings_are_off_by_default_and_must_name_a_known_backend_and_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = load(&options(dir.path(), &[])).unwrap();
+    assert_eq!(loaded.settings.memory, MemorySettings::default());
+    assert!(loaded.settings.memory.embeddings.is_empty());
+    std::fs::write(
+        dir.path().join("baton.toml"),
+        "[memory]\nembeddings = \"nope\"\nembedding_model = \"m\"\n",
+    )
+    .unwrap();
+    let error = load(&options(dir.path(), &[])).unwrap_err().to_string();
+    assert!(
+        error.contains("memory.embeddings") && error.contains("unknown backend `nope`"),
+        "{error}"
+    );
+    std::fs::write(
+        dir.path().join("baton.toml"),
+        "[memory]\nembeddings = \"local\"\n",
+    )
+    .unwrap();
+    let error = load(&options(dir.path(), &[])).unwrap_err().to_string();
+    assert!(error.contains("memory.embedding_model"), "{error}");
+    std::fs::write(
+        dir.path().join("baton.toml"),
+        "[memory]\nembeddings = \"anthropic\"\nembedding_model = \"m\"\n",
+    )
+    .unwrap();
+    let error = load(&options(dir.path(), &[])).unwrap_err().to_string();
+    assert!(error.contains("OpenAI-compatible"), "{error}");
+    std::fs::write(
+        dir.path().join("baton.toml"),
+        "[memory]\nembeddings = \"local\"\nembedding_model = \"m\"\nhybrid_weight = 0.3\n",
+    )
+    .unwrap();
+    let memory = load(&options(dir.path(), &[])).unwrap().settings.memory;
+    assert_eq!(
+        (memory.embeddings.as_str(), memory.hybrid_weight),
+        ("local", 0.3)
+    );
+}

@@ -132,6 +132,52 @@ pub(crate) fn validate(
             ));
         }
     }
+    let memory = &settings.memory;
+    if !memory.embeddings.is_empty() {
+        let Some(backend) = settings.backends.get(&memory.embeddings) else {
+            return Err(invalid(
+                "memory.embeddings".into(),
+                origins,
+                format!(
+                    "unknown backend `{}`; known backends: {}",
+                    memory.embeddings,
+                    known_backends()
+                ),
+            ));
+        };
+        if backend.kind != crate::settings::BackendKind::Openai {
+            return Err(invalid(
+                "memory.embeddings".into(),
+                origins,
+                format!(
+                    "backend `{}` speaks {}; embeddings need an OpenAI-compatible backend",
+                    memory.embeddings,
+                    backend.kind.as_str()
+                ),
+            ));
+        }
+        if memory.embedding_model.trim().is_empty() {
+            return Err(invalid(
+                "memory.embedding_model".into(),
+                origins,
+                "name the embedding model when memory.embeddings is set".into(),
+            ));
+        }
+    }
+    if !(0.0..=1.0).contains(&memory.hybrid_weight) {
+        return Err(invalid(
+            "memory.hybrid_weight".into(),
+            origins,
+            "hybrid_weight must be from 0 to 1".into(),
+        ));
+    }
+    if memory.embed_timeout.is_zero() {
+        return Err(invalid(
+            "memory.embed_timeout".into(),
+            origins,
+            "embed_timeout must be above zero".into(),
+        ));
+    }
     let check_profile = |key: &str, name: &str| {
         if name.is_empty() || settings.profiles.contains_key(name) {
             Ok(())

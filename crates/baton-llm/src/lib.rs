@@ -4,13 +4,14 @@
 //! the store: it returns ledger records and the caller writes them.
 //!
 //! Parts: [`wire`] (dialects), [`client`] (one streamed call), [`error`], [`pool`],
-//! [`router`], [`dispatch`] (retries and fallback), [`context`], [`sections`] (ranking
+//! [`router`], [`dispatch`] (retries and fallback), [`context`], [`embeddings`] (`/v1/embeddings` vectors), [`sections`] (ranking
 //! sections of long documents), [`probe`], [`cache`], [`secret`].
 
 pub mod cache;
 pub mod client;
 pub mod context;
 pub mod dispatch;
+pub mod embeddings;
 pub mod error;
 pub mod pool;
 pub mod probe;

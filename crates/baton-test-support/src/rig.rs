@@ -65,6 +65,11 @@ impl LlamaServer {
     /// server exits during start-up (with the last lines of its log) or when it does not
     /// become healthy in time.
     pub fn start() -> anyhow::Result<LlamaServer> {
+        Self::start_with(&[])
+    }
+
+    /// [`LlamaServer::start`] with extra command-line arguments (e.g. `--embeddings`).
+    pub fn start_with(extra_args: &[&str]) -> anyhow::Result<LlamaServer> {
         let (server, model) = locate()?;
         let alias = model
             .file_stem()
@@ -72,7 +77,7 @@ impl LlamaServer {
             .unwrap_or_else(|| DEFAULT_MODEL.to_owned());
         let mut attempt = 1;
         loop {
-            match Self::start_once(&server, &model, &alias) {
+            match Self::start_once(&server, &model, &alias, extra_args) {
                 Ok(started) => return Ok(started),
                 Err(StartError::PortTaken(_)) if attempt < PORT_ATTEMPTS => attempt += 1,
                 Err(StartError::PortTaken(err) | StartError::Other(err)) => return Err(err),
@@ -80,7 +85,12 @@ impl LlamaServer {
         }
     }
 
-    fn start_once(server: &Path, model: &Path, alias: &str) -> Result<LlamaServer, StartError> {
+    fn start_once(
+        server: &Path,
+        model: &Path,
+        alias: &str,
+        extra_args: &[&str],
+    ) -> Result<LlamaServer, StartError> {
         let dir = tempfile::Builder::new()
             .prefix("baton-llama-")
             .tempdir()
@@ -110,6 +120,7 @@ impl LlamaServer {
                 "2",
             ])
             .args(["--no-webui", "--metrics"])
+            .args(extra_args)
             // Without it OpenMP threads spin at barriers and generation collapses whenever
             // another process competes for the cores.
             .env("OMP_WAIT_POLICY", "passive")

@@ -1,7 +1,8 @@
 //! The scripted server's state and routes: one fallback handler records every request, then
 //! dispatches on method and path to the chat endpoints (which consume the script) or to the
 //! server-information endpoints of llama-server, OpenAI and Ollama (`/health`, `/props`,
-//! `/v1/models`, `/api/show`, `/api/tags`).
+//! `/v1/models`, `/api/show`, `/api/tags`), and `/v1/embeddings` when the script has an
+//! `embedding_dim`.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -40,6 +41,7 @@ pub(crate) struct Shared {
     n_ctx: Option<u64>,
     models: Vec<String>,
     total_slots: u32,
+    embedding_dim: Option<usize>,
     record: bool,
     health: AtomicBool,
     requests: Mutex<Vec<RecordedRequest>>,
@@ -63,6 +65,7 @@ impl Shared {
             health,
             total_slots,
             record_requests,
+            embedding_dim,
         } = script;
         Self {
             replies: Mutex::new(replies),
@@ -70,6 +73,7 @@ impl Shared {
             n_ctx,
             models,
             total_slots,
+            embedding_dim,
             record: record_requests,
             health: AtomicBool::new(health),
             requests: Mutex::new(Vec::new()),
@@ -211,6 +215,7 @@ async fn handle(
             chat(&shared, Dialect::OpenAi, &json).await
         }
         (Method::POST, "/v1/messages") => chat(&shared, Dialect::Anthropic, &json).await,
+        (Method::POST, "/v1/embeddings" | "/embeddings") => embeddings(&shared, &json),
         (Method::GET, "/health" | "/v1/health") => health(&shared),
         (Method::GET, "/v1/models" | "/models") => models(&shared),
         (Method::GET, "/props") => props(&shared),
@@ -246,6 +251,79 @@ async fn chat(shared: &Arc<Shared>, dialect: Dialect, request: &Value) -> Respon
         shutdown: shared.subscribe_shutdown(),
     };
     respond::chat_response(reply, context, Box::new(guard)).await
+}
+
+/// `POST /v1/embeddings`: one deterministic vector per input (see [`Script::embedding_dim`]),
+/// or 404 when the script has no embeddings.
+fn embeddings(shared: &Shared, request: &Value) -> Response {
+    let Some(dim) = shared.embedding_dim.filter(|dim| *dim > 0) else {
+        return error(StatusCode::NOT_FOUND, "File Not Found", "not_found_error");
+    };
+    let model = request
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| shared.default_model())
+        .to_owned();
+    let inputs: Vec<String> = match request.get("input") {
+        Some(Value::String(text)) => vec![text.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().unwrap_or_default().to_owned())
+            .collect(),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "\"input\" must be a string or an array of strings",
+                "invalid_request_error",
+            );
+        }
+    };
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            serde_json::json!({
+                "object": "embedding",
+                "index": index,
+                "embedding": scripted_embedding(&model, text, dim),
+            })
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &serde_json::json!({
+            "object": "list",
+            "model": model,
+            "data": data,
+            "usage": {"prompt_tokens": inputs.len(), "total_tokens": inputs.len()},
+        }),
+    )
+}
+
+/// The scripted vector of `text`: a count per component of the words (first four characters,
+/// lowercased) hashed there with `model`, plus a small constant so no vector is all zeros.
+pub(crate) fn scripted_embedding(model: &str, text: &str, dim: usize) -> Vec<f32> {
+    let mut vector = vec![0.0f32; dim];
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+    {
+        let stem: String = word.to_lowercase().chars().take(4).collect();
+        // FNV-1a over the model name, a separator and the stem.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in model.bytes().chain([0u8]).chain(stem.bytes()) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        let slot = usize::try_from(hash % dim as u64).unwrap_or(0);
+        if let Some(value) = vector.get_mut(slot) {
+            *value += 1.0;
+        }
+    }
+    if let Some(first) = vector.first_mut() {
+        *first += 0.01;
+    }
+    vector
 }
 
 fn unix_seconds() -> u64 {

@@ -50,6 +50,12 @@ pub struct Script {
     /// Whether requests are kept for `requests()`. Benchmarks that send many requests turn it
     /// off so that memory stays flat; the request count is kept either way.
     pub record_requests: bool,
+    /// Length of the vectors `POST /v1/embeddings` returns; `None` plays a server without
+    /// embeddings (404, as llama-server started without `--embeddings` answers). The vectors
+    /// are deterministic: each lowercase word's first four characters, hashed with the model
+    /// name, add to one of `dim` components, so texts sharing words (or word beginnings:
+    /// `auth` and `authentication`) are close, and two models' vectors are unrelated.
+    pub embedding_dim: Option<usize>,
 }
 
 impl Default for Script {
@@ -62,6 +68,7 @@ impl Default for Script {
             health: true,
             total_slots: 1,
             record_requests: true,
+            embedding_dim: None,
         }
     }
 }
@@ -114,6 +121,12 @@ impl Script {
     /// Sets `total_slots` at `GET /props`.
     pub fn total_slots(mut self, slots: u32) -> Self {
         self.total_slots = slots;
+        self
+    }
+
+    /// Serves `POST /v1/embeddings` with vectors of `dim` values (see [`Script::embedding_dim`]).
+    pub fn embedding_dim(mut self, dim: usize) -> Self {
+        self.embedding_dim = Some(dim);
         self
     }
 

@@ -3,13 +3,15 @@
 //!
 //! Parts: [`cli`] (clap), [`commands`] (one file per command), [`output`] (where replies
 //! and tables go), [`error`] (exit codes and `hint:` lines), [`app`] (config and store
-//! shared by the commands), [`workers`] (what the worker commands share: queue, supervisors,
+//! shared by the commands), [`memory_rank`] (optional hybrid ranking of the memory with
+//! embeddings), [`workers`] (what the worker commands share: queue, supervisors,
 //! lost detection, remediation).
 
 pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod memory_rank;
 pub mod output;
 pub mod workers;
 

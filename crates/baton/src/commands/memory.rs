@@ -1,6 +1,7 @@
 //! `baton memory store|get|search|list|delete|stats`: the shared memory in the store, from
 //! the command line. Search replies always say which namespaces were searched, how hits were
-//! ranked, and how many were dropped by `--min-score`.
+//! ranked, and how many were dropped by `--min-score`. With `[memory] embeddings` set, stored
+//! values are embedded and searches ranked hybrid (see [`crate::memory_rank`]).
 
 use std::io::{Read, Write};
 
@@ -10,6 +11,7 @@ use serde_json::json;
 use crate::app::App;
 use crate::cli::MemoryCommand;
 use crate::error::{CliError, Exit};
+use crate::memory_rank::{Embedder, HybridReply, hybrid_search};
 
 /// Characters of a value shown per line in human output.
 const VALUE_PREVIEW_CHARS: usize = 100;
@@ -60,16 +62,32 @@ pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, C
                 let ttl_ms = parse_ttl(&ttl)?;
                 entry = entry.with_ttl(now, ttl_ms);
             }
+            let embedder = Embedder::from_settings(&app.config(Vec::new())?.settings)?;
             let outcome = store.memory_store(&entry, upsert, now)?;
             let action = match outcome {
                 StoreOutcome::Created => "created",
                 StoreOutcome::Updated { .. } => "updated",
             };
+            let embedding = embedder.as_ref().map(|embedder| {
+                match embedder.embed_entry(&store, &namespace, &key, &entry.value) {
+                    Ok(dim) => json!({ "model": embedder.model, "dim": dim }),
+                    Err(error) => {
+                        let _ = writeln!(
+                            std::io::stderr().lock(),
+                            "warning: {namespace}/{key} is stored without an embedding \
+                             (model `{}`: {error}); it stays searchable by text",
+                            embedder.model
+                        );
+                        json!({ "model": embedder.model, "error": error })
+                    }
+                }
+            });
             if json {
-                print_json(
-                    &mut out,
-                    json!({ "namespace": namespace, "key": key, "outcome": action, "is_json": is_json }),
-                )?;
+                let mut reply = json!({ "namespace": namespace, "key": key, "outcome": action, "is_json": is_json });
+                if let Some(embedding) = embedding {
+                    reply["embedding"] = embedding;
+                }
+                print_json(&mut out, reply)?;
             } else {
                 writeln!(out, "{action} {namespace}/{key}").map_err(io_error)?;
             }
@@ -105,9 +123,27 @@ pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, C
                 .with_limit(limit)
                 .with_min_score(min_score)
                 .with_tags(tags);
-            let reply = store.memory_search(&request, now)?;
+            let embedder = Embedder::from_settings(&app.config(Vec::new())?.settings)?;
+            let hybrid = match &embedder {
+                Some(embedder) => hybrid_search(&store, embedder, &request, now)?,
+                None => {
+                    let reply = store.memory_search(&request, now)?;
+                    if json {
+                        print_json(&mut out, serde_json::to_value(&reply).unwrap_or_default())?;
+                        return Ok(std::process::ExitCode::SUCCESS);
+                    }
+                    let parts = Vec::new();
+                    HybridReply {
+                        reply,
+                        parts,
+                        vector: Default::default(),
+                    }
+                }
+            };
+            let with_vector = embedder.is_some();
+            let HybridReply { reply, .. } = &hybrid;
             if json {
-                print_json(&mut out, serde_json::to_value(&reply).unwrap_or_default())?;
+                print_json(&mut out, hybrid.to_json())?;
             } else {
                 let searched = if reply.namespaces_searched.is_empty() {
                     "none (the memory is empty)".to_string()
@@ -128,15 +164,44 @@ pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, C
                     )
                     .map_err(io_error)?;
                 }
+                if with_vector {
+                    let vector = &hybrid.vector;
+                    match &vector.error {
+                        Some(error) => writeln!(out, "vector ranking did not run: {error}"),
+                        None => writeln!(
+                            out,
+                            "vector ({}): {} compared; ranked by text only: {} embedded by \
+                             another model, {} not embedded, {} of another dimension",
+                            vector.model,
+                            vector.compared,
+                            vector.skipped_other_model,
+                            vector.skipped_unembedded,
+                            vector.skipped_dim_mismatch
+                        ),
+                    }
+                    .map_err(io_error)?;
+                }
                 for hit in &reply.hits {
-                    writeln!(
-                        out,
-                        "{:.3}  {}/{}  {}",
-                        hit.score,
-                        hit.namespace,
-                        hit.key,
-                        preview(&hit.value)
-                    )
+                    if with_vector {
+                        writeln!(
+                            out,
+                            "{:.3}  {}/{}  [{}]  {}",
+                            hit.score,
+                            hit.namespace,
+                            hit.key,
+                            hit.ranked_by,
+                            preview(&hit.value)
+                        )
+                    } else {
+                        writeln!(
+                            out,
+                            "{:.3}  {}/{}  {}",
+                            hit.score,
+                            hit.namespace,
+                            hit.key,
+                            preview(&hit.value)
+                        )
+                    }
                     .map_err(io_error)?;
                 }
                 writeln!(

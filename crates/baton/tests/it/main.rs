@@ -11,6 +11,7 @@ mod dispatch;
 mod llama;
 mod mcp;
 mod memory;
+mod memory_hybrid;
 mod readme;
 mod servers;
 mod stats;
