@@ -5,6 +5,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use baton_store::{MemoryQuery, Store};
+
 use crate::params::{DispatchParams, WorkerSpawnParams};
 
 /// The future [`Actions::dispatch`] returns.
@@ -21,4 +23,28 @@ pub trait Actions: Send + Sync + 'static {
 
     /// Dispatches one subtask; returns `{reply, backend, model, route, usage, latency_ms…}`.
     fn dispatch(&self, params: DispatchParams) -> DispatchFuture;
+
+    /// After an entry is stored: records its embedding when hybrid ranking is configured and
+    /// returns what to report (`{model, dim}` or `{model, error}`); `None` when it is not.
+    /// Called on a blocking thread.
+    fn embed_stored(
+        &self,
+        _store: &Store,
+        _namespace: &str,
+        _key: &str,
+        _value: &str,
+    ) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// Ranks a search with embeddings when hybrid ranking is configured (the reply then says
+    /// so per hit); `None` for the plain text search. Called on a blocking thread.
+    fn hybrid_search(
+        &self,
+        _store: &Store,
+        _query: &MemoryQuery,
+        _now_ms: i64,
+    ) -> Option<Result<serde_json::Value, String>> {
+        None
+    }
 }

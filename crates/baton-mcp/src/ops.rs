@@ -67,6 +67,7 @@ pub(crate) fn memory_store(
     store: &Store,
     params: &MemoryStoreParams,
     now_ms: i64,
+    actions: &dyn crate::Actions,
 ) -> Result<Value, ToolFailure> {
     let key = non_empty("key", &params.key)?;
     let namespace = namespace_or_default(params.namespace.as_deref())?;
@@ -94,7 +95,7 @@ pub(crate) fn memory_store(
         StoreOutcome::Created => (true, true),
         StoreOutcome::Updated { value_changed, .. } => (false, value_changed),
     };
-    Ok(json!({
+    let mut reply = json!({
         "stored": true,
         "namespace": namespace,
         "key": key,
@@ -102,13 +103,18 @@ pub(crate) fn memory_store(
         "value_changed": value_changed,
         "is_json": entry.is_json,
         "expires_at_ms": entry.expires_at_ms,
-    }))
+    });
+    if let Some(embedding) = actions.embed_stored(store, namespace, key, &entry.value) {
+        reply["embedding"] = embedding;
+    }
+    Ok(reply)
 }
 
 pub(crate) fn memory_search(
     store: &Store,
     params: &MemorySearchParams,
     now_ms: i64,
+    actions: &dyn crate::Actions,
 ) -> Result<Value, ToolFailure> {
     let limit = bounded("limit", params.limit, DEFAULT_SEARCH_LIMIT, MAX_LIMIT)?;
     let min_score = params.min_score.unwrap_or(0.0);
@@ -132,6 +138,9 @@ pub(crate) fn memory_search(
     }
     if let Some(tags) = &params.tags {
         query = query.with_tags(tags.iter().map(String::as_str));
+    }
+    if let Some(hybrid) = actions.hybrid_search(store, &query, now_ms) {
+        return hybrid.map_err(ToolFailure::invalid);
     }
     let reply = store.memory_search(&query, now_ms)?;
     to_json(&reply)

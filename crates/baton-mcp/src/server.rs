@@ -126,7 +126,10 @@ storing an existing key is an error."
         Parameters(params): Parameters<MemoryStoreParams>,
     ) -> Result<CallToolResult, ErrorData> {
         Ok(self
-            .with_store(move |store, now| ops::memory_store(store, &params, now))
+            .with_store({
+                let actions = Arc::clone(&self.actions);
+                move |store, now| ops::memory_store(store, &params, now, actions.as_ref())
+            })
             .await)
     }
 
@@ -142,7 +145,10 @@ method and how many hits `min_score` dropped."
         Parameters(params): Parameters<MemorySearchParams>,
     ) -> Result<CallToolResult, ErrorData> {
         Ok(self
-            .with_store(move |store, now| ops::memory_search(store, &params, now))
+            .with_store({
+                let actions = Arc::clone(&self.actions);
+                move |store, now| ops::memory_search(store, &params, now, actions.as_ref())
+            })
             .await)
     }
 

@@ -26,6 +26,17 @@ impl CliActions {
             overrides: self.overrides.clone(),
         }
     }
+
+    /// The embedder of `[memory]`, when hybrid ranking is configured; errors as text.
+    fn embedder(&self) -> Option<Result<crate::memory_rank::Embedder, String>> {
+        let settings = match self.app().config(Vec::new()) {
+            Ok(loaded) => loaded.settings,
+            Err(error) => return Some(Err(error.to_string())),
+        };
+        crate::memory_rank::Embedder::from_settings(&settings)
+            .map_err(|e| e.to_string())
+            .transpose()
+    }
 }
 
 fn duration(field: &str, text: Option<String>) -> Result<Option<std::time::Duration>, String> {
@@ -108,6 +119,42 @@ impl Actions for CliActions {
                 .await
                 .unwrap_or_else(|_| Err("the dispatch thread stopped unexpectedly".into()))
         })
+    }
+
+    fn embed_stored(
+        &self,
+        store: &baton_store::Store,
+        namespace: &str,
+        key: &str,
+        value: &str,
+    ) -> Option<serde_json::Value> {
+        Some(match self.embedder()? {
+            Ok(embedder) => match embedder.embed_entry(store, namespace, key, value) {
+                Ok(dim) => serde_json::json!({ "model": embedder.model, "dim": dim }),
+                Err(error) => serde_json::json!({
+                    "model": embedder.model,
+                    "error": format!("stored without an embedding (still searchable by text): {error}"),
+                }),
+            },
+            Err(error) => serde_json::json!({ "error": error }),
+        })
+    }
+
+    fn hybrid_search(
+        &self,
+        store: &baton_store::Store,
+        query: &baton_store::MemoryQuery,
+        now_ms: i64,
+    ) -> Option<Result<serde_json::Value, String>> {
+        let embedder = match self.embedder()? {
+            Ok(embedder) => embedder,
+            Err(error) => return Some(Err(error)),
+        };
+        Some(
+            crate::memory_rank::hybrid_search(store, &embedder, query, now_ms)
+                .map(|reply| reply.to_json())
+                .map_err(|e| e.to_string()),
+        )
     }
 }
 

@@ -147,3 +147,32 @@ fn the_mcp_worker_tools_spawn_watch_and_read_a_real_worker() {
     drop(session);
     sandbox.assert_nothing_left();
 }
+
+#[test]
+fn mcp_memory_tools_embed_and_rank_hybrid_when_embeddings_are_configured() {
+    let embeddings = BlockingScriptedServer::start(Script::new().embedding_dim(16)).unwrap();
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "baton.toml",
+        &format!(
+            "[backends.emb]\nurls = [\"{}\"]\n\n[memory]\nembeddings = \"emb\"\nembedding_model = \"tiny-embed\"\n",
+            embeddings.openai_url()
+        ),
+    );
+    let mut session = Session::start(&sandbox);
+    let stored = payload(&session.call(
+        "memory_store",
+        serde_json::json!({ "key": "pattern-auth", "value": { "approach": "refresh the auth token then retry" }, "namespace": "patterns" }),
+    ));
+    assert_eq!(stored["embedding"]["model"], "tiny-embed", "{stored}");
+    assert_eq!(stored["embedding"]["dim"], 16);
+    let found = payload(&session.call(
+        "memory_search",
+        serde_json::json!({ "query": "auth token", "namespace": "patterns" }),
+    ));
+    assert_eq!(found["method"], "hybrid", "{found}");
+    assert_eq!(
+        found["hits"][0]["ranked_by"], "hybrid(fts5-bm25+cosine:tiny-embed)",
+        "{found}"
+    );
+}
