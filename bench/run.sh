@@ -4,7 +4,10 @@
 #   2. the pool_throughput example of baton-llm: one Dispatcher against the endpoints' limit
 #      (multi-thread runtime, then current-thread);
 #   3. bench/workers.sh: worker supervision (deadline to process group gone, supervisor
-#      memory, spawning and reaping 200 workers) against shell baselines.
+#      memory, spawning and reaping 200 workers) against shell baselines;
+#   4. bench/memory.sh: memory store throughput and search latency at 1k/10k/100k entries
+#      (memory_bench example), then `baton memory` against claude-flow's memory CLI (npm;
+#      skipped with the reason when it cannot be installed; BENCH_CF_PREFIX reuses an install).
 # Prints the machine, the load and every figure; record them in bench/RESULTS.md with this
 # command. Exits non-zero when a benchmark could not run or a correctness check failed; a
 # missed speed goal is printed ("MISSED"), not an error.
@@ -42,5 +45,9 @@ echo
 
 step "bench/workers.sh"
 bash "$ROOT/bench/workers.sh"
+echo
+
+step "bench/memory.sh"
+BATON_BIN="${BATON_BIN:-$TARGET_DIR/release/baton}" bash "$ROOT/bench/memory.sh"
 echo
 echo "load at end: $(uptime | sed 's/.*load average: //')"
