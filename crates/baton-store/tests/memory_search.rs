@@ -10,72 +10,15 @@
 )]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use baton_store::{
-    MEMORY_SCORE_NORMALIZATION, MemoryQuery, NewMemory, SearchReply, Store, StoreError,
-    StoreOutcome,
-};
+use baton_store::{MEMORY_SCORE_NORMALIZATION, MemoryQuery, NewMemory, StoreError};
 use pretty_assertions::assert_eq;
-use serde_json::json;
 use tempfile::TempDir;
 
-/// A fixed "now" for every test: expiry is decided by the times passed in, never by sleeping.
-const T0: i64 = 1_760_000_000_000;
+mod common;
 
-fn db(dir: &TempDir) -> PathBuf {
-    dir.path().join(".baton/baton.db")
-}
+use common::{T0, db, keys, open, search, seeded};
 
-fn open(dir: &TempDir) -> Store {
-    Store::open(&db(dir)).unwrap()
-}
-
-/// Two patterns and a result, as workers would store them.
-fn seeded(dir: &TempDir) -> Store {
-    let store = open(dir);
-    let entries = [
-        NewMemory::json_value(
-            "patterns",
-            "pattern-auth-retry",
-            &json!({
-                "problem": "401 from the API after the session token expired",
-                "fix": "refresh the token once, then retry the request with backoff"
-            }),
-        )
-        .with_tags(["auth", "http"]),
-        NewMemory::text(
-            "patterns",
-            "pattern-db-wal",
-            "open sqlite in WAL mode with a busy timeout",
-        )
-        .with_tags(["db"]),
-        NewMemory::text(
-            "results",
-            "result-run-1",
-            "tests passed after adding a retry",
-        ),
-    ];
-    for entry in &entries {
-        assert_eq!(
-            store.memory_store(entry, false, T0).unwrap(),
-            StoreOutcome::Created
-        );
-    }
-    store
-}
-
-fn search(store: &Store, query: MemoryQuery) -> SearchReply {
-    store.memory_search(&query, T0).unwrap()
-}
-
-fn keys(reply: &SearchReply) -> Vec<String> {
-    reply
-        .hits
-        .iter()
-        .map(|h| format!("{}/{}", h.namespace, h.key))
-        .collect()
-}
 #[test]
 fn searching_for_the_exact_key_finds_that_entry_first() {
     let dir = TempDir::new().unwrap();
