@@ -423,24 +423,7 @@ fn http_error(url: &str, status: u16, body: &str, retry_after: Option<Duration>)
             n_ctx,
         };
     }
-    let message = json
-        .as_ref()
-        .and_then(|value| value.get("error"))
-        .map(wire::openai::error_message)
-        .or_else(|| {
-            json.as_ref()
-                .and_then(|value| value.get("message"))
-                .and_then(|m| m.as_str())
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| {
-            let trimmed = body.trim();
-            if trimmed.is_empty() {
-                "(empty body)".into()
-            } else {
-                wire::openai::preview(trimmed)
-            }
-        });
+    let message = wire::openai::body_error_message(body);
     CallError::Http {
         url: url.into(),
         status,

@@ -9,10 +9,24 @@ use baton_core::estimate_tokens;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+/// Where a piece of context came from, which decides how it is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextKind {
+    /// A file (`--context`), framed with its path.
+    File,
+    /// Piped stdin.
+    Stdin,
+    /// Sections chosen from a long document (`--context-from`), already framed with their
+    /// headings.
+    Sections,
+}
+
 /// One piece of context.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ContextPart {
-    /// A path, `stdin`, or `DOC.md > Heading`.
+    pub kind: ContextKind,
+    /// A path, `stdin`, or `from DOC.md`.
     pub label: String,
     #[serde(skip)]
     pub text: String,
@@ -22,10 +36,26 @@ pub struct ContextPart {
 }
 
 impl ContextPart {
+    /// A file's content, labelled with its path.
     pub fn new(label: impl Into<String>, text: String) -> Self {
+        Self::of_kind(ContextKind::File, label.into(), text)
+    }
+
+    /// Piped stdin.
+    pub fn stdin(text: String) -> Self {
+        Self::of_kind(ContextKind::Stdin, "stdin".into(), text)
+    }
+
+    /// Sections of the document `source`, as rendered by [`crate::sections::render`].
+    pub fn sections(source: &str, rendered: String) -> Self {
+        Self::of_kind(ContextKind::Sections, format!("from {source}"), rendered)
+    }
+
+    fn of_kind(kind: ContextKind, label: String, text: String) -> Self {
         let sha256 = hex(&Sha256::digest(text.as_bytes()));
         Self {
-            label: label.into(),
+            kind,
+            label,
             tokens: estimate_tokens(&text),
             text,
             sha256,
@@ -142,12 +172,10 @@ fn fence_for(text: &str) -> String {
 pub fn frame(part: &ContextPart) -> String {
     let fence = fence_for(&part.text);
     let body = part.text.strip_suffix('\n').unwrap_or(&part.text);
-    if part.label == "stdin" {
-        format!("Input (stdin):\n{fence}\n{body}\n{fence}\n")
-    } else if part.label.contains(" > ") || part.label.starts_with("from ") {
-        format!("{body}\n")
-    } else {
-        format!("File: {}\n{fence}\n{body}\n{fence}\n", part.label)
+    match part.kind {
+        ContextKind::Stdin => format!("Input (stdin):\n{fence}\n{body}\n{fence}\n"),
+        ContextKind::Sections => format!("{body}\n"),
+        ContextKind::File => format!("File: {}\n{fence}\n{body}\n{fence}\n", part.label),
     }
 }
 
@@ -203,7 +231,7 @@ mod tests {
 
     #[test]
     fn the_task_comes_after_the_context() {
-        let message = user_message("do it", &[ContextPart::new("stdin", "data".into())]);
+        let message = user_message("do it", &[ContextPart::stdin("data".into())]);
         assert!(message.find("data").unwrap() < message.find("do it").unwrap());
     }
 

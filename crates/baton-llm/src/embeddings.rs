@@ -89,7 +89,7 @@ async fn embed_unredacted(
         return Err(CallError::Http {
             url: shown_url.clone(),
             status: status.as_u16(),
-            message: error_message(&body),
+            message: wire::openai::body_error_message(&String::from_utf8_lossy(&body)),
             retry_after: None,
         });
     }
@@ -138,29 +138,6 @@ fn order(reply: Reply, expected: usize) -> Result<Vec<Vec<f32>>, String> {
         return Err("a vector holds NaN or infinite values".into());
     }
     Ok(vectors)
-}
-
-/// The server's message from an error body: `error.message`, `message`, or the body itself.
-fn error_message(body: &[u8]) -> String {
-    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
-    json.as_ref()
-        .and_then(|value| value.get("error"))
-        .map(wire::openai::error_message)
-        .or_else(|| {
-            json.as_ref()
-                .and_then(|value| value.get("message"))
-                .and_then(|m| m.as_str())
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| {
-            let text = String::from_utf8_lossy(body);
-            let trimmed = text.trim();
-            if trimmed.is_empty() {
-                "(empty body)".into()
-            } else {
-                wire::openai::preview(trimmed)
-            }
-        })
 }
 
 /// Cosine similarity of two vectors of one model, mapped from -1..=1 to 0..=1 (0.5 is

@@ -51,3 +51,17 @@ impl App {
         Ok(Store::open(&self.store_path())?)
     }
 }
+
+/// A single-threaded async runtime: every command runs on one, and so do the helpers that
+/// need async I/O from synchronous code (embeddings, dispatches requested over MCP).
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            CliError::new(
+                Exit::Internal,
+                format!("cannot start the async runtime: {error}"),
+            )
+        })
+}

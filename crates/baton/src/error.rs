@@ -55,6 +55,12 @@ impl CliError {
         self
     }
 
+    /// Output that could not be written (stdout closed, disk full).
+    pub fn output(error: std::io::Error) -> Self {
+        CliError::new(Exit::Output, format!("cannot write the output: {error}"))
+            .hint("check that stdout is still open (a closed pipe) and the disk is not full")
+    }
+
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(self.exit as u8)
     }

@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
-use crate::error::{CliError, Exit};
+use crate::error::CliError;
 
 /// Runs the program with the process's arguments and returns its exit code.
 pub fn run() -> ExitCode {
@@ -44,15 +44,7 @@ pub fn run() -> ExitCode {
 }
 
 fn execute(cli: Cli) -> Result<ExitCode, CliError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| {
-            CliError::new(
-                Exit::Internal,
-                format!("cannot start the async runtime: {error}"),
-            )
-        })?;
+    let runtime = crate::app::runtime()?;
     let app = app::App::from_process(cli.overrides.clone())?;
     match cli.command {
         Command::Dispatch(args) => runtime.block_on(commands::dispatch::run(app, args)),

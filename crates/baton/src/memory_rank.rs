@@ -76,15 +76,7 @@ impl Embedder {
                     ),
                 )
             })?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|error| {
-                CliError::new(
-                    Exit::Internal,
-                    format!("cannot start the async runtime: {error}"),
-                )
-            })?;
+        let runtime = crate::app::runtime()?;
         let api_key = backend.api_key_env.as_deref().and_then(ApiKey::from_env);
         Ok(Some(Embedder {
             runtime,

@@ -103,6 +103,29 @@ fn error_is_retryable(error: &Value) -> bool {
     code == 429 || code >= 500 || matches!(kind, "server_error" | "unavailable_error")
 }
 
+/// The server's message in a failed response's body: `error.message` (OpenAI, llama.cpp),
+/// a top-level `message`, or a preview of the body itself.
+pub fn body_error_message(body: &str) -> String {
+    let json: Option<Value> = serde_json::from_str(body).ok();
+    json.as_ref()
+        .and_then(|value| value.get("error"))
+        .map(error_message)
+        .or_else(|| {
+            json.as_ref()
+                .and_then(|value| value.get("message"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| {
+            let trimmed = body.trim();
+            if trimmed.is_empty() {
+                "(empty body)".into()
+            } else {
+                preview(trimmed)
+            }
+        })
+}
+
 /// Reads llama-server's over-long-prompt error body:
 /// `{"error":{"type":"exceed_context_size_error","n_prompt_tokens":..,"n_ctx":..}}`.
 pub fn context_overflow(body: &Value) -> Option<(u64, u64)> {

@@ -10,8 +10,7 @@ use crate::error::{CliError, Exit};
 pub fn run(app: App, command: ConfigCommand) -> Result<std::process::ExitCode, CliError> {
     let ConfigCommand::Show { origins, json } = command;
     let loaded = app.config(Vec::new())?;
-    let io_error =
-        |error: std::io::Error| CliError::new(Exit::Output, format!("cannot write: {error}"));
+    let io_error = CliError::output;
     let mut out = std::io::stdout().lock();
     if json {
         let mut object = serde_json::json!({ "settings": loaded.settings, "files": loaded.files });

@@ -61,7 +61,7 @@ pub async fn perform(app: &App, args: &DispatchArgs) -> Result<serde_json::Value
                     .hint("pipe UTF-8 text, or pass --no-stdin")
             })?;
         if !text.trim().is_empty() {
-            parts.push(ContextPart::new("stdin", text));
+            parts.push(ContextPart::stdin(text));
         }
     }
     for path in context::expand_patterns(&args.context, &app.cwd)? {
@@ -101,7 +101,7 @@ pub async fn perform(app: &App, args: &DispatchArgs) -> Result<serde_json::Value
             .unwrap_or_default();
         if !selection.sections.is_empty() {
             let rendered = baton_llm::sections::render(&selection, &name);
-            parts.push(ContextPart::new(format!("from {name}"), rendered));
+            parts.push(ContextPart::sections(&name, rendered));
         }
         tracing::info!(doc = %doc.display(), picked = selection.sections.len(), dropped = selection.dropped, "sections chosen");
     }

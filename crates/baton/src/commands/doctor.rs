@@ -175,8 +175,7 @@ pub async fn run(app: App, args: DoctorArgs) -> Result<std::process::ExitCode, C
     }
 
     let mut out = std::io::stdout().lock();
-    let io_error =
-        |error: std::io::Error| CliError::new(Exit::Output, format!("cannot write: {error}"));
+    let io_error = CliError::output;
     if args.json {
         let object = json!({ "ok": problems.is_empty(), "endpoints": endpoints, "problems": problems, "warnings": warnings });
         writeln!(out, "{object}").map_err(io_error)?;

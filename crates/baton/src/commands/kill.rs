@@ -10,7 +10,7 @@ use nix::sys::signal::Signal;
 use crate::app::App;
 use crate::cli::KillArgs;
 use crate::commands::logs::find;
-use crate::error::{CliError, Exit};
+use crate::error::CliError;
 use crate::workers;
 
 /// How often a kill checks whether the supervisor has recorded the end.
@@ -19,8 +19,7 @@ const CHECK_INTERVAL: Duration = Duration::from_millis(20);
 pub fn run(app: App, args: KillArgs) -> Result<std::process::ExitCode, CliError> {
     let store = app.open_store()?;
     let mut out = std::io::stdout().lock();
-    let io_error =
-        |error: std::io::Error| CliError::new(Exit::Output, format!("cannot write: {error}"));
+    let io_error = CliError::output;
     for key in &args.workers {
         let worker = find(&store, key)?;
         if worker.status.is_terminal() {

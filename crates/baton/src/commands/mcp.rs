@@ -103,10 +103,8 @@ impl Actions for CliActions {
         // its own; the MCP server only awaits the answer.
         let (sender, receiver) = tokio::sync::oneshot::channel();
         std::thread::spawn(move || {
-            let result = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|error| format!("cannot start a runtime for the dispatch: {error}"))
+            let result = crate::app::runtime()
+                .map_err(|error| error.to_string())
                 .and_then(|runtime| {
                     runtime
                         .block_on(crate::commands::dispatch::perform(&app, &args))
@@ -189,7 +187,7 @@ pub async fn run(app: App, args: McpArgs) -> Result<std::process::ExitCode, CliE
                 "http://{local}{}",
                 baton_mcp::HTTP_PATH
             )
-            .map_err(|error| CliError::new(Exit::Output, format!("cannot write: {error}")))?;
+            .map_err(CliError::output)?;
             let shutdown = tokio_util::sync::CancellationToken::new();
             let on_signal = shutdown.clone();
             tokio::spawn(async move {

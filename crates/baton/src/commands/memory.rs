@@ -20,8 +20,7 @@ pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, C
     let store = app.open_store()?;
     let now = baton_llm::dispatch::now_ms();
     let mut out = std::io::stdout().lock();
-    let io_error =
-        |error: std::io::Error| CliError::new(Exit::Output, format!("cannot write: {error}"));
+    let io_error = CliError::output;
     let print_json = |out: &mut std::io::StdoutLock<'_>, value: serde_json::Value| {
         writeln!(out, "{value}").map_err(io_error)
     };

@@ -9,7 +9,7 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
 use crate::app::App;
 use crate::cli::PsArgs;
-use crate::error::{CliError, Exit};
+use crate::error::CliError;
 use crate::workers;
 
 /// Without `--all`, ended workers are listed for this long after they end.
@@ -29,8 +29,7 @@ pub fn run(app: App, args: PsArgs) -> Result<std::process::ExitCode, CliError> {
         })
         .collect();
     let mut out = std::io::stdout().lock();
-    let io_error =
-        |error: std::io::Error| CliError::new(Exit::Output, format!("cannot write: {error}"));
+    let io_error = CliError::output;
     if args.json {
         let rows: Vec<serde_json::Value> = listed.iter().map(|w| json_row(w, now)).collect();
         writeln!(out, "{}", serde_json::Value::Array(rows)).map_err(io_error)?;

@@ -28,8 +28,7 @@ pub async fn run(app: App, command: ServerCommand) -> Result<std::process::ExitC
         name.map_or_else(|| settings.servers.keys().cloned().collect(), |n| vec![n])
     };
     let mut out = std::io::stdout().lock();
-    let io_error =
-        |error: std::io::Error| CliError::new(Exit::Output, format!("cannot write: {error}"));
+    let io_error = CliError::output;
     match command {
         ServerCommand::Up { name, json } => {
             let wanted = names(name);

@@ -23,7 +23,7 @@ pub fn run(app: App, args: SpawnArgs) -> Result<std::process::ExitCode, CliError
     } else {
         writeln!(out, "{}", record.id)
     };
-    written.map_err(|error| CliError::new(Exit::Output, format!("cannot write: {error}")))?;
+    written.map_err(CliError::output)?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 

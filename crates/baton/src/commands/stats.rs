@@ -45,8 +45,7 @@ pub fn run(app: App, args: StatsArgs) -> Result<std::process::ExitCode, CliError
     let store = app.open_store()?;
     let report = store.stats(since)?;
     let mut out = std::io::stdout().lock();
-    let io_error =
-        |error: std::io::Error| CliError::new(Exit::Output, format!("cannot write: {error}"));
+    let io_error = CliError::output;
     if args.json {
         serde_json::to_writer(&mut out, &report).map_err(|error| io_error(error.into()))?;
         writeln!(out).map_err(io_error)?;

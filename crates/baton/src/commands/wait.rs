@@ -73,8 +73,7 @@ pub fn run(app: App, args: WaitArgs) -> Result<std::process::ExitCode, CliError>
     let interval = args.poll.unwrap_or(CHECK_INTERVAL);
     let mut cycle = 0u32;
     let mut out = std::io::stdout().lock();
-    let io_error =
-        |error: std::io::Error| CliError::new(Exit::Output, format!("cannot write: {error}"));
+    let io_error = CliError::output;
     let chains = loop {
         workers::reconcile(&store)?;
         let chains: Vec<Chain> = roots
