@@ -143,6 +143,10 @@ pub(crate) fn memory_search(
         return hybrid.map_err(ToolFailure::invalid);
     }
     let reply = store.memory_search(&query, now_ms)?;
+    // Bookkeeping: a busy store loses a count, never the reply.
+    if let Err(error) = store.count_search_accesses(&reply.hits) {
+        tracing::warn!(%error, "could not count the accesses of the search hits");
+    }
     to_json(&reply)
 }
 

@@ -39,7 +39,7 @@ pub use cache::CachedReply;
 pub use events::EventRow;
 pub use memory::{
     MEMORY_MAX_TERMS, MEMORY_SCORE_NORMALIZATION, MEMORY_SEARCH_METHOD, MemoryEntry, MemoryQuery,
-    NamespaceStats, NewMemory, SearchHit, SearchReply, StoreManySummary, StoreOutcome,
+    NamespaceStats, NewMemory, SearchHit, SearchReply, StoreManySummary, StoreOutcome, ToEmbed,
     VectorCandidate,
 };
 pub use migrate::SCHEMA_VERSION;

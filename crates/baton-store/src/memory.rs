@@ -6,8 +6,8 @@
 //! Every write runs in one `BEGIN IMMEDIATE` transaction together with the `events` row that
 //! records it (kinds `memory.stored`, `memory.updated`, `memory.deleted`, `memory.embedded`;
 //! subject `namespace/key`). An event never carries the value, only its length in bytes and
-//! its SHA-256. Counting an access (by [`Store::memory_get`] and by being returned from a
-//! search) is not recorded as an event: it is bookkeeping, not a change of what is stored.
+//! its SHA-256. Counting an access (by [`Store::memory_get`], and of the hits a search's caller
+//! hands on, [`Store::count_search_accesses`]) is not recorded as an event: it is bookkeeping, not a change of what is stored.
 //!
 //! Time is passed in (`now_ms`, Unix milliseconds) so that expiry is decided by the caller's
 //! clock and tests need not sleep. An entry with `expires_at_ms <= now_ms` is expired: no read
@@ -31,7 +31,8 @@ pub use search::{
     SearchReply,
 };
 pub use types::{
-    MemoryEntry, NamespaceStats, NewMemory, StoreManySummary, StoreOutcome, VectorCandidate,
+    MemoryEntry, NamespaceStats, NewMemory, StoreManySummary, StoreOutcome, ToEmbed,
+    VectorCandidate,
 };
 
 /// How many expired entries a store deletes on the side, so that a store never pays for a
@@ -345,6 +346,55 @@ impl Store {
                         updated_at_ms: r.get(4)?,
                     })
                 })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(self.query_err(WHAT))
+    }
+
+    /// Up to `limit` live entries in `namespaces` (all when empty) not embedded by exactly
+    /// `model` (embedded by another model, or not at all), in (namespace, key) order after
+    /// `after` (exclusive): what a re-embedding with `model` has left to do, one page at a
+    /// time. Each item is (namespace, key, value, the model that embedded it).
+    pub fn memory_to_embed(
+        &self,
+        namespaces: &[String],
+        model: &str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+        now_ms: i64,
+    ) -> Result<Vec<ToEmbed>, StoreError> {
+        const WHAT: &str = "find entries to embed";
+        let scope = namespace_param(namespaces)?;
+        let (after_namespace, after_key) = after.unzip();
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT namespace, key, value, embedding_model FROM memory
+                 WHERE embedding_model IS NOT ?1
+                   AND (?2 IS NULL OR namespace IN (SELECT value FROM json_each(?2)))
+                   AND (?4 IS NULL OR (namespace, key) > (?4, ?5))
+                   AND {}
+                 ORDER BY namespace, key LIMIT ?6",
+                live(3)
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map(
+                    params![
+                        model,
+                        scope,
+                        now_ms,
+                        after_namespace,
+                        after_key,
+                        sql_count(limit)
+                    ],
+                    |r| {
+                        Ok(ToEmbed {
+                            namespace: r.get(0)?,
+                            key: r.get(1)?,
+                            value: r.get(2)?,
+                            embedded_by: r.get(3)?,
+                        })
+                    },
+                )?
                 .collect::<Result<Vec<_>, _>>()
             })
             .map_err(self.query_err(WHAT))

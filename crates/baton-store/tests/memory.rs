@@ -180,7 +180,7 @@ fn an_expired_entry_is_purged_by_a_later_store() {
 }
 
 #[test]
-fn gets_and_search_hits_count_accesses_but_lists_and_misses_do_not() {
+fn gets_and_counted_search_hits_count_accesses_but_searches_lists_and_misses_do_not() {
     let dir = TempDir::new().unwrap();
     let store = seeded(&dir);
     let count = |store: &Store| {
@@ -198,14 +198,28 @@ fn gets_and_search_hits_count_accesses_but_lists_and_misses_do_not() {
             .access_count
     };
     assert_eq!((get(), get()), (1, 2));
-    search(&store, MemoryQuery::new("sqlite"));
-    search(&store, MemoryQuery::new("sqlite").with_min_score(1.0));
+    // A search only reads; the caller counts the hits it hands on.
+    let reply = search(&store, MemoryQuery::new("sqlite"));
+    assert_eq!(count(&store), 2);
+    assert_eq!(store.count_search_accesses(&reply.hits).unwrap(), 1);
+    let reply = search(&store, MemoryQuery::new("sqlite").with_min_score(1.0));
+    assert_eq!(store.count_search_accesses(&reply.hits).unwrap(), 1);
     assert_eq!(count(&store), 4);
     // Matched but not returned (dropped by a tag filter, or cut by the limit): not counted.
-    search(&store, MemoryQuery::new("sqlite").with_tags(["auth"]));
-    search(&store, MemoryQuery::new("sqlite").with_limit(0));
+    let reply = search(&store, MemoryQuery::new("sqlite").with_tags(["auth"]));
+    assert_eq!(store.count_search_accesses(&reply.hits).unwrap(), 0);
+    let reply = search(&store, MemoryQuery::new("sqlite").with_limit(0));
+    assert_eq!(store.count_search_accesses(&reply.hits).unwrap(), 0);
     assert!(store.memory_get("patterns", "nope", T0).unwrap().is_none());
     assert_eq!(count(&store), 4);
+    // A hit deleted between the search and the count is not counted, and not an error.
+    let reply = search(&store, MemoryQuery::new("sqlite"));
+    assert!(
+        store
+            .memory_delete(&reply.hits[0].namespace, &reply.hits[0].key)
+            .unwrap()
+    );
+    assert_eq!(store.count_search_accesses(&reply.hits).unwrap(), 0);
 }
 
 #[test]

@@ -355,6 +355,19 @@ pub enum MemoryCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Embed again, with the configured `[memory] embedding_model`, every entry embedded by
+    /// another model or not at all, so that vector ranking sees them (they are ranked by text
+    /// only until then).
+    Reembed {
+        /// Only these namespaces (repeatable; default: all).
+        #[arg(long = "namespace", short = 'n')]
+        namespaces: Vec<String>,
+        /// Values sent per embeddings request.
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=2048))]
+        batch: u16,
+        #[arg(long)]
+        json: bool,
+    },
     /// Entries, expired entries, embeddings and bytes per namespace.
     Stats {
         #[arg(long)]

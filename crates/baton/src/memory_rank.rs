@@ -151,6 +151,93 @@ impl Embedder {
     }
 }
 
+/// What `baton memory reembed` did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ReembedReport {
+    /// The model the entries are now embedded by.
+    pub model: String,
+    /// Length of the vectors it returned; `None` when it returned none.
+    pub dim: Option<usize>,
+    /// Entries embedded by this run.
+    pub embedded: usize,
+    /// Of those, how many each previous model had embedded (`none`: not embedded).
+    pub replaced: std::collections::BTreeMap<String, usize>,
+    /// Entries whose value changed while they were being embedded: left for the next run.
+    pub changed_meanwhile: usize,
+    /// Live entries in scope still not embedded by this model when the run ended.
+    pub remaining: usize,
+    /// Why the run stopped early: the endpoint's error. What was embedded before it is kept.
+    pub error: Option<String>,
+}
+
+/// Embeds with `embedder`'s model every live entry in `namespaces` (all when empty) that it
+/// did not embed, `batch` values per request, in (namespace, key) order. Each entry is
+/// recorded as soon as its batch returns, so a failure part way keeps what was done; the run
+/// then stops with the endpoint's error in the report.
+pub fn reembed(
+    store: &Store,
+    embedder: &Embedder,
+    namespaces: &[String],
+    batch: usize,
+    now_ms: i64,
+) -> Result<ReembedReport, CliError> {
+    let mut report = ReembedReport {
+        model: embedder.model.clone(),
+        ..ReembedReport::default()
+    };
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let page = store.memory_to_embed(
+            namespaces,
+            &embedder.model,
+            after.as_ref().map(|(n, k)| (n.as_str(), k.as_str())),
+            batch,
+            now_ms,
+        )?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.namespace.clone(), last.key.clone()));
+        let texts: Vec<String> = page.iter().map(|entry| entry.value.clone()).collect();
+        let vectors = match embedder.embed(&texts) {
+            Ok(vectors) if vectors.len() == texts.len() => vectors,
+            Ok(vectors) => {
+                report.error = Some(format!(
+                    "the endpoint returned {} vectors for {} values",
+                    vectors.len(),
+                    texts.len()
+                ));
+                break;
+            }
+            Err(error) => {
+                report.error = Some(error);
+                break;
+            }
+        };
+        for (entry, vector) in page.iter().zip(&vectors) {
+            let dim = vector.len();
+            let recorded = store.set_embedding(
+                &entry.namespace,
+                &entry.key,
+                &entry.value,
+                &embedder.model,
+                dim,
+                vector,
+            )?;
+            if recorded {
+                report.dim = Some(dim);
+                report.embedded += 1;
+                let previous = entry.embedded_by.as_deref().unwrap_or("none");
+                *report.replaced.entry(previous.to_owned()).or_default() += 1;
+            } else {
+                report.changed_meanwhile += 1;
+            }
+        }
+    }
+    report.remaining = store
+        .memory_to_embed(namespaces, &embedder.model, None, usize::MAX, now_ms)?
+        .len();
+    Ok(report)
+}
+
 /// What the vector side of a search did, printed as the reply's `vector` section.
 #[derive(Debug, Clone, Default)]
 pub struct VectorReport {

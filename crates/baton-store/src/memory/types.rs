@@ -146,6 +146,17 @@ pub struct VectorCandidate {
     pub updated_at_ms: i64,
 }
 
+/// An entry a re-embedding has to (re-)embed: see [`crate::Store::memory_to_embed`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToEmbed {
+    pub namespace: String,
+    pub key: String,
+    /// The text to embed, as stored.
+    pub value: String,
+    /// The model whose embedding it has now; `None`: not embedded.
+    pub embedded_by: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

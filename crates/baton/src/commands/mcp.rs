@@ -150,7 +150,10 @@ impl Actions for CliActions {
         };
         Some(
             crate::memory_rank::hybrid_search(store, &embedder, query, now_ms)
-                .map(|reply| reply.to_json())
+                .map(|reply| {
+                    crate::commands::memory::count_accesses(store, &reply.reply.hits);
+                    reply.to_json()
+                })
                 .map_err(|e| e.to_string()),
         )
     }

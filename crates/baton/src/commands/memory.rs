@@ -1,17 +1,17 @@
-//! `baton memory store|get|search|list|delete|stats`: the shared memory in the store, from
+//! `baton memory store|get|search|list|delete|reembed|stats`: the shared memory in the store, from
 //! the command line. Search replies always say which namespaces were searched, how hits were
 //! ranked, and how many were dropped by `--min-score`. With `[memory] embeddings` set, stored
 //! values are embedded and searches ranked hybrid (see [`crate::memory_rank`]).
 
 use std::io::{Read, Write};
 
-use baton_store::{MemoryQuery, NewMemory, StoreOutcome};
+use baton_store::{MemoryQuery, NewMemory, SearchHit, Store, StoreOutcome};
 use serde_json::json;
 
 use crate::app::App;
 use crate::cli::MemoryCommand;
 use crate::error::{CliError, Exit};
-use crate::memory_rank::{Embedder, HybridReply, hybrid_search};
+use crate::memory_rank::{Embedder, HybridReply, hybrid_search, reembed};
 
 /// Characters of a value shown per line in human output.
 const VALUE_PREVIEW_CHARS: usize = 100;
@@ -129,6 +129,7 @@ pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, C
                     let reply = store.memory_search(&request, now)?;
                     if json {
                         print_json(&mut out, serde_json::to_value(&reply).unwrap_or_default())?;
+                        count_accesses(&store, &reply.hits);
                         return Ok(std::process::ExitCode::SUCCESS);
                     }
                     let parts = Vec::new();
@@ -213,6 +214,8 @@ pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, C
                 )
                 .map_err(io_error)?;
             }
+            // After the reply is out: the reader waits for nothing it does not see.
+            count_accesses(&store, &hybrid.reply.hits);
         }
         MemoryCommand::List {
             namespace,
@@ -257,6 +260,58 @@ pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, C
                     format!("no entry `{key}` in namespace `{namespace}`"),
                 )
                 .hint("list the keys with `baton memory list -n NAMESPACE`"));
+            }
+        }
+        MemoryCommand::Reembed {
+            namespaces,
+            batch,
+            json,
+        } => {
+            let embedder =
+                Embedder::from_settings(&app.config(Vec::new())?.settings)?.ok_or_else(|| {
+                    CliError::new(
+                        Exit::Config,
+                        "memory embeddings are off: there is no model to re-embed with",
+                    )
+                    .hint("set `[memory] embeddings = \"BACKEND\"` and `embedding_model`")
+                })?;
+            let report = reembed(&store, &embedder, &namespaces, usize::from(batch), now)?;
+            if json {
+                print_json(&mut out, serde_json::to_value(&report).unwrap_or_default())?;
+            } else {
+                let replaced: Vec<String> = report
+                    .replaced
+                    .iter()
+                    .map(|(model, count)| format!("{count} from {model}"))
+                    .collect();
+                writeln!(
+                    out,
+                    "embedded {} entries with {}{}{}; {} changed meanwhile; {} remaining",
+                    report.embedded,
+                    report.model,
+                    report
+                        .dim
+                        .map(|d| format!(" (dim {d})"))
+                        .unwrap_or_default(),
+                    if replaced.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", replaced.join(", "))
+                    },
+                    report.changed_meanwhile,
+                    report.remaining
+                )
+                .map_err(io_error)?;
+            }
+            if let Some(error) = &report.error {
+                return Err(CliError::new(
+                    Exit::Backend,
+                    format!(
+                        "re-embedding stopped after {} entries: {error}",
+                        report.embedded
+                    ),
+                )
+                .hint("the entries embedded so far are kept; run `baton memory reembed` again"));
             }
         }
         MemoryCommand::Stats { json } => {
@@ -308,5 +363,13 @@ fn preview(value: &str) -> String {
         )
     } else {
         flat
+    }
+}
+
+/// Counts the accesses of the hits a search handed on. A failure (the store busy beyond its
+/// timeout) loses a count, never the reply already printed: it is logged, not an error.
+pub(crate) fn count_accesses(store: &Store, hits: &[SearchHit]) {
+    if let Err(error) = store.count_search_accesses(hits) {
+        tracing::warn!(%error, "could not count the accesses of the search hits");
     }
 }

@@ -152,6 +152,95 @@ fn rows_embedded_by_another_model_are_ranked_by_text_only_and_counted() {
 }
 
 #[test]
+fn reembed_moves_rows_of_another_model_and_unembedded_rows_to_the_configured_model() {
+    let server = embeddings_server();
+    let sandbox = Sandbox::new();
+    configure(&sandbox, &server.openai_url(), "model-a");
+    for i in 0..5 {
+        store(
+            &sandbox,
+            &format!("old-{i}"),
+            &format!("auth token retry {i}"),
+        );
+    }
+    // Stored while the endpoint was unknown: not embedded at all.
+    sandbox.write("baton.toml", "");
+    store(&sandbox, "plain", "auth token plain");
+    configure(&sandbox, &server.openai_url(), "model-b");
+    store(&sandbox, "new", "auth token retry policy");
+
+    let report = sandbox
+        .run(&["memory", "reembed", "--batch", "2", "--json"])
+        .assert_ok()
+        .json();
+    assert_eq!(report["model"], "model-b");
+    assert_eq!(report["dim"], 16);
+    assert_eq!(report["embedded"], 6, "{report}");
+    assert_eq!(report["replaced"]["model-a"], 5, "{report}");
+    assert_eq!(report["replaced"]["none"], 1, "{report}");
+    assert_eq!(
+        (report["remaining"].clone(), report["error"].clone()),
+        (0.into(), Value::Null)
+    );
+    let entry = sandbox
+        .run(&["memory", "get", "old-3", "-n", "notes", "--json"])
+        .assert_ok()
+        .json();
+    assert_eq!(entry["embedding_model"], "model-b");
+
+    let reply = sandbox
+        .run(&["memory", "search", "auth token retry", "--json"])
+        .assert_ok()
+        .json();
+    assert_eq!(reply["vector"]["compared"], 7, "{reply}");
+    assert_eq!(reply["vector"]["skipped_other_model"], 0);
+    assert_eq!(reply["vector"]["skipped_unembedded"], 0);
+    assert_eq!(
+        hit(&reply, "old-0")["ranked_by"],
+        "hybrid(fts5-bm25+cosine:model-b)"
+    );
+
+    // Nothing left: a second run embeds nothing.
+    let again = sandbox.run(&["memory", "reembed"]);
+    again.assert_ok();
+    assert!(
+        again.stdout.starts_with("embedded 0 entries with model-b"),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn reembed_says_how_to_turn_embeddings_on_and_an_endpoint_down_changes_nothing() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.run(&["memory", "reembed"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr.contains("memory embeddings are off") && run.stderr.contains("hint:"),
+        "{run:?}"
+    );
+
+    let server = embeddings_server();
+    configure(&sandbox, &server.openai_url(), "model-a");
+    store(&sandbox, "k", "some words");
+    let url = server.openai_url();
+    drop(server);
+    configure(&sandbox, &url, "model-b");
+    let run = sandbox.run(&["memory", "reembed", "--json"]);
+    assert_eq!(run.code, 5, "{run:?}");
+    assert!(
+        run.stderr.contains("re-embedding stopped after 0 entries"),
+        "{run:?}"
+    );
+    let report: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(report["remaining"], 1);
+    let entry = sandbox
+        .run(&["memory", "get", "k", "-n", "notes", "--json"])
+        .assert_ok()
+        .json();
+    assert_eq!(entry["embedding_model"], "model-a");
+}
+
+#[test]
 fn an_endpoint_down_keeps_entries_and_search_says_it_ranked_by_text() {
     let server = embeddings_server();
     let url = server.openai_url();
