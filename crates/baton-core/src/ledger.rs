@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::route::Locality;
+use crate::route::{EditFormat, Locality};
 use crate::usage::Usage;
 
 /// How an attempt ended.
@@ -84,4 +84,34 @@ pub struct CallRecord {
     pub cost_usd: f64,
     /// What the same tokens would have cost at the configured cloud rate (local calls).
     pub avoided_usd: f64,
+}
+
+/// One row of the `edits` ledger: what became of one model reply handed to the applier
+/// (`baton apply`, `baton dispatch --apply`). Rows grouped by model and format give the
+/// well-formedness figures that choose a profile's `edit_format` (`baton stats --edits`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EditRecord {
+    /// Unique id (UUID v7, time-ordered).
+    pub id: String,
+    /// The `calls.request_id` of the dispatch whose reply this was; `None` for a reply
+    /// given to `baton apply` directly.
+    pub request_id: Option<String>,
+    /// When the reply was applied, Unix milliseconds.
+    pub at_ms: i64,
+    /// The model that wrote the reply, when known.
+    pub model: Option<String>,
+    /// The format the model was asked for (for `--format auto`, the one detected).
+    pub format: EditFormat,
+    /// The format the reply was parsed as; `None` when no format was found in it.
+    pub parsed_as: Option<EditFormat>,
+    /// At least one edit and no parse problem, in `format`.
+    pub well_formed: bool,
+    pub edits: u32,
+    pub applied: u32,
+    pub already_applied: u32,
+    pub failed: u32,
+    pub refused: u32,
+    /// Whether any file was written.
+    pub written: bool,
+    pub dry_run: bool,
 }

@@ -2,9 +2,9 @@
 //! values that cross crate boundaries (a chat request, a usage count, a ledger row).
 //!
 //! Parts: [`chat`] (requests and messages sent to a model), [`usage`] (token counts and
-//! whether they were estimated), [`ledger`] (one row per model call attempt), [`route`]
-//! (where a request may go and why it went there), [`worker`] (agent and server processes
-//! Baton supervises).
+//! whether they were estimated), [`ledger`] (one row per model call attempt, one per applied
+//! reply), [`route`] (where a request may go and why it went there, the edit formats),
+//! [`worker`] (agent and server processes Baton supervises).
 
 pub mod chat;
 pub mod ledger;
@@ -13,7 +13,7 @@ pub mod usage;
 pub mod worker;
 
 pub use chat::{ChatMessage, ChatRequest, Role};
-pub use ledger::{CallOutcome, CallRecord, ErrorClass};
+pub use ledger::{CallOutcome, CallRecord, EditRecord, ErrorClass};
 pub use route::{EditFormat, Locality, Route};
 pub use usage::{Usage, estimate_tokens};
 pub use worker::{RestartPolicy, WorkerRecord, WorkerRole, WorkerSpec, WorkerStatus};

@@ -93,6 +93,18 @@ pub enum EditFormat {
 }
 
 impl EditFormat {
+    /// Every format, in the order reports list them.
+    pub const ALL: [EditFormat; 3] = [
+        EditFormat::Whole,
+        EditFormat::SearchReplace,
+        EditFormat::Udiff,
+    ];
+
+    /// The format named `value` (its [`EditFormat::as_str`] name).
+    pub fn parse(value: &str) -> Option<EditFormat> {
+        EditFormat::ALL.into_iter().find(|f| f.as_str() == value)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             EditFormat::Whole => "whole",

@@ -16,11 +16,14 @@
 //! - `memory.rs` (with `memory/types.rs`, `memory/search.rs`): the shared memory workers
 //!   store patterns and results in ([`MemoryEntry`]), its FTS5 search ([`SearchReply`]) and
 //!   embeddings kept for a later hybrid ranking, each write with its event;
+//! - `edits.rs`: the edits ledger, one row per reply handed to the applier
+//!   ([`baton_core::EditRecord`]), and well-formedness per model and format ([`EditStats`]);
 //! - `codec.rs`: column conversions shared by the parts above.
 
 mod cache;
 mod calls;
 mod codec;
+mod edits;
 mod events;
 mod locate;
 mod memory;
@@ -36,6 +39,7 @@ use baton_core::WorkerStatus;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use cache::CachedReply;
+pub use edits::EditStats;
 pub use events::EventRow;
 pub use memory::{
     MEMORY_MAX_TERMS, MEMORY_SCORE_NORMALIZATION, MEMORY_SEARCH_METHOD, MemoryEntry, MemoryQuery,

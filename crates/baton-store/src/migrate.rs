@@ -36,6 +36,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0003_memory",
         sql: include_str!("../migrations/0003_memory.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_edits",
+        sql: include_str!("../migrations/0004_edits.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.

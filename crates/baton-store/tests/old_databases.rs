@@ -444,3 +444,37 @@ fn a_schema_v3_database_opens_and_reads_back_its_memory() {
         ["memory.stored", "memory.updated", "memory.embedded"]
     );
 }
+
+#[test]
+fn a_schema_v3_database_migrates_to_v4_keeping_its_memory_and_takes_edits() {
+    let dir = TempDir::new().unwrap();
+    let path = database_from(&dir, include_str!("fixtures/v3.sql"));
+    let store = Store::open(&path).unwrap();
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+    assert!(SCHEMA_VERSION >= 4);
+    let now = 1_760_000_050_000;
+    assert!(
+        store
+            .memory_get("patterns", "pattern-auth-retry", now)
+            .unwrap()
+            .is_some()
+    );
+    let record = baton_core::EditRecord {
+        id: "e1".into(),
+        request_id: None,
+        at_ms: now,
+        model: Some("qwen".into()),
+        format: baton_core::EditFormat::Udiff,
+        parsed_as: Some(baton_core::EditFormat::Udiff),
+        well_formed: true,
+        edits: 1,
+        applied: 1,
+        already_applied: 0,
+        failed: 0,
+        refused: 0,
+        written: true,
+        dry_run: false,
+    };
+    store.record_edit(&record, &serde_json::json!([])).unwrap();
+    assert_eq!(store.edits(None).unwrap(), [record]);
+}

@@ -81,6 +81,7 @@ fn opening_a_fresh_file_applies_the_migrations_once_and_sets_user_version() {
         [
             "cache",
             "calls",
+            "edits",
             "endpoints",
             "events",
             "memory",
