@@ -118,6 +118,7 @@ fn input(index: usize) -> DispatchInput {
         request_id: format!("bench-{index}"),
         user: "Write a function that adds two integers".into(),
         system_override: None,
+        answer_format: None,
     }
 }
 

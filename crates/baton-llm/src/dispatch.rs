@@ -50,6 +50,9 @@ pub struct DispatchInput {
     pub user: String,
     /// A system prompt that replaces each profile's own (`--system`).
     pub system_override: Option<String>,
+    /// Instructions appended to the system prompt, whichever it is: how the reply must be
+    /// written (the edit format of `dispatch --apply`).
+    pub answer_format: Option<String>,
 }
 
 /// A reply and how it was obtained.
@@ -80,6 +83,10 @@ pub fn chat_request(target: &Target, input: &DispatchInput) -> ChatRequest {
         .clone()
         .or_else(|| target.system_prompt.clone())
         .unwrap_or_else(|| DEFAULT_SYSTEM_PROMPT.to_string());
+    let system = match &input.answer_format {
+        Some(format) => format!("{system}\n\n{format}"),
+        None => system,
+    };
     ChatRequest {
         model: target.model.clone(),
         messages: vec![
@@ -351,6 +358,7 @@ impl Dispatcher {
                  model (architecture, design, security review, long multi-step reasoning)."
                     .into(),
             ),
+            answer_format: None,
         };
         match self.dispatch(&plan, &input, &mut NullSink).await {
             Ok(result) => {

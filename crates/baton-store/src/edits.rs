@@ -7,7 +7,8 @@
 //!   edit with no parse problem;
 //! - a reply **applied** when it was well-formed and none of its edits failed or was refused
 //!   (edits found already applied count as applied: the file holds what the model meant);
-//! - dry runs are recorded (they parsed and matched like real ones) and count the same.
+//! - dry runs are recorded (with `dry_run` set) but not counted: checking a reply and then
+//!   applying it is one reply, not two.
 
 use baton_core::{EditFormat, EditRecord};
 use rusqlite::params;
@@ -136,7 +137,7 @@ impl Store {
     /// (unknown last), then format in [`EditFormat::ALL`] order.
     pub fn edit_stats(&self, since_ms: Option<i64>) -> Result<Vec<EditStats>, StoreError> {
         let mut groups: Vec<EditStats> = Vec::new();
-        for record in self.edits(since_ms)? {
+        for record in self.edits(since_ms)?.into_iter().filter(|r| !r.dry_run) {
             let index = match groups
                 .iter()
                 .position(|g| g.model == record.model && g.format == record.format)

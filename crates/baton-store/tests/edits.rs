@@ -44,7 +44,7 @@ fn a_recorded_reply_reads_back_as_written_with_an_event_that_carries_no_file_con
     let files =
         json!([{"path": "src/a.rs", "status": "modified", "insertions": 3, "deletions": 1}]);
     store.record_edit(&malformed, &files).unwrap();
-    assert_eq!(store.edits(None).unwrap(), [malformed.clone()]);
+    assert_eq!(store.edits(None).unwrap(), [malformed]);
     assert_eq!(store.edits(Some(11)).unwrap(), []);
 
     let events = store.events_of("a").unwrap();
@@ -67,7 +67,7 @@ fn a_duplicate_id_is_refused_and_writes_neither_row_nor_event() {
 }
 
 #[test]
-fn stats_count_well_formed_and_applied_replies_per_model_and_format() {
+fn stats_count_well_formed_and_applied_replies_per_model_and_format_leaving_out_dry_runs() {
     let dir = TempDir::new().unwrap();
     let store = Store::open(&dir.path().join("baton.db")).unwrap();
     let qwen = Some("qwen");
@@ -96,6 +96,9 @@ fn stats_count_well_formed_and_applied_replies_per_model_and_format() {
             &json!([]),
         )
         .unwrap();
+    let mut checked = record("7", Some("alpha"), EditFormat::Udiff, 7);
+    checked.dry_run = true;
+    store.record_edit(&checked, &json!([])).unwrap();
 
     let stats = store.edit_stats(None).unwrap();
     let rows: Vec<(Option<&str>, EditFormat, u64, u64, u64)> = stats

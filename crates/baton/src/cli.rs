@@ -47,6 +47,8 @@ pub enum Command {
     /// The shared memory workers search for patterns and store results in.
     #[command(subcommand)]
     Memory(MemoryCommand),
+    /// Apply a model's reply (whole files, SEARCH/REPLACE blocks or a unified diff) to files.
+    Apply(ApplyArgs),
     /// The supervisor of one worker (started by `baton spawn`; not for direct use).
     #[command(name = "__supervise", hide = true)]
     Supervise(SuperviseArgs),
@@ -246,10 +248,73 @@ pub struct DispatchArgs {
     /// Do not start a backend's `server` when it is down; fail instead.
     #[arg(long)]
     pub no_start: bool,
+    /// Ask for the profile's `edit_format` and apply the reply to files (as `baton apply`);
+    /// prints what changed instead of the reply.
+    #[arg(long)]
+    pub apply: bool,
+    #[command(flatten)]
+    pub apply_target: ApplyTarget,
     /// Print nothing on stdout (callers inside baton, such as the MCP server, take the
     /// result object instead).
     #[arg(skip)]
     pub quiet_stdout: bool,
+}
+
+/// The edit format `baton apply --format` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// Detect it from the reply.
+    Auto,
+    Whole,
+    SearchReplace,
+    Udiff,
+}
+
+impl FormatArg {
+    /// `None` for auto.
+    pub fn format(self) -> Option<baton_core::EditFormat> {
+        match self {
+            FormatArg::Auto => None,
+            FormatArg::Whole => Some(baton_core::EditFormat::Whole),
+            FormatArg::SearchReplace => Some(baton_core::EditFormat::SearchReplace),
+            FormatArg::Udiff => Some(baton_core::EditFormat::Udiff),
+        }
+    }
+}
+
+/// Where and how edits may be applied (`baton apply`, `baton dispatch --apply`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ApplyTarget {
+    /// The directory the reply's paths are relative to (default: the working directory).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Only these files may change (repeatable; `DIR/` allows a directory).
+    #[arg(long = "allow", value_name = "PATH")]
+    pub allow: Vec<String>,
+    /// Check and report, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write the files whose edits applied even when other edits failed.
+    #[arg(long)]
+    pub partial: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The reply: a file, or `-` (the default) for stdin.
+    #[arg(value_name = "REPLY_FILE")]
+    pub reply: Option<PathBuf>,
+    /// The reply's edit format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
+    #[command(flatten)]
+    pub target: ApplyTarget,
+    /// The model that wrote the reply, for `baton stats --edits`.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Print one JSON object: the edits, files, problems and the feedback for the model.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -268,6 +333,9 @@ pub struct StatsArgs {
     /// (`2026-11-01`, `2026-11-01T12:00:00Z`).
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
+    /// Replies applied as edits instead: well-formed and applied per model and format.
+    #[arg(long)]
+    pub edits: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -31,6 +31,14 @@ pub enum Exit {
     WorkersFailed = 11,
     /// `baton wait --timeout` ran out first.
     WaitTimeout = 12,
+    /// `baton apply`: an edit did not match the file (nothing written unless `--partial`).
+    EditsFailed = 13,
+    /// `baton apply`: an edit's path or file is refused (outside the root, `.git`, a symlink
+    /// out, not allowed, binary); nothing written.
+    EditRefused = 14,
+    /// `baton apply`: the reply holds no well-formed edits (prose only, a cut block);
+    /// nothing written.
+    NotEdits = 15,
 }
 
 /// A failure reported to the user.

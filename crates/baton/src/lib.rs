@@ -5,11 +5,12 @@
 //! and tables go), [`error`] (exit codes and `hint:` lines), [`app`] (config and store
 //! shared by the commands), [`memory_rank`] (optional hybrid ranking of the memory with
 //! embeddings), [`workers`] (what the worker commands share: queue, supervisors,
-//! lost detection, remediation).
+//! lost detection, remediation), [`edits`] (applying a reply to files and recording it).
 
 pub mod app;
 pub mod cli;
 pub mod commands;
+pub mod edits;
 pub mod error;
 pub mod memory_rank;
 pub mod output;
@@ -58,6 +59,7 @@ fn execute(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Kill(args) => commands::kill::run(app, args),
         Command::Server(command) => runtime.block_on(commands::server::run(app, command)),
         Command::Memory(command) => commands::memory::run(app, command),
+        Command::Apply(args) => commands::apply::run(app, args),
         Command::Mcp(args) => runtime.block_on(commands::mcp::run(app, args)),
         Command::Supervise(args) => runtime.block_on(commands::supervise::run(args)),
     }

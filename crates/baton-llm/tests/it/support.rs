@@ -94,6 +94,7 @@ pub(crate) fn input(task: &str) -> DispatchInput {
         request_id: "req-integration".into(),
         user: task.into(),
         system_override: None,
+        answer_format: None,
     }
 }
 

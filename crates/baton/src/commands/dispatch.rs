@@ -43,6 +43,23 @@ pub async fn perform(app: &App, args: &DispatchArgs) -> Result<serde_json::Value
             "--profile".to_string(),
         ));
     }
+    if !args.apply
+        && (args.apply_target.root.is_some()
+            || !args.apply_target.allow.is_empty()
+            || args.apply_target.dry_run
+            || args.apply_target.partial)
+    {
+        return Err(CliError::new(
+            Exit::Usage,
+            "--root, --allow, --dry-run and --partial only go with --apply",
+        )
+        .hint("add --apply to apply the reply to files"));
+    }
+    // Checked before any model is called: a bad root would waste the call.
+    let apply_options = args
+        .apply
+        .then(|| crate::commands::apply::options(app, &args.apply_target))
+        .transpose()?;
     let loaded = app.config(flags)?;
     let settings = Arc::new(loaded.settings);
     let profile = settings.dispatch.profile.clone();
@@ -112,10 +129,23 @@ pub async fn perform(app: &App, args: &DispatchArgs) -> Result<serde_json::Value
         ))
     })?;
     let user = context::user_message(&args.task, &parts);
+    // The format the first step's profile asks for; fallbacks are asked the same, so that
+    // the reply parses whichever step wrote it.
+    let apply = match (apply_options, plan.chain.first()) {
+        (Some(options), Some(first)) => Some(ApplyContext {
+            store: &store,
+            format: first.edit_format,
+            options,
+        }),
+        _ => None,
+    };
     let input = DispatchInput {
         request_id: request_id.clone(),
         user,
         system_override: args.system.clone(),
+        answer_format: apply
+            .as_ref()
+            .map(|apply| baton_edit::prompt(apply.format).to_string()),
     };
 
     // A first step served by a `[servers.NAME]` entry gets its server started if it is down.
@@ -137,7 +167,7 @@ pub async fn perform(app: &App, args: &DispatchArgs) -> Result<serde_json::Value
     let cache_key =
         use_cache.then(|| baton_llm::cache::key(&first, &chat_request(&first, &input), &parts));
 
-    let silent_stdout = args.json || args.output.is_some() || args.quiet_stdout;
+    let silent_stdout = args.json || args.output.is_some() || args.quiet_stdout || args.apply;
     let stdout_sink = StdoutSink::new(silent_stdout, args.stream).quiet(args.json);
     if let Some(key) = &cache_key
         && let Some(hit) = store.cache_get(key)?
@@ -155,6 +185,7 @@ pub async fn perform(app: &App, args: &DispatchArgs) -> Result<serde_json::Value
             None,
             Some(&mut sink),
             true,
+            apply,
         );
     }
 
@@ -217,6 +248,7 @@ pub async fn perform(app: &App, args: &DispatchArgs) -> Result<serde_json::Value
                 Some(latency),
                 sink.as_mut(),
                 false,
+                apply,
             )
         }
         Err(failure) => {
@@ -353,6 +385,13 @@ fn warn_truncation(result: &baton_llm::DispatchResult, input: &DispatchInput, qu
     }
 }
 
+/// What `--apply` needs once the reply is in.
+struct ApplyContext<'a> {
+    store: &'a Store,
+    format: baton_core::EditFormat,
+    options: baton_edit::ApplyOptions,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn finish(
     args: &DispatchArgs,
@@ -363,6 +402,7 @@ fn finish(
     latency: Option<std::time::Duration>,
     sink: Option<&mut StdoutSink>,
     from_cache: bool,
+    apply: Option<ApplyContext<'_>>,
 ) -> Result<serde_json::Value, CliError> {
     let output_error = |error: std::io::Error| {
         CliError::new(Exit::Output, format!("cannot write the reply: {error}"))
@@ -370,7 +410,21 @@ fn finish(
     if from_cache && let Some(path) = &args.output {
         write_atomically(path, reply).map_err(output_error)?;
     }
-    let object = json!({
+    let applied = apply
+        .map(|apply| {
+            crate::edits::apply_reply(
+                apply.store,
+                crate::edits::ApplyRequest {
+                    reply,
+                    format: Some(apply.format),
+                    options: apply.options,
+                    model: Some(record.model.clone()),
+                    request_id: Some(record.request_id.clone()),
+                },
+            )
+        })
+        .transpose()?;
+    let mut object = json!({
             "reply": reply,
             "backend": record.backend,
             "endpoint": record.endpoint,
@@ -391,6 +445,9 @@ fn finish(
             "cost_usd": record.cost_usd,
             "output": args.output.as_ref().map(|p| p.display().to_string()),
     });
+    if let Some(applied) = &applied {
+        object["apply"] = applied.to_json();
+    }
     if args.quiet_stdout {
         return Ok(object);
     }
@@ -399,11 +456,16 @@ fn finish(
         serde_json::to_writer(&mut out, &object).map_err(|error| output_error(error.into()))?;
         out.write_all(b"\n").map_err(output_error)?;
         out.flush().map_err(output_error)?;
+    } else if let Some(applied) = &applied {
+        crate::commands::apply::print(applied, false)?;
     } else if let Some(sink) = sink {
         if from_cache && args.output.is_none() {
             sink.delta(reply).map_err(output_error)?;
         }
         sink.finish().map_err(output_error)?;
+    }
+    if let Some(error) = applied.as_ref().and_then(crate::edits::Applied::failure) {
+        return Err(error);
     }
     Ok(object)
 }

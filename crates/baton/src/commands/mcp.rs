@@ -97,6 +97,8 @@ impl Actions for CliActions {
             stream: false,
             no_stdin: true,
             no_start: false,
+            apply: false,
+            apply_target: Default::default(),
             quiet_stdout: true,
         };
         // The dispatch holds the store (not Sync) across awaits, so it runs on a thread of

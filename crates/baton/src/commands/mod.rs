@@ -1,5 +1,6 @@
 //! One file per command.
 
+pub mod apply;
 pub mod config;
 pub mod dispatch;
 pub mod doctor;

@@ -1,9 +1,10 @@
 //! `baton stats`: the ledger summed up: latency p50/p95, tokens local vs cloud and the local
-//! share, cost avoided and spent, per backend and model.
+//! share, cost avoided and spent, per backend and model; with `--edits`, the replies applied
+//! as edits: well-formed and applied per model and format.
 
 use std::io::Write;
 
-use baton_store::{GroupStats, StatsReport};
+use baton_store::{EditStats, GroupStats, StatsReport};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
 use crate::app::App;
@@ -43,9 +44,20 @@ pub fn run(app: App, args: StatsArgs) -> Result<std::process::ExitCode, CliError
         .map(|text| parse_since(text, baton_llm::dispatch::now_ms()))
         .transpose()?;
     let store = app.open_store()?;
-    let report = store.stats(since)?;
     let mut out = std::io::stdout().lock();
     let io_error = CliError::output;
+    if args.edits {
+        let stats = store.edit_stats(since)?;
+        if args.json {
+            let rows: Vec<serde_json::Value> = stats.iter().map(edit_json).collect();
+            let object = serde_json::json!({ "since_ms": since, "by_model_format": rows });
+            writeln!(out, "{object}").map_err(io_error)?;
+        } else {
+            write!(out, "{}", render_edits(&stats)).map_err(io_error)?;
+        }
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    let report = store.stats(since)?;
     if args.json {
         serde_json::to_writer(&mut out, &report).map_err(|error| io_error(error.into()))?;
         writeln!(out).map_err(io_error)?;
@@ -117,6 +129,50 @@ pub fn render(report: &StatsReport) -> String {
         ));
     }
     text
+}
+
+/// One model x format group with its rates, as `--edits --json` prints it.
+fn edit_json(stats: &EditStats) -> serde_json::Value {
+    let mut value = serde_json::to_value(stats).unwrap_or_default();
+    value["well_formed_rate"] = serde_json::json!(stats.well_formed_rate());
+    value["applied_rate"] = serde_json::json!(stats.applied_rate());
+    value
+}
+
+/// The `--edits` table: per model and format, how many replies were well-formed and applied.
+pub fn render_edits(stats: &[EditStats]) -> String {
+    if stats.is_empty() {
+        return "no replies applied yet (`baton apply`, `baton dispatch --apply`)\n".into();
+    }
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED).set_header([
+        "model",
+        "format",
+        "replies",
+        "well-formed",
+        "applied",
+        "edits",
+        "failed",
+        "refused",
+        "already",
+    ]);
+    let percent = |part: u64, rate: f64| format!("{part} ({:.0}%)", rate * 100.0);
+    for group in stats {
+        table.add_row([
+            group.model.clone().unwrap_or_else(|| "-".into()),
+            group.format.to_string(),
+            group.replies.to_string(),
+            percent(group.well_formed, group.well_formed_rate()),
+            percent(group.applied, group.applied_rate()),
+            group.edits.to_string(),
+            group.edits_failed.to_string(),
+            group.edits_refused.to_string(),
+            group.edits_already_applied.to_string(),
+        ]);
+    }
+    format!(
+        "{table}\nwell-formed: parsed in the format asked for; applied: well-formed and no edit failed or was refused (dry runs not counted)\n"
+    )
 }
 
 #[cfg(test)]

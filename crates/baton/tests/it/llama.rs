@@ -130,3 +130,45 @@ fn llama_doctor_reads_the_context_size_the_server_really_serves() {
     assert_eq!(endpoint["n_ctx"], server.n_ctx_per_slot());
     assert_eq!(endpoint["models"][0], server.model_alias());
 }
+
+#[test]
+fn llama_dispatch_apply_asks_for_whole_files_and_records_what_became_of_the_reply() {
+    let server = LlamaServer::start().unwrap();
+    let sandbox = sandbox(&server).var("CODER_MAX_TOKENS", "300");
+    let original = "DEFAULT_PORT = 8080\nHOST = \"127.0.0.1\"\n";
+    sandbox.write("settings.py", original);
+    let run = sandbox.run(&[
+        "-c",
+        "profiles.code.edit_format=\"whole\"",
+        "dispatch",
+        "Change DEFAULT_PORT to 9090.",
+        "--context",
+        "settings.py",
+        "--local",
+        "--no-stdin",
+        "--apply",
+        "--json",
+    ]);
+    // The model may or may not follow the format; what must hold is that the outcome is
+    // recorded, the exit code says it, and the file changed only when the reply applied.
+    let store = baton_store::Store::open(&sandbox.path().join(".baton/baton.db")).unwrap();
+    let edits = store.edits(None).unwrap();
+    assert_eq!(edits.len(), 1, "{run:?}");
+    let record = &edits[0];
+    assert_eq!(record.format, baton_core::EditFormat::Whole);
+    assert_eq!(record.model.as_deref(), Some(server.model_alias()));
+    assert_eq!(
+        record.request_id.as_deref(),
+        Some(sandbox.calls()[0].request_id.as_str())
+    );
+    let now = std::fs::read_to_string(sandbox.path().join("settings.py")).unwrap();
+    match run.code {
+        0 => {
+            assert!(record.written || record.already_applied > 0, "{record:?}");
+            assert!(now.contains("9090"), "{now}");
+        }
+        13 | 15 => assert_eq!(now, original, "{run:?}"),
+        other => panic!("unexpected exit {other}: {run:?}"),
+    }
+    assert_eq!(run.json()["apply"]["record_id"], record.id.as_str());
+}

@@ -6,6 +6,7 @@
 )]
 //! stray variables), against the scripted server or the real llama-server of the LLM rig.
 
+mod apply;
 mod config;
 mod dispatch;
 mod llama;

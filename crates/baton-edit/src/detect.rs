@@ -1,0 +1,139 @@
+//! Telling a reply's format and parsing with it: [`detect`] looks for each format's sign,
+//! [`parse`] dispatches to the format's parser, and [`prompt`] hands out each format's
+//! instructions (kept next to its parser, so what is asked and what is read cannot drift).
+//!
+//! Precedence, from the most to the least specific sign: SEARCH/REPLACE markers (a
+//! SEARCH/REPLACE block may well show a diff or a fenced file in its text), then a diff (a
+//! `---`/`+++` pair followed by `@@`; a diff is often fenced, and its fence may even carry
+//! a path), then fenced blocks headed by a path.
+
+use crate::edit::{EditFormat, ParseProblem, Parsed};
+use crate::{search_replace, udiff, whole};
+
+/// The format `reply` is written in, `None` when it holds no edit block of any format.
+pub fn detect(reply: &str) -> Option<EditFormat> {
+    let text = crate::fence::normalize(reply);
+    if search_replace::has_markers(&text) {
+        Some(EditFormat::SearchReplace)
+    } else if udiff::has_diff(&text) {
+        Some(EditFormat::Udiff)
+    } else if whole::has_path_headed_block(&text) {
+        Some(EditFormat::Whole)
+    } else {
+        None
+    }
+}
+
+/// Parses `reply` as `format`, or, when `None`, as the format [`detect`] finds. With no
+/// format given and none detected, the result has no edits and one problem saying so.
+pub fn parse(reply: &str, format: Option<EditFormat>) -> Parsed {
+    match format.or_else(|| detect(reply)) {
+        Some(EditFormat::Whole) => whole::parse(reply),
+        Some(EditFormat::SearchReplace) => search_replace::parse(reply),
+        Some(EditFormat::Udiff) => udiff::parse(reply),
+        None => Parsed {
+            format: None,
+            edits: Vec::new(),
+            problems: vec![ParseProblem {
+                line: 1,
+                message: nothing_found(reply),
+            }],
+        },
+    }
+}
+
+/// The instructions that ask a model to answer in `format` (one source of truth with the
+/// parser: each lives next to its parser).
+pub fn prompt(format: EditFormat) -> &'static str {
+    match format {
+        EditFormat::Whole => whole::PROMPT,
+        EditFormat::SearchReplace => search_replace::PROMPT,
+        EditFormat::Udiff => udiff::PROMPT,
+    }
+}
+
+fn nothing_found(reply: &str) -> String {
+    let text = crate::fence::normalize(reply);
+    let lines = crate::fence::split_lines(&text);
+    let trimmed = text.trim_start();
+    let blocks = crate::fence::blocks(&lines);
+    let json = trimmed.starts_with('{')
+        || trimmed.starts_with('[')
+        || blocks
+            .iter()
+            .any(|block| block.info.eq_ignore_ascii_case("json"));
+    let mut message = "No edits were found in any format (whole files, SEARCH/REPLACE blocks or \
+                       a unified diff). The reply must contain the edits themselves, not only \
+                       prose."
+        .to_string();
+    if json {
+        message.push_str(" Edits are never read from JSON: write them as plain text.");
+    } else if !blocks.is_empty() {
+        message.push_str(
+            " The reply's code blocks name no file: write each file's path alone on the line \
+             just before its block.",
+        );
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_prompt_example_parses_as_its_format_and_is_detected_as_it() {
+        for format in EditFormat::ALL {
+            let example = prompt(format).split("Example:").nth(1).unwrap();
+            let parsed = parse(example, Some(format));
+            assert_eq!(parsed.problems, vec![], "{format}");
+            assert_eq!(parsed.edits.len(), 1, "{format}");
+            assert_eq!(detect(example), Some(format));
+        }
+    }
+
+    #[test]
+    fn each_format_is_detected_by_its_sign() {
+        let sr = "a.py\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n";
+        let diff = "```diff\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n```\n";
+        let whole = "`a.py`\n```python\nprint(1)\n```\n";
+        assert_eq!(detect(sr), Some(EditFormat::SearchReplace));
+        assert_eq!(detect(diff), Some(EditFormat::Udiff));
+        assert_eq!(detect(whole), Some(EditFormat::Whole));
+        assert_eq!(detect("Just prose.\n```sh\nls\n```\n"), None);
+    }
+
+    #[test]
+    fn markers_win_over_a_diff_and_a_diff_over_path_headed_blocks() {
+        let sr_showing_a_diff =
+            "p.diff\n<<<<<<< SEARCH\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n=======\n>>>>>>> REPLACE\n";
+        assert_eq!(detect(sr_showing_a_diff), Some(EditFormat::SearchReplace));
+        let fenced_diff_with_path = "x.rs\n```diff\n--- a/x.rs\n+++ b/x.rs\n@@ @@\n-a\n+b\n```\n";
+        assert_eq!(detect(fenced_diff_with_path), Some(EditFormat::Udiff));
+    }
+
+    #[test]
+    fn nothing_detected_is_one_problem_and_no_format() {
+        let parsed = parse("I would change the loop.", None);
+        assert_eq!(parsed.format, None);
+        assert!(parsed.edits.is_empty());
+        assert_eq!(parsed.problems.len(), 1);
+        assert!(parsed.problems[0].message.contains("not only prose"));
+        let snippet = parse("Change it to:\n```rust\nfn a() {}\n```\n", None);
+        assert!(snippet.problems[0].message.contains("name no file"));
+    }
+
+    #[test]
+    fn a_given_format_is_used_and_reported() {
+        let parsed = parse("nothing here", Some(EditFormat::Udiff));
+        assert_eq!(parsed.format, Some(EditFormat::Udiff));
+        assert_eq!(parsed.problems.len(), 1);
+        for format in [
+            EditFormat::Whole,
+            EditFormat::SearchReplace,
+            EditFormat::Udiff,
+        ] {
+            assert!(!prompt(format).is_empty());
+        }
+    }
+}
