@@ -27,9 +27,24 @@ pub fn detect(reply: &str) -> Option<EditFormat> {
 /// Parses `reply` as `format`, or, when `None`, as the format [`detect`] finds. With no
 /// format given and none detected, the result has no edits and one problem saying so.
 pub fn parse(reply: &str, format: Option<EditFormat>) -> Parsed {
-    match format.or_else(|| detect(reply)) {
-        Some(EditFormat::Whole) => whole::parse(reply),
-        Some(EditFormat::SearchReplace) => search_replace::parse(reply),
+    parse_for(reply, format, None)
+}
+
+/// [`parse`], knowing the one file the reply is about (the only file given to the model as
+/// context), which a reply that names no file means, as a person reading it would take it:
+/// a whole-file reply whose only code block has no path replaces that file, and
+/// SEARCH/REPLACE blocks with no path edit it. Small models often leave the path out when
+/// they were shown a single file. A diff always names its files. With no format given, a
+/// reply that names no file but holds one code block is taken as a whole file.
+pub fn parse_for(reply: &str, format: Option<EditFormat>, sole_file: Option<&str>) -> Parsed {
+    let format = format.or_else(|| detect(reply)).or_else(|| {
+        sole_file
+            .filter(|_| whole::parse_for(reply, sole_file).is_well_formed())
+            .map(|_| EditFormat::Whole)
+    });
+    match format {
+        Some(EditFormat::Whole) => whole::parse_for(reply, sole_file),
+        Some(EditFormat::SearchReplace) => search_replace::parse_for(reply, sole_file),
         Some(EditFormat::Udiff) => udiff::parse(reply),
         None => Parsed {
             format: None,
@@ -80,6 +95,40 @@ fn nothing_found(reply: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::EditKind;
+
+    #[test]
+    fn a_reply_naming_no_file_edits_the_sole_file_when_there_is_one_and_only_then() {
+        let whole = "Here you go:\n```python\nprint(2)\n```\n";
+        let parsed = parse_for(whole, Some(EditFormat::Whole), Some("app.py"));
+        assert_eq!(parsed.problems, vec![]);
+        assert_eq!(parsed.edits[0].path, "app.py");
+        assert_eq!(
+            parsed.edits[0].kind,
+            EditKind::Whole {
+                content: "print(2)\n".into()
+            }
+        );
+        assert!(!parse(whole, Some(EditFormat::Whole)).is_well_formed());
+        // Detected as a whole file only thanks to the sole file.
+        assert_eq!(
+            parse_for(whole, None, Some("app.py")).format,
+            Some(EditFormat::Whole)
+        );
+        assert_eq!(parse(whole, None).format, None);
+
+        let two = "```python\nprint(1)\n```\n```python\nprint(2)\n```\n";
+        assert!(!parse_for(two, Some(EditFormat::Whole), Some("app.py")).is_well_formed());
+        let json = "```json\n{\"code\": \"print(2)\"}\n```\n";
+        assert!(!parse_for(json, Some(EditFormat::Whole), Some("app.py")).is_well_formed());
+
+        let blocks =
+            "```python\n<<<<<<< SEARCH\nprint(1)\n=======\nprint(2)\n>>>>>>> REPLACE\n```\n";
+        let parsed = parse_for(blocks, Some(EditFormat::SearchReplace), Some("app.py"));
+        assert_eq!(parsed.problems, vec![]);
+        assert_eq!(parsed.edits[0].path, "app.py");
+        assert!(!parse(blocks, Some(EditFormat::SearchReplace)).is_well_formed());
+    }
 
     #[test]
     fn every_prompt_example_parses_as_its_format_and_is_detected_as_it() {

@@ -20,6 +20,6 @@ pub mod whole;
 pub use apply::{
     ApplyOptions, ApplyReport, EditOutcome, EditStatus, FileChange, FileStatus, MatchMethod, apply,
 };
-pub use detect::{detect, parse, prompt};
+pub use detect::{detect, parse, parse_for, prompt};
 pub use edit::{Edit, EditFormat, EditKind, Hunk, HunkLine, Origin, ParseProblem, Parsed};
 pub use safety::Refusal;

@@ -71,6 +71,12 @@ def greet(name):
 
 /// Parses `reply` as SEARCH/REPLACE blocks; see the module doc.
 pub fn parse(reply: &str) -> Parsed {
+    parse_for(reply, None)
+}
+
+/// [`parse`], with `sole_file` the one file the reply is about (see [`crate::parse_for`]):
+/// blocks that name no file edit it.
+pub(crate) fn parse_for(reply: &str, sole_file: Option<&str>) -> Parsed {
     let text = fence::normalize(reply);
     let lines = fence::split_lines(&text);
     let mut edits = Vec::new();
@@ -139,7 +145,10 @@ pub fn parse(reply: &str) -> Parsed {
                 continue;
             }
         };
-        let Some(path) = current_path.clone() else {
+        let Some(path) = current_path
+            .clone()
+            .or_else(|| sole_file.map(str::to_string))
+        else {
             problems.push(ParseProblem {
                 line,
                 message: format!(

@@ -44,6 +44,13 @@ def greet(name):
 
 /// Parses `reply` as whole files; see the module doc for what counts as one.
 pub fn parse(reply: &str) -> Parsed {
+    parse_for(reply, None)
+}
+
+/// [`parse`], with `sole_file` the one file the reply is about (see [`crate::parse_for`]):
+/// a reply that names no file and holds exactly one closed code block (not JSON) replaces
+/// that file with the block.
+pub(crate) fn parse_for(reply: &str, sole_file: Option<&str>) -> Parsed {
     let text = fence::normalize(reply);
     let lines = fence::split_lines(&text);
     let mut edits = Vec::new();
@@ -92,6 +99,30 @@ pub fn parse(reply: &str) -> Parsed {
                 line,
             },
         });
+    }
+    if let ([block], Some(path), true, true) = (
+        &pathless[..],
+        sole_file,
+        edits.is_empty(),
+        problems.is_empty(),
+    ) && !block.info.eq_ignore_ascii_case("json")
+    {
+        match not_a_whole_file(path, &block.content) {
+            Some(message) => problems.push(ParseProblem {
+                line: block.open + 1,
+                message,
+            }),
+            None => edits.push(Edit {
+                path: path.to_string(),
+                kind: EditKind::Whole {
+                    content: fence::join_lines(&block.content),
+                },
+                origin: Origin {
+                    index: 0,
+                    line: block.open + 1,
+                },
+            }),
+        }
     }
     if edits.is_empty() {
         for block in &pathless {

@@ -312,6 +312,10 @@ pub struct ApplyArgs {
     /// The model that wrote the reply, for `baton stats --edits`.
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
+    /// The file the reply is about (relative to --root): a reply that names no file edits
+    /// it, as `dispatch --apply` does with its only context file.
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<String>,
     /// Print one JSON object: the edits, files, problems and the feedback for the model.
     #[arg(long)]
     pub json: bool,

@@ -25,6 +25,9 @@ pub struct ApplyRequest<'a> {
     pub model: Option<String>,
     /// The dispatch request the reply answered.
     pub request_id: Option<String>,
+    /// The one file the reply is about, relative to the root, for replies that name no file
+    /// ([`baton_edit::parse_for`]).
+    pub sole_file: Option<String>,
 }
 
 /// What applying one reply did.
@@ -41,10 +44,11 @@ pub struct Applied {
 
 /// Parses, applies and records `request`'s reply; see the module documentation.
 pub fn apply_reply(store: &Store, request: ApplyRequest<'_>) -> Result<Applied, CliError> {
-    let mut parsed = baton_edit::parse(request.reply, request.format);
+    let sole_file = request.sole_file.as_deref();
+    let mut parsed = baton_edit::parse_for(request.reply, request.format, sole_file);
     let mut well_formed = parsed.is_well_formed();
     if request.format.is_some() && parsed.edits.is_empty() {
-        let detected = baton_edit::parse(request.reply, None);
+        let detected = baton_edit::parse_for(request.reply, None, sole_file);
         if detected.is_well_formed() {
             parsed = detected;
             well_formed = false;

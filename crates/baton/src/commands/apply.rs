@@ -25,6 +25,7 @@ pub fn run(app: App, args: ApplyArgs) -> Result<std::process::ExitCode, CliError
             options,
             model: args.model,
             request_id: None,
+            sole_file: args.file,
         },
     )?;
     print(&applied, args.json)?;

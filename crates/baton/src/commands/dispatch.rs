@@ -81,8 +81,9 @@ pub async fn perform(app: &App, args: &DispatchArgs) -> Result<serde_json::Value
             parts.push(ContextPart::stdin(text));
         }
     }
-    for path in context::expand_patterns(&args.context, &app.cwd)? {
-        parts.push(context::read_file(&path, &app.cwd)?);
+    let context_files = context::expand_patterns(&args.context, &app.cwd)?;
+    for path in &context_files {
+        parts.push(context::read_file(path, &app.cwd)?);
     }
     let direct_tokens: u64 =
         parts.iter().map(|part| part.tokens).sum::<u64>() + estimate_tokens(&args.task);
@@ -135,6 +136,10 @@ pub async fn perform(app: &App, args: &DispatchArgs) -> Result<serde_json::Value
         (Some(options), Some(first)) => Some(ApplyContext {
             store: &store,
             format: first.edit_format,
+            sole_file: match &context_files[..] {
+                [only] => relative_to(&options.root, &app.cwd.join(only)),
+                _ => None,
+            },
             options,
         }),
         _ => None,
@@ -390,6 +395,17 @@ struct ApplyContext<'a> {
     store: &'a Store,
     format: baton_core::EditFormat,
     options: baton_edit::ApplyOptions,
+    /// The only context file, relative to the root: what a reply naming no file means.
+    sole_file: Option<String>,
+}
+
+/// `file` relative to `root`, when it lies under it.
+fn relative_to(root: &std::path::Path, file: &std::path::Path) -> Option<String> {
+    let root = root.canonicalize().ok()?;
+    let file = file.canonicalize().ok()?;
+    file.strip_prefix(&root)
+        .ok()
+        .map(|relative| relative.to_string_lossy().into_owned())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -420,6 +436,7 @@ fn finish(
                     options: apply.options,
                     model: Some(record.model.clone()),
                     request_id: Some(record.request_id.clone()),
+                    sole_file: apply.sole_file,
                 },
             )
         })

@@ -236,3 +236,34 @@ fn dispatch_apply_asks_for_the_profile_format_applies_the_reply_and_links_it_to_
     assert_eq!(edits[0].model.as_deref(), Some(calls[0].model.as_str()));
     assert!(edits[0].well_formed && edits[0].written);
 }
+
+#[test]
+fn dispatch_apply_takes_a_reply_naming_no_file_as_the_only_context_file() {
+    let whole = "Here is the updated file:\n```rust\npub fn add(a: i32, b: i32) -> i32 {\n    a.checked_add(b).unwrap_or(i32::MAX)\n}\n```\n";
+    let server = BlockingScriptedServer::start(Script::always(Reply::text(whole))).unwrap();
+    let sandbox = Sandbox::new().coder_url(&server.openai_url());
+    sandbox.write("src/lib.rs", LIB);
+    sandbox.write("src/other.rs", "pub const X: u8 = 1;\n");
+    let args = [
+        "dispatch",
+        "--local",
+        "make add saturate",
+        "--apply",
+        "--json",
+        "--context",
+    ];
+    let mut one = args.to_vec();
+    one.push("src/lib.rs");
+    let run = sandbox.run(&one);
+    run.assert_ok();
+    assert_eq!(run.json()["apply"]["edits"][0]["path"], "src/lib.rs");
+    assert!(read(&sandbox, "src/lib.rs").contains("checked_add"));
+
+    // With two context files the reply is ambiguous: nothing is written.
+    sandbox.write("src/lib.rs", LIB);
+    let mut two = args.to_vec();
+    two.push("src/*.rs");
+    let run = sandbox.run(&two);
+    assert_eq!(run.code, 15, "{run:?}");
+    assert_eq!(read(&sandbox, "src/lib.rs"), LIB);
+}
