@@ -40,7 +40,7 @@ def summary(results_path):
             for key in ("well_formed", "applied", "correct"):
                 r[key] += int(fields.get(key, "0"))
             r["secs"] += float(secs)
-    print("| format | replies | well-formed | applied | correct | mean s/reply |")
+    print("| format | replies | well-formed | applied (in any format) | correct | mean s/reply |")
     print("|---|---:|---:|---:|---:|---:|")
     for fmt, r in rows.items():
         n = r["n"]

@@ -7,7 +7,9 @@
 //! `---`/`+++` pair followed by `@@`; a diff is often fenced, and its fence may even carry
 //! a path), then fenced blocks headed by a path.
 
-use crate::edit::{EditFormat, ParseProblem, Parsed};
+use std::sync::OnceLock;
+
+use crate::edit::{Edit, EditFormat, EditKind, ParseProblem, Parsed};
 use crate::{search_replace, udiff, whole};
 
 /// The format `reply` is written in, `None` when it holds no edit block of any format.
@@ -42,7 +44,7 @@ pub fn parse_for(reply: &str, format: Option<EditFormat>, sole_file: Option<&str
             .filter(|_| whole::parse_for(reply, sole_file).is_well_formed())
             .map(|_| EditFormat::Whole)
     });
-    match format {
+    let mut parsed = match format {
         Some(EditFormat::Whole) => whole::parse_for(reply, sole_file),
         Some(EditFormat::SearchReplace) => search_replace::parse_for(reply, sole_file),
         Some(EditFormat::Udiff) => udiff::parse(reply),
@@ -54,7 +56,56 @@ pub fn parse_for(reply: &str, format: Option<EditFormat>, sole_file: Option<&str
                 message: nothing_found(reply),
             }],
         },
+    };
+    drop_copied_examples(&mut parsed);
+    parsed
+}
+
+/// The edits of every prompt's example, which small models copy instead of answering.
+fn examples() -> &'static [EditKind] {
+    static EXAMPLES: OnceLock<Vec<EditKind>> = OnceLock::new();
+    EXAMPLES.get_or_init(|| {
+        EditFormat::ALL
+            .into_iter()
+            .filter_map(|format| prompt(format).split("Example:").nth(1).map(|e| (format, e)))
+            .flat_map(|(format, example)| {
+                let parsed = match format {
+                    EditFormat::Whole => whole::parse(example),
+                    EditFormat::SearchReplace => search_replace::parse(example),
+                    EditFormat::Udiff => udiff::parse(example),
+                };
+                parsed.edits.into_iter().map(|edit| edit.kind)
+            })
+            .collect()
+    })
+}
+
+/// Turns edits that repeat a prompt's example (the same change, whatever path it names)
+/// into problems: applying one would write the example over a real file.
+fn drop_copied_examples(parsed: &mut Parsed) {
+    let examples = examples();
+    let (copied, kept): (Vec<Edit>, Vec<Edit>) = std::mem::take(&mut parsed.edits)
+        .into_iter()
+        .partition(|edit| examples.contains(&edit.kind));
+    for edit in copied {
+        parsed.problems.push(ParseProblem {
+            line: edit.origin.line,
+            message: format!(
+                "The edit at line {} for `{}` repeats the example of the instructions instead \
+                 of changing that file. Write the file's real change.",
+                edit.origin.line, edit.path
+            ),
+        });
     }
+    parsed.problems.sort_by_key(|problem| problem.line);
+    parsed.edits = kept
+        .into_iter()
+        .enumerate()
+        .map(|(index, mut edit)| {
+            edit.origin.index = index;
+            edit
+        })
+        .collect();
 }
 
 /// The instructions that ask a model to answer in `format` (one source of truth with the
@@ -131,14 +182,22 @@ mod tests {
     }
 
     #[test]
-    fn every_prompt_example_parses_as_its_format_and_is_detected_as_it() {
+    fn every_prompt_example_is_detected_as_its_format_and_a_reply_copying_it_is_refused() {
+        assert_eq!(examples().len(), EditFormat::ALL.len());
         for format in EditFormat::ALL {
             let example = prompt(format).split("Example:").nth(1).unwrap();
-            let parsed = parse(example, Some(format));
-            assert_eq!(parsed.problems, vec![], "{format}");
-            assert_eq!(parsed.edits.len(), 1, "{format}");
             assert_eq!(detect(example), Some(format));
+            let parsed = parse(example, Some(format));
+            assert_eq!(parsed.edits, vec![], "{format}");
+            assert!(
+                parsed.problems[0].message.contains("repeats the example"),
+                "{format}: {:?}",
+                parsed.problems
+            );
         }
+        // Copied under another path, or as the sole file's content: still the example.
+        let copied = "```python\ndef greet(name):\n    return f\"Hello, {name}!\"\n```\n";
+        assert!(!parse_for(copied, Some(EditFormat::Whole), Some("server.rs")).is_well_formed());
     }
 
     #[test]
