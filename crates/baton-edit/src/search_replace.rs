@@ -18,11 +18,13 @@
 //! block's path is on the nearest non-blank line before its SEARCH marker, looking past at
 //! most one fence opener (whose info string may hold the path itself), never into the
 //! previous block: a path line, a short sentence ending in a backticked path (``Now in
-//! `src/b.rs`:``), or a comment naming the path (`// src/b.rs`). A block with none inherits the previous block's path. An empty SEARCH
-//! creates a file.
+//! `src/b.rs`:``), or a comment naming the path (`// src/b.rs`). A block with none inherits
+//! the previous block's path. An empty SEARCH creates a file.
 //!
 //! A fenced block headed by a path but holding no marker is a whole file mixed into the
-//! reply: a problem, since this format cannot apply it and dropping it would lose the file.
+//! reply. Beside SEARCH/REPLACE blocks it is a new file ([`EditKind::Create`]: applying it
+//! fails, writing nothing, when the file exists); in a reply without any block it is a
+//! problem (the reply is whole files in the wrong format, and dropping one would lose it).
 //!
 //! # Separator lines inside the text
 //!
@@ -175,6 +177,11 @@ pub(crate) fn parse_for(reply: &str, sole_file: Option<&str>) -> Parsed {
             .iter()
             .any(|&(from, to)| (from..=to).contains(&(line - 1)))
     };
+    // A reply of SEARCH/REPLACE blocks that also holds a path-headed block without markers
+    // most often writes a new file that way: it becomes a creation, which fails (nothing
+    // written) if the file exists. Without any block, the reply is whole files written in
+    // the wrong format, which the caller may detect and apply as such: a problem here.
+    let with_blocks = !edits.is_empty();
     for (line, path, content) in whole::named_blocks(&lines) {
         if inside_a_block(line) {
             continue;
@@ -182,7 +189,15 @@ pub(crate) fn parse_for(reply: &str, sole_file: Option<&str>) -> Parsed {
         let marked = content
             .iter()
             .any(|text| is_search(text) || is_divider(text) || is_replace(text));
-        if !marked {
+        if !marked && with_blocks {
+            edits.push(Edit {
+                path,
+                kind: EditKind::Create {
+                    content: fence::join_lines(&content),
+                },
+                origin: Origin { index: 0, line },
+            });
+        } else if !marked {
             problems.push(ParseProblem {
                 line,
                 message: format!(
@@ -194,6 +209,10 @@ pub(crate) fn parse_for(reply: &str, sole_file: Option<&str>) -> Parsed {
         }
     }
     problems.sort_by_key(|problem| problem.line);
+    edits.sort_by_key(|edit| edit.origin.line);
+    for (index, edit) in edits.iter_mut().enumerate() {
+        edit.origin.index = index;
+    }
     if edits.is_empty() && problems.is_empty() {
         problems.push(ParseProblem {
             line: 1,

@@ -327,14 +327,30 @@ fn a_rename_is_refused_with_a_way_to_write_it() {
 }
 
 #[test]
-fn a_whole_file_mixed_into_search_replace_blocks_is_a_problem_not_a_lost_file() {
+fn a_whole_file_mixed_into_search_replace_blocks_is_a_new_file_not_a_lost_one() {
     let parsed = parse_detected(
         "sr_with_a_whole_file_mixed_in.md",
         Some(EditFormat::SearchReplace),
     );
-    // The path came from the sentence before the fence.
-    assert_eq!(paths(&parsed), vec!["src/app.py"]);
-    assert_eq!(problem_lines(&parsed), vec![14]);
+    // The first path came from the sentence before the fence; the pathless example block at
+    // the end is explanation.
+    assert_eq!(paths(&parsed), vec!["src/app.py", "src/slug.py"]);
+    assert_eq!(parsed.problems, vec![]);
+    assert_eq!(
+        parsed.edits[1].kind,
+        baton_edit::EditKind::Create {
+            content: "def slugify(text):\n    return text.lower().replace(\" \", \"-\")\n".into()
+        }
+    );
+    assert_eq!(parsed.edits[1].origin.index, 1);
+    assert_eq!(parsed.edits[1].origin.line, 14);
+}
+
+#[test]
+fn whole_files_alone_in_a_search_replace_reply_are_a_problem_so_the_caller_can_detect_them() {
+    let reply = "src/slug.py\n```python\ndef slugify(text):\n    return text\n```\n";
+    let parsed = baton_edit::parse(reply, Some(EditFormat::SearchReplace));
+    assert_eq!(parsed.edits, vec![]);
     assert!(parsed.problems[0].message.contains("`src/slug.py`"));
     assert!(parsed.problems[0].message.contains("empty SEARCH"));
 }

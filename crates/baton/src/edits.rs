@@ -158,6 +158,23 @@ impl Applied {
             .iter()
             .filter(|o| matches!(o.status, EditStatus::AlreadyApplied))
             .count();
+        let unapplied = report.outcomes.iter().any(|o| {
+            matches!(
+                o.status,
+                EditStatus::Failed { .. } | EditStatus::Refused { .. }
+            )
+        });
+        if report.files.is_empty() && unapplied {
+            // Nothing to list: the feedback that follows says what went wrong.
+            return Ok(());
+        }
+        if report.files.is_empty() {
+            return writeln!(
+                out,
+                " nothing to change; {already} edit(s) already applied, {} in all",
+                report.outcomes.len()
+            );
+        }
         let verb = if report.written {
             "changed"
         } else {

@@ -76,6 +76,12 @@ fn the_same_reply_applied_twice_is_already_applied_the_second_time_and_changes_n
     assert_eq!(report["edits"][0]["status"], "already-applied", "{report}");
     assert_eq!(report["written"], false);
     assert_eq!(read(&sandbox, "src/lib.rs"), after_first);
+    let run = sandbox.run_with_stdin(&["apply"], &reply);
+    run.assert_ok();
+    assert_eq!(
+        run.stdout,
+        " nothing to change; 1 edit(s) already applied, 1 in all\n"
+    );
 }
 
 #[test]
