@@ -43,10 +43,15 @@ pub fn print(applied: &Applied, json: bool) -> Result<(), CliError> {
         writeln!(out, "{}", applied.to_json()).map_err(CliError::output)?;
         return Ok(());
     }
-    applied.write_summary(&mut out).map_err(CliError::output)?;
+    let mut summary = Vec::new();
+    applied
+        .write_summary(&mut summary)
+        .map_err(CliError::output)?;
+    out.write_all(&summary).map_err(CliError::output)?;
     let feedback = applied.feedback();
     if !feedback.is_empty() {
-        writeln!(out, "\n{}", feedback.trim_end()).map_err(CliError::output)?;
+        let gap = if summary.is_empty() { "" } else { "\n" };
+        writeln!(out, "{gap}{}", feedback.trim_end()).map_err(CliError::output)?;
     }
     Ok(())
 }
