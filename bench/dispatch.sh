@@ -49,38 +49,16 @@ done
 [ -f "$BASELINE" ] || { echo "dispatch: error: $BASELINE is missing" >&2; exit 1; }
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/baton-bench-dispatch.XXXXXX")"
-SERVER_PID=""
+# shellcheck source=bench/scripted_server.sh
+source "$ROOT/bench/scripted_server.sh"
 cleanup() {
-  # Closing the server's stdin stops it; kill it if it lingers.
-  exec 3>&- 2>/dev/null || true
-  if [ -n "$SERVER_PID" ]; then
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  scripted_server_stop
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-mkfifo "$TMP/server.in"
-"$SERVER" --reply "$REPLY" <"$TMP/server.in" >"$TMP/server.url" 2>"$TMP/server.err" &
-SERVER_PID=$!
-exec 3>"$TMP/server.in"
-BASE_URL=""
-for _ in $(seq 100); do
-  BASE_URL="$(head -n1 "$TMP/server.url" 2>/dev/null || true)"
-  [ -n "$BASE_URL" ] && break
-  sleep 0.05
-done
-if [ -z "$BASE_URL" ]; then
-  echo "dispatch: error: scripted-server printed no URL; its stderr:" >&2
-  cat "$TMP/server.err" >&2
-  exit 1
-fi
+scripted_server_start "$SERVER" "$REPLY" "$TMP" || exit 1
+BASE_URL="$SERVER_URL"
 
 mkdir -p "$TMP/work" "$TMP/home" "$TMP/xdg"
 cd "$TMP/work"

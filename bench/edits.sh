@@ -28,10 +28,10 @@ if [ -z "${BATON_BIN:-}" ]; then
   say "cargo build --release -p baton"
   cargo build --release --locked -q -p baton --manifest-path "$ROOT/Cargo.toml"
 fi
-llm_env="$(bash "$ROOT/scripts/install-llm.sh")"
-server="$(sed -n 's/^BATON_LLAMA_SERVER=//p' <<<"$llm_env")"
-model="$(sed -n 's/^BATON_LLAMA_MODEL=//p' <<<"$llm_env")"
-[ -n "$server" ] && [ -n "$model" ] || { echo "edits: error: install-llm.sh gave no server or model; hint: run it alone to see why" >&2; exit 2; }
+# shellcheck source=scripts/llm-env.sh
+source "$ROOT/scripts/llm-env.sh"
+llm_env edits || exit 2
+server="$LLAMA_SERVER" model="$LLAMA_MODEL"
 alias_name="$(basename "$model" .gguf)"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/baton-edits-bench.XXXXXX")"

@@ -16,31 +16,19 @@ for bin in "$BATON" "$SERVER"; do
 done
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/baton-bench-profile.XXXXXX")"
-SERVER_PID=""
+# shellcheck source=bench/scripted_server.sh
+source "$ROOT/bench/scripted_server.sh"
 cleanup() {
-  exec 3>&- 2>/dev/null || true
-  if [ -n "$SERVER_PID" ]; then
-    sleep 0.2
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  scripted_server_stop
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-mkfifo "$TMP/server.in"
-"$SERVER" --reply ok <"$TMP/server.in" >"$TMP/server.url" 2>"$TMP/server.err" &
-SERVER_PID=$!
-exec 3>"$TMP/server.in"
-for _ in $(seq 100); do
-  [ -s "$TMP/server.url" ] && break
-  sleep 0.05
-done
+scripted_server_start "$SERVER" ok "$TMP" || exit 1
 mkdir -p "$TMP/work" "$TMP/home" "$TMP/xdg"
 cd "$TMP/work"
 unset BATON_CONFIG BATON_PROFILE BATON_ROUTE BATON_LOG
-CODER_API_URL="$(head -n1 "$TMP/server.url")/v1/chat/completions"
+CODER_API_URL="$SERVER_URL/v1/chat/completions"
 export CODER_API_URL CODER_MODEL=scripted SYSTEM_PROMPT="Return only code."
 export BATON_HOME="$TMP/home" XDG_CONFIG_HOME="$TMP/xdg"
 call=("$BATON" dispatch --no-stdin "Write a function that adds two integers")

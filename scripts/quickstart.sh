@@ -15,14 +15,10 @@ cargo install --locked --quiet --path "$ROOT/crates/baton"
 export PATH="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin:$PATH"
 
 step "installing llama-server and a coder model (first time: ~15 min build)"
-server="" model=""
-while IFS= read -r line; do
-  case "$line" in
-    BATON_LLAMA_SERVER=*) server="${line#BATON_LLAMA_SERVER=}" ;;
-    BATON_LLAMA_MODEL=*) model="${line#BATON_LLAMA_MODEL=}" ;;
-  esac
-done < <(bash "$ROOT/scripts/install-llm.sh")
-[ -n "$server" ] && [ -n "$model" ] || { echo "quickstart: error: install-llm.sh gave no server or model; hint: run it alone to see why" >&2; exit 1; }
+# shellcheck source=scripts/llm-env.sh
+source "$ROOT/scripts/llm-env.sh"
+llm_env quickstart || exit $?
+server="$LLAMA_SERVER" model="$LLAMA_MODEL"
 alias_name="$(basename "$model" .gguf)"
 port="${BATON_LLM_PORT:-11438}"
 command_toml="[\"$server\", \"-m\", \"$model\", \"--alias\", \"$alias_name\", \"--host\", \"127.0.0.1\", \"--port\", \"$port\", \"-c\", \"32768\", \"-np\", \"2\", \"--no-webui\", \"--metrics\"]"

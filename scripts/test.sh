@@ -23,24 +23,11 @@ if [ -n "${BATON_TEST_LLAMA_SERVER:-}" ] && [ -x "$BATON_TEST_LLAMA_SERVER" ] \
   log "using BATON_TEST_LLAMA_SERVER=$BATON_TEST_LLAMA_SERVER BATON_TEST_LLAMA_MODEL=$BATON_TEST_LLAMA_MODEL"
 else
   t0=$SECONDS
-  env_lines="$(bash "$ROOT/scripts/install-llm.sh")" || {
-    rc=$?
-    echo "test: error: scripts/install-llm.sh failed (exit $rc); hint: see its error line above" >&2
-    exit "$rc"
-  }
-  server="" model=""
-  while IFS= read -r line; do
-    case "$line" in
-      BATON_LLAMA_SERVER=*) server="${line#BATON_LLAMA_SERVER=}" ;;
-      BATON_LLAMA_MODEL=*) model="${line#BATON_LLAMA_MODEL=}" ;;
-    esac
-  done <<<"$env_lines"
-  if [ -z "$server" ] || [ -z "$model" ]; then
-    echo "test: error: scripts/install-llm.sh printed no BATON_LLAMA_SERVER/BATON_LLAMA_MODEL; hint: run it by hand to see why" >&2
-    exit 1
-  fi
-  export BATON_TEST_LLAMA_SERVER="$server" BATON_TEST_LLAMA_MODEL="$model"
-  log "llama-server and model ready in $((SECONDS - t0))s: $server, $model"
+  # shellcheck source=scripts/llm-env.sh
+  source "$ROOT/scripts/llm-env.sh"
+  llm_env test || exit $?
+  export BATON_TEST_LLAMA_SERVER="$LLAMA_SERVER" BATON_TEST_LLAMA_MODEL="$LLAMA_MODEL"
+  log "llama-server and model ready in $((SECONDS - t0))s: $LLAMA_SERVER, $LLAMA_MODEL"
 fi
 
 if ! command -v cargo-nextest >/dev/null; then

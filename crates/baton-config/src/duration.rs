@@ -1,13 +1,13 @@
-//! Durations in config: `"500ms"`, `"60s"`, `"5m"`, `"1h"`, or a bare number of seconds.
+//! Durations in config: `"500ms"`, `"60s"`, `"5m"`, `"1h"`, `"7d"`, or a bare number of seconds.
 
 use std::time::Duration;
 
 /// A duration text that is not understood.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid duration `{0}` (expected e.g. `500ms`, `30s`, `5m`, `1h`)")]
+#[error("invalid duration `{0}` (expected e.g. `500ms`, `30s`, `5m`, `1h`, `7d`)")]
 pub struct InvalidDuration(pub String);
 
-/// Parses `500ms`, `1.5s`, `30s`, `5m`, `1h` or a bare number of seconds.
+/// Parses `500ms`, `1.5s`, `30s`, `5m`, `1h`, `7d` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
     let trimmed = text.trim();
     let split = trimmed
@@ -20,12 +20,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
         "ms" => value / 1000.0,
         "m" | "min" | "mins" => value * 60.0,
         "h" => value * 3600.0,
+        "d" => value * 86_400.0,
         _ => return Err(InvalidDuration(text.into())),
     };
-    if !seconds.is_finite() || seconds < 0.0 {
-        return Err(InvalidDuration(text.into()));
-    }
-    Ok(Duration::from_secs_f64(seconds))
+    // Refuses negative, infinite and too large values (`from_secs_f64` would panic on them).
+    Duration::try_from_secs_f64(seconds).map_err(|_| InvalidDuration(text.into()))
 }
 
 /// Renders a duration the way it is best written in config.
@@ -52,10 +51,8 @@ enum Raw {
 fn from_raw<E: serde::de::Error>(raw: Raw) -> Result<Duration, E> {
     match raw {
         Raw::Text(text) => parse_duration(&text).map_err(E::custom),
-        Raw::Seconds(seconds) if seconds.is_finite() && seconds >= 0.0 => {
-            Ok(Duration::from_secs_f64(seconds))
-        }
-        Raw::Seconds(seconds) => Err(E::custom(InvalidDuration(seconds.to_string()))),
+        Raw::Seconds(seconds) => Duration::try_from_secs_f64(seconds)
+            .map_err(|_| E::custom(InvalidDuration(seconds.to_string()))),
     }
 }
 
@@ -109,6 +106,11 @@ mod tests {
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
         assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(
+            parse_duration("7d").unwrap(),
+            Duration::from_secs(7 * 86_400)
+        );
+        assert!(parse_duration("99999999999999999999999h").is_err());
         assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("3 parsecs").is_err());

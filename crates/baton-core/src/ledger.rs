@@ -52,6 +52,13 @@ impl ErrorClass {
             ErrorClass::Final => "final",
         }
     }
+
+    /// The class named `value` (its [`ErrorClass::as_str`] name).
+    pub fn parse(value: &str) -> Option<Self> {
+        [ErrorClass::Retryable, ErrorClass::Final]
+            .into_iter()
+            .find(|c| c.as_str() == value)
+    }
 }
 
 /// One attempt at one endpoint. Secrets never appear here: `endpoint` is a URL without

@@ -22,6 +22,13 @@ impl Locality {
             Locality::Cloud => "cloud",
         }
     }
+
+    /// The locality named `value` (its [`Locality::as_str`] name).
+    pub fn parse(value: &str) -> Option<Locality> {
+        [Locality::Local, Locality::Cloud]
+            .into_iter()
+            .find(|l| l.as_str() == value)
+    }
 }
 
 impl fmt::Display for Locality {

@@ -80,8 +80,6 @@ pub struct ApplyReport {
     pub outcomes: Vec<EditOutcome>,
     /// One per file the edits change (or would change, in a dry run), in first-touched order.
     pub files: Vec<FileChange>,
-    /// Whether any file was written.
-    pub written: bool,
     /// Why writing stopped part way: the file that could not be written and the cause.
     /// Files written before it stay written ([`FileChange::written`] says which).
     pub write_error: Option<String>,
@@ -157,7 +155,36 @@ pub enum FileStatus {
     Deleted,
 }
 
+/// How many edits of a reply ended each way ([`ApplyReport::tally`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub applied: usize,
+    pub already_applied: usize,
+    pub failed: usize,
+    pub refused: usize,
+}
+
 impl ApplyReport {
+    /// Whether any file was written.
+    pub fn written(&self) -> bool {
+        self.files.iter().any(|file| file.written)
+    }
+
+    /// The outcomes counted by status.
+    pub fn tally(&self) -> Tally {
+        let mut tally = Tally::default();
+        for outcome in &self.outcomes {
+            let count = match outcome.status {
+                EditStatus::Applied { .. } => &mut tally.applied,
+                EditStatus::AlreadyApplied => &mut tally.already_applied,
+                EditStatus::Failed { .. } => &mut tally.failed,
+                EditStatus::Refused { .. } => &mut tally.refused,
+            };
+            *count += 1;
+        }
+        tally
+    }
+
     /// The message to send back to the model when edits failed or were refused: which edits
     /// failed and why, which applied (so it does not resend them) and which matched but
     /// were not written (so it does). Empty when all applied. Edits are numbered from 1.
@@ -171,7 +198,6 @@ pub fn apply(edits: &[Edit], options: &ApplyOptions) -> ApplyReport {
     let mut report = ApplyReport {
         outcomes: Vec::with_capacity(edits.len()),
         files: Vec::new(),
-        written: false,
         write_error: None,
     };
     let root = match canonical_root(&options.root) {
@@ -197,15 +223,8 @@ pub fn apply(edits: &[Edit], options: &ApplyOptions) -> ApplyReport {
         report.outcomes.push(outcome(edit, status));
         slot_of_edit.push(slot);
     }
-    let refused = report
-        .outcomes
-        .iter()
-        .any(|outcome| matches!(outcome.status, EditStatus::Refused { .. }));
-    let failed = report
-        .outcomes
-        .iter()
-        .any(|outcome| matches!(outcome.status, EditStatus::Failed { .. }));
-    if refused || (failed && !options.partial) {
+    let tally = report.tally();
+    if tally.refused > 0 || (tally.failed > 0 && !options.partial) {
         return report;
     }
 
@@ -219,15 +238,10 @@ pub fn apply(edits: &[Edit], options: &ApplyOptions) -> ApplyReport {
     }
 
     // 3. Write, in first-touched order, stopping at the first failure.
-    let mut on_disk = vec![options.dry_run; slots.len()];
     if !options.dry_run {
         for (position, &index) in planned.iter().enumerate() {
             match slots[index].write() {
-                Ok(()) => {
-                    on_disk[index] = true;
-                    report.files[position].written = true;
-                    report.written = true;
-                }
+                Ok(()) => report.files[position].written = true,
                 Err(error) => {
                     report.write_error = Some(write_error(&report.files, position, &error));
                     break;
@@ -236,8 +250,10 @@ pub fn apply(edits: &[Edit], options: &ApplyOptions) -> ApplyReport {
         }
     }
     for (outcome, slot) in report.outcomes.iter_mut().zip(slot_of_edit) {
+        // `files[position]` is the change of `slots[planned[position]]`.
+        let position = slot.and_then(|slot| planned.iter().position(|&index| index == slot));
         outcome.committed = matches!(outcome.status, EditStatus::Applied { .. })
-            && slot.is_some_and(|slot| planned.contains(&slot) && on_disk[slot]);
+            && position.is_some_and(|position| options.dry_run || report.files[position].written);
     }
     report
 }

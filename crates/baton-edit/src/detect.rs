@@ -39,23 +39,21 @@ pub fn parse(reply: &str, format: Option<EditFormat>) -> Parsed {
 /// they were shown a single file. A diff always names its files. With no format given, a
 /// reply that names no file but holds one code block is taken as a whole file.
 pub fn parse_for(reply: &str, format: Option<EditFormat>, sole_file: Option<&str>) -> Parsed {
-    let format = format.or_else(|| detect(reply)).or_else(|| {
-        sole_file
-            .filter(|_| whole::parse_for(reply, sole_file).is_well_formed())
-            .map(|_| EditFormat::Whole)
-    });
-    let mut parsed = match format {
+    let mut parsed = match format.or_else(|| detect(reply)) {
         Some(EditFormat::Whole) => whole::parse_for(reply, sole_file),
         Some(EditFormat::SearchReplace) => search_replace::parse_for(reply, sole_file),
         Some(EditFormat::Udiff) => udiff::parse(reply),
-        None => Parsed {
-            format: None,
-            edits: Vec::new(),
-            problems: vec![ParseProblem {
-                line: 1,
-                message: nothing_found(reply),
-            }],
-        },
+        None => sole_file
+            .map(|_| whole::parse_for(reply, sole_file))
+            .filter(Parsed::is_well_formed)
+            .unwrap_or_else(|| Parsed {
+                format: None,
+                edits: Vec::new(),
+                problems: vec![ParseProblem {
+                    line: 1,
+                    message: nothing_found(reply),
+                }],
+            }),
     };
     drop_copied_examples(&mut parsed);
     parsed
@@ -97,15 +95,8 @@ fn drop_copied_examples(parsed: &mut Parsed) {
             ),
         });
     }
-    parsed.problems.sort_by_key(|problem| problem.line);
-    parsed.edits = kept
-        .into_iter()
-        .enumerate()
-        .map(|(index, mut edit)| {
-            edit.origin.index = index;
-            edit
-        })
-        .collect();
+    parsed.edits = kept;
+    parsed.put_in_order();
 }
 
 /// The instructions that ask a model to answer in `format` (one source of truth with the

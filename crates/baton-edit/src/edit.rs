@@ -72,27 +72,14 @@ pub struct Hunk {
 impl Hunk {
     /// The text the hunk expects in the file: context and removed lines, each ending in `\n`.
     pub fn before(&self) -> String {
-        self.side(|line| match line {
-            HunkLine::Context(text) | HunkLine::Remove(text) => Some(text),
-            HunkLine::Add(_) => None,
-        })
+        let lines: Vec<&str> = self.lines.iter().filter_map(HunkLine::before).collect();
+        crate::fence::join_lines(&lines)
     }
 
     /// The text the hunk leaves in the file: context and added lines, each ending in `\n`.
     pub fn after(&self) -> String {
-        self.side(|line| match line {
-            HunkLine::Context(text) | HunkLine::Add(text) => Some(text),
-            HunkLine::Remove(_) => None,
-        })
-    }
-
-    fn side(&self, pick: impl Fn(&HunkLine) -> Option<&String>) -> String {
-        let mut out = String::new();
-        for text in self.lines.iter().filter_map(pick) {
-            out.push_str(text);
-            out.push('\n');
-        }
-        out
+        let lines: Vec<&str> = self.lines.iter().filter_map(HunkLine::after).collect();
+        crate::fence::join_lines(&lines)
     }
 }
 
@@ -103,6 +90,24 @@ pub enum HunkLine {
     Context(String),
     Remove(String),
     Add(String),
+}
+
+impl HunkLine {
+    /// The line's text when the file holds it before the hunk applies (context, removed).
+    pub(crate) fn before(&self) -> Option<&str> {
+        match self {
+            HunkLine::Context(text) | HunkLine::Remove(text) => Some(text),
+            HunkLine::Add(_) => None,
+        }
+    }
+
+    /// The line's text when the file holds it after the hunk applied (context, added).
+    pub(crate) fn after(&self) -> Option<&str> {
+        match self {
+            HunkLine::Context(text) | HunkLine::Add(text) => Some(text),
+            HunkLine::Remove(_) => None,
+        }
+    }
 }
 
 /// What parsing a reply found: the edits, and what stopped a block from being one. A reply
@@ -118,6 +123,38 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    /// What a parser found, in reply order (see [`Parsed::put_in_order`]); with neither an
+    /// edit nor a problem, `none_found` is the one problem, at line 1.
+    pub(crate) fn new(
+        format: EditFormat,
+        edits: Vec<Edit>,
+        problems: Vec<ParseProblem>,
+        none_found: &str,
+    ) -> Parsed {
+        let mut parsed = Parsed {
+            format: Some(format),
+            edits,
+            problems,
+        };
+        if parsed.edits.is_empty() && parsed.problems.is_empty() {
+            parsed.problems.push(ParseProblem {
+                line: 1,
+                message: none_found.to_string(),
+            });
+        }
+        parsed.put_in_order();
+        parsed
+    }
+
+    /// Sorts problems and edits by their line in the reply and numbers the edits from 0.
+    pub(crate) fn put_in_order(&mut self) {
+        self.problems.sort_by_key(|problem| problem.line);
+        self.edits.sort_by_key(|edit| edit.origin.line);
+        for (index, edit) in self.edits.iter_mut().enumerate() {
+            edit.origin.index = index;
+        }
+    }
+
     /// Well-formed: at least one edit and no problem.
     pub fn is_well_formed(&self) -> bool {
         !self.edits.is_empty() && self.problems.is_empty()

@@ -1,5 +1,6 @@
-//! The markdown around edits, shared by the three parsers: reply text split into lines,
-//! fenced code blocks (opened and closed the way models really write them, nesting
+//! The markdown around edits, shared by the three parsers: text split into lines and joined
+//! back (also the applier's, so a reply and a file are cut into lines the same way), fenced
+//! code blocks (opened and closed the way models really write them, nesting
 //! included), and the path lines, info strings and first-line comments that name the file a
 //! block is for.
 //!
@@ -22,6 +23,8 @@
 //! nothing tells it from a closer), and an inner opener with an info string that is never
 //! closed (the outer block then runs to the end of the reply and is reported as not closed).
 //! The prompts ask for a longer fence whenever a file holds fence lines.
+
+use std::borrow::Cow;
 
 /// Extensionless file names accepted as paths when backticked or written in an info string
 /// (never as a bare word on a line, where they read as prose). Case matters:
@@ -47,18 +50,19 @@ const BARE_FILE_NAMES: &[&str] = &[
     "CODEOWNERS",
 ];
 
-/// `reply` with `\r\n` line endings turned into `\n` (the one ending inside edits).
-pub(crate) fn normalize(reply: &str) -> String {
-    reply.replace("\r\n", "\n")
+/// `text` with `\r\n` line endings turned into `\n` (the one ending inside edits); a lone
+/// `\r` stays: it is content.
+pub(crate) fn normalize(text: &str) -> Cow<'_, str> {
+    if text.contains("\r\n") {
+        Cow::Owned(text.replace("\r\n", "\n"))
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 /// The lines of normalized text, without their `\n`; a final `\n` does not start a line.
 pub(crate) fn split_lines(text: &str) -> Vec<&str> {
-    let mut lines: Vec<&str> = text.split('\n').collect();
-    if text.is_empty() || text.ends_with('\n') {
-        lines.pop();
-    }
-    lines
+    text.split_terminator('\n').collect()
 }
 
 /// Joins lines into edit text: every line, each ending in `\n`.

@@ -18,7 +18,8 @@ pub mod udiff;
 pub mod whole;
 
 pub use apply::{
-    ApplyOptions, ApplyReport, EditOutcome, EditStatus, FileChange, FileStatus, MatchMethod, apply,
+    ApplyOptions, ApplyReport, EditOutcome, EditStatus, FileChange, FileStatus, MatchMethod, Tally,
+    apply,
 };
 pub use detect::{detect, parse, parse_for, prompt};
 pub use edit::{Edit, EditFormat, EditKind, Hunk, HunkLine, Origin, ParseProblem, Parsed};

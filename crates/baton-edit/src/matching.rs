@@ -37,9 +37,9 @@ pub(crate) fn squash(line: &str) -> String {
     line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The lines of `text`, without their `\n`; a final `\n` does not start another line.
-pub(crate) fn split_lines(text: &str) -> Vec<&str> {
-    text.split_terminator('\n').collect()
+/// Each line [`squash`]ed.
+pub(crate) fn squash_all(lines: &[&str]) -> Vec<String> {
+    lines.iter().map(|line| squash(line)).collect()
 }
 
 pub(crate) fn is_blank(line: &str) -> bool {
@@ -125,8 +125,8 @@ pub(crate) struct Doc<'a> {
 
 impl<'a> Doc<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
-        let lines = split_lines(text);
-        let squashed = lines.iter().map(|line| squash(line)).collect();
+        let lines = crate::fence::split_lines(text);
+        let squashed = squash_all(&lines);
         let mut starts = Vec::with_capacity(lines.len() + 1);
         let mut offset = 0;
         for line in &lines {
@@ -520,10 +520,6 @@ mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
 
-    fn squashed(lines: &[&str]) -> Vec<String> {
-        lines.iter().map(|line| squash(line)).collect()
-    }
-
     #[test]
     fn squash_trims_and_collapses_whitespace() {
         assert_eq!(squash("\t  let  x =\t1;  "), "let x = 1;");
@@ -567,14 +563,14 @@ mod tests {
 
     #[test]
     fn fuzzy_finds_a_unique_near_copy() {
-        let hay = squashed(&[
+        let hay = squash_all(&[
             "fn alpha() {",
             "    let total = compute_total(items, tax_rate);",
             "    println!(\"{total}\");",
             "}",
             "fn beta() {}",
         ]);
-        let needle = squashed(&[
+        let needle = squash_all(&[
             "let total = compute_totl(items, tax_rate);",
             "println!(\"{total}\");",
         ]);
@@ -590,13 +586,13 @@ mod tests {
 
     #[test]
     fn fuzzy_reports_two_equally_close_places_as_ambiguous() {
-        let hay = squashed(&[
+        let hay = squash_all(&[
             "let total = compute_total(items, tax_rate);",
             "unrelated();",
             "unrelated_again();",
             "let total = compute_total(items, tax_rate);",
         ]);
-        let needle = squashed(&["let total = compute_totl(items, tax_rate);"]);
+        let needle = squash_all(&["let total = compute_totl(items, tax_rate);"]);
         assert!(matches!(
             fuzzy(&hay, &needle).verdict(0.9),
             Verdict::Ambiguous(..)
@@ -606,7 +602,7 @@ mod tests {
     #[test]
     fn fuzzy_skips_files_over_the_line_cap() {
         let hay = vec!["x".to_owned(); FUZZY_MAX_FILE_LINES + 1];
-        let search = fuzzy(&hay, &squashed(&["something long enough to match"]));
+        let search = fuzzy(&hay, &squash_all(&["something long enough to match"]));
         assert_eq!(
             search.limit,
             Some(FuzzyLimit::FileTooLong {
@@ -618,8 +614,8 @@ mod tests {
 
     #[test]
     fn short_searches_are_measured_but_never_accepted() {
-        let hay = squashed(&["x = 1", "y = 2"]);
-        let search = fuzzy(&hay, &squashed(&["x = 2"]));
+        let hay = squash_all(&["x = 1", "y = 2"]);
+        let search = fuzzy(&hay, &squash_all(&["x = 2"]));
         assert!(search.best.is_some());
         assert_eq!(search.verdict(0.0), Verdict::NotClose);
     }

@@ -208,25 +208,14 @@ pub(crate) fn parse_for(reply: &str, sole_file: Option<&str>) -> Parsed {
             });
         }
     }
-    problems.sort_by_key(|problem| problem.line);
-    edits.sort_by_key(|edit| edit.origin.line);
-    for (index, edit) in edits.iter_mut().enumerate() {
-        edit.origin.index = index;
-    }
-    if edits.is_empty() && problems.is_empty() {
-        problems.push(ParseProblem {
-            line: 1,
-            message: "No SEARCH/REPLACE block was found in the reply. Write each change as the \
-                      file's path on a line, then `<<<<<<< SEARCH`, the exact old lines, \
-                      `=======`, the new lines, and `>>>>>>> REPLACE`."
-                .to_string(),
-        });
-    }
-    Parsed {
-        format: Some(EditFormat::SearchReplace),
+    Parsed::new(
+        EditFormat::SearchReplace,
         edits,
         problems,
-    }
+        "No SEARCH/REPLACE block was found in the reply. Write each change as the file's path \
+         on a line, then `<<<<<<< SEARCH`, the exact old lines, `=======`, the new lines, and \
+         `>>>>>>> REPLACE`.",
+    )
 }
 
 /// Whether `text` holds a SEARCH marker line: the sign of this format for detection.

@@ -64,13 +64,10 @@ pub fn parse(reply: &str) -> Parsed {
     };
     parser.run();
     let Parser {
-        mut edits,
+        edits,
         mut problems,
         ..
     } = parser;
-    for (index, edit) in edits.iter_mut().enumerate() {
-        edit.origin.index = index;
-    }
     for (line, path, content) in whole::named_blocks(&lines) {
         let diff = content.iter().any(|text| {
             ["--- ", "+++ ", "@@"]
@@ -88,21 +85,13 @@ pub fn parse(reply: &str) -> Parsed {
             });
         }
     }
-    problems.sort_by_key(|problem| problem.line);
-    if edits.is_empty() && problems.is_empty() {
-        problems.push(ParseProblem {
-            line: 1,
-            message: "No unified diff was found in the reply. Write each file's changes as \
-                      `--- a/path`, `+++ b/path`, then `@@ ... @@` hunks whose lines start with \
-                      ` `, `-` or `+`."
-                .to_string(),
-        });
-    }
-    Parsed {
-        format: Some(EditFormat::Udiff),
+    Parsed::new(
+        EditFormat::Udiff,
         edits,
         problems,
-    }
+        "No unified diff was found in the reply. Write each file's changes as `--- a/path`, \
+         `+++ b/path`, then `@@ ... @@` hunks whose lines start with ` `, `-` or `+`.",
+    )
 }
 
 /// Whether `text` holds a `---`/`+++` header pair followed by a `@@` hunk header: the sign
@@ -276,7 +265,7 @@ impl Parser<'_> {
                 self.edits.push(Edit {
                     path,
                     kind,
-                    // The index is set once all edits are known.
+                    // `Parsed::new` numbers the edits.
                     origin: Origin { index: 0, line },
                 });
             }

@@ -129,19 +129,13 @@ pub(crate) fn parse_for(reply: &str, sole_file: Option<&str>) -> Parsed {
             problems.push(pathless_problem(block));
         }
     }
-    if edits.is_empty() && problems.is_empty() {
-        problems.push(ParseProblem {
-            line: 1,
-            message: "No file was found in the reply. Write each changed file as its path alone \
-                      on a line, then a fenced code block with the file's complete content."
-                .to_string(),
-        });
-    }
-    Parsed {
-        format: Some(EditFormat::Whole),
+    Parsed::new(
+        EditFormat::Whole,
         edits,
         problems,
-    }
+        "No file was found in the reply. Write each changed file as its path alone on a line, \
+         then a fenced code block with the file's complete content.",
+    )
 }
 
 /// Whether the reply holds a fenced block naming a file, closed or not: what detection

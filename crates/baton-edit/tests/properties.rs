@@ -211,7 +211,7 @@ proptest! {
 
         let second = again(&dir, case.search_replace());
         prop_assert!(already(&second), "{:?}", second.outcomes);
-        prop_assert!(!second.written);
+        prop_assert!(!second.written());
         prop_assert_eq!(fs::read_to_string(dir.path().join("file.txt")).unwrap(), content);
     }
 

@@ -11,8 +11,11 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
-use baton_edit::{ApplyOptions, ApplyReport, Edit, EditKind, EditStatus, Origin, Refusal, apply};
+use baton_edit::{ApplyOptions, ApplyReport, EditKind, EditStatus, Refusal, apply};
 use pretty_assertions::assert_eq;
+
+mod support;
+use support::{edits, sr, whole};
 
 /// A root directory and a sibling directory outside it, both temporary.
 struct World {
@@ -81,30 +84,6 @@ fn collect(top: &Path, dir: &Path, entries: &mut BTreeMap<String, String>) {
     }
 }
 
-fn edits(list: Vec<(&str, EditKind)>) -> Vec<Edit> {
-    list.into_iter()
-        .enumerate()
-        .map(|(index, (path, kind))| Edit {
-            path: path.to_owned(),
-            kind,
-            origin: Origin { index, line: 1 },
-        })
-        .collect()
-}
-
-fn whole(content: &str) -> EditKind {
-    EditKind::Whole {
-        content: content.to_owned(),
-    }
-}
-
-fn sr(search: &str, replace: &str) -> EditKind {
-    EditKind::SearchReplace {
-        search: search.to_owned(),
-        replace: replace.to_owned(),
-    }
-}
-
 /// Applies a reply of one harmless edit (which would write `ok.txt`) and `edit` at `path`,
 /// with `partial` on so that only the refusal can stop the write; asserts that nothing
 /// changed anywhere and returns the refusal.
@@ -117,7 +96,7 @@ fn refused_alone(world: &World, options: ApplyOptions, path: &str, kind: EditKin
         &options,
     );
     assert_eq!(world.snapshot(), before, "something was written");
-    assert!(!report.written);
+    assert!(!report.written());
     assert!(report.files.is_empty());
     let refusal = refusal_of(&report, 1);
     assert_eq!(refusal.path(), path);
@@ -214,7 +193,7 @@ fn a_symlink_inside_the_root_to_inside_the_root_is_edited_through() {
         ]),
         &world.options(),
     );
-    assert!(report.written, "{:?}", report.outcomes);
+    assert!(report.written(), "{:?}", report.outcomes);
     assert_eq!(
         fs::read_to_string(world.root.join("real/file.txt")).unwrap(),
         "three\n"
@@ -257,7 +236,7 @@ fn allow_entries_admit_normalized_paths_and_whole_subtrees() {
         ]),
         &options,
     );
-    assert!(report.written, "{:?}", report.outcomes);
+    assert!(report.written(), "{:?}", report.outcomes);
     assert!(world.root.join("docs/guide/intro.md").exists());
     let refusal = refused_alone(&world, options, "docsy/x.md", whole("x\n"));
     assert!(matches!(refusal, Refusal::NotAllowed { .. }));

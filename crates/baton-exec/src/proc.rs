@@ -77,14 +77,7 @@ pub fn is_same_process(pid: u32, start: u64) -> bool {
 /// Whether `pid` is still the process that started at `start` and has not exited: a
 /// zombie waiting for its reaper counts as gone here (it can no longer act).
 pub fn is_running(pid: u32, start: u64) -> bool {
-    is_same_process(pid, start)
-        && std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|stat| {
-                stat.rsplit_once(") ")
-                    .map(|(_, rest)| !rest.starts_with('Z'))
-            })
-            .unwrap_or(false)
+    read_stat(pid).is_some_and(|stat| stat.start == start && !stat.is_zombie())
 }
 
 /// Sends `signal` to process group `pgid` only if its leader is still the process recorded
@@ -124,7 +117,8 @@ pub(crate) fn signal_group(pgid: u32, signal: Signal) -> Result<bool, ExecError>
 }
 
 /// Sends `signal` to one process, only if it is still the one that started at `start`.
-pub(crate) fn signal_process(pid: u32, start: u64, signal: Signal) -> bool {
+/// Returns whether the signal went out.
+pub fn signal_process(pid: u32, start: u64, signal: Signal) -> bool {
     let Some(target) = as_pid(pid) else {
         return false;
     };

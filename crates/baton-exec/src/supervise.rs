@@ -14,6 +14,7 @@ pub(crate) mod health;
 mod ladder;
 mod verdict;
 
+use baton_core::now_ms;
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -468,10 +469,6 @@ fn ended(status: WorkerStatus, why: Option<String>, exit_code: Option<i32>) -> O
         ended_at_ms: now_ms(),
         log_tail: String::new(),
     }
-}
-
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 /// Sleeps until `deadline`, or forever without one (a `select!` branch that never fires).

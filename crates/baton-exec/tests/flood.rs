@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use baton_core::{RestartPolicy, WorkerRole, WorkerSpec, WorkerStatus};
+use baton_core::{WorkerSpec, WorkerStatus};
 use baton_exec::proc::group_alive;
 use baton_exec::{Observer, Started, supervise};
 use tokio::sync::mpsc;
@@ -44,26 +44,15 @@ async fn a_flooding_worker_keeps_the_log_under_its_cap_and_the_supervisor_flat()
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("flood.log");
     let spec = WorkerSpec {
-        name: "flood".into(),
-        kind: None,
-        role: WorkerRole::Agent,
-        command: vec!["yes".into()],
-        cwd: dir.path().display().to_string(),
-        prompt: None,
-        env_set: Vec::new(),
-        env_pass: Vec::new(),
         timeout_ms: Some(2_000),
-        idle_timeout_ms: None,
         grace_ms: 500,
-        expect: Vec::new(),
-        expect_pass: false,
-        remediate: 0,
-        remediation_of: None,
         max_parallel: 1,
         log_cap_bytes: CAP_BYTES,
-        tmux: false,
-        restart: RestartPolicy::Never,
-        health_url: None,
+        ..WorkerSpec::new(
+            "flood",
+            vec!["yes".into()],
+            dir.path().display().to_string(),
+        )
     };
     let mut starts = Starts::default();
     let (_stop, stop_rx) = mpsc::channel(1);

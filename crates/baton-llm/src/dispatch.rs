@@ -3,6 +3,7 @@
 //! then fall back to the next step. Every attempt becomes a ledger record; the caller
 //! writes them. A reply that breaks midway is taken back from the sink before the next try.
 
+use baton_core::now_ms;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -55,6 +56,16 @@ pub struct DispatchInput {
     pub answer_format: Option<String>,
 }
 
+impl DispatchInput {
+    /// Estimated tokens of the prompt (system and user messages) a step sends.
+    pub fn prompt_tokens(&self, target: &Target) -> u64 {
+        baton_core::usage::estimate_tokens_from_chars(chat_request(target, self).content_chars())
+    }
+}
+
+/// Below this many estimated prompt tokens, a server's lower count is not worth a warning.
+const TRUNCATION_CHECK_MIN_TOKENS: u64 = 256;
+
 /// A reply and how it was obtained.
 #[derive(Debug, Clone)]
 pub struct DispatchResult {
@@ -67,6 +78,16 @@ pub struct DispatchResult {
     pub latency: Duration,
     pub reported_prompt_tokens: Option<u64>,
     pub attempts: Vec<CallRecord>,
+}
+
+impl DispatchResult {
+    /// `(counted, sent)` when the server counted far fewer prompt tokens than were sent:
+    /// the mark of a server silently truncating context.
+    pub fn suspected_truncation(&self, input: &DispatchInput) -> Option<(u64, u64)> {
+        let counted = self.reported_prompt_tokens?;
+        let sent = input.prompt_tokens(&self.target);
+        (sent >= TRUNCATION_CHECK_MIN_TOKENS && counted * 2 < sent).then_some((counted, sent))
+    }
 }
 
 /// A dispatch that got no reply, with the attempts it made.
@@ -330,9 +351,25 @@ impl Dispatcher {
         Ok(None)
     }
 
-    /// Asks the `routes.auto.classifier` profile whether a task needs the cloud. `None`
-    /// when no classifier is configured or it gave no usable answer (rules decide then).
-    pub async fn classify_with_model(
+    /// Decides the route of `--route auto`: the `routes.auto.classifier` profile is asked
+    /// whether the task needs the cloud; without one, or without a usable answer, the rules
+    /// of [`crate::router::classify`] decide. Returns the route, why, and the classifier's
+    /// ledger records.
+    pub async fn auto_route(
+        &self,
+        task: &str,
+        prompt_tokens: u64,
+        request_id: &str,
+    ) -> ((Route, String), Vec<CallRecord>) {
+        let (by_model, records) = self.classify_with_model(task, request_id).await;
+        let decided = by_model
+            .unwrap_or_else(|| crate::router::classify(&self.settings, task, prompt_tokens));
+        (decided, records)
+    }
+
+    /// The classifier's answer, `None` when no classifier is configured or it gave no
+    /// usable answer.
+    async fn classify_with_model(
         &self,
         task: &str,
         request_id: &str,
@@ -463,8 +500,44 @@ impl Step<'_> {
     }
 }
 
+/// The ledger record of a reply served from the cache in place of `plan`'s first step
+/// `target`. `backend` and `model` are those that wrote the cached reply, `usage` what it
+/// took then. Nothing is spent; whatever the call would have cost is avoided.
+pub fn cache_hit_record(
+    settings: &Settings,
+    plan: &RoutePlan,
+    target: &Target,
+    request_id: &str,
+    backend: &str,
+    model: &str,
+    usage: Usage,
+) -> CallRecord {
+    let (cloud_cost, local_avoided) = price(settings, target, &usage);
+    CallRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        request_id: request_id.into(),
+        started_at_ms: now_ms(),
+        profile: target.profile.clone(),
+        route: plan.route.to_string(),
+        backend: backend.into(),
+        endpoint: String::new(),
+        model: model.into(),
+        locality: target.locality(),
+        attempt: 1,
+        usage,
+        latency_ms: 0,
+        ttft_ms: Some(0),
+        outcome: CallOutcome::CacheHit,
+        error_class: None,
+        error: None,
+        cache_hit: true,
+        cost_usd: 0.0,
+        avoided_usd: cloud_cost + local_avoided,
+    }
+}
+
 /// What a call cost (cloud) and what it saved (local tokens at the reference cloud rate).
-pub fn price(settings: &Settings, target: &Target, usage: &Usage) -> (f64, f64) {
+fn price(settings: &Settings, target: &Target, usage: &Usage) -> (f64, f64) {
     match target.locality() {
         Locality::Cloud => (
             target.backend.price_per_mtok.map_or(0.0, |price| {
@@ -484,9 +557,4 @@ pub fn price(settings: &Settings, target: &Target, usage: &Usage) -> (f64, f64) 
 
 fn duration_ms(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// Now, in Unix milliseconds.
-pub fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }

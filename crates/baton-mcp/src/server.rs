@@ -3,6 +3,7 @@
 //! cheap and a `Store` is not `Sync`), and answers with JSON text plus the same value as
 //! structured content. Every failure is an `is_error: true` result (see `error.rs`).
 
+use baton_core::now_ms;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -49,11 +50,6 @@ impl std::fmt::Debug for BatonMcp {
             .field("store_path", &self.store_path)
             .finish_non_exhaustive()
     }
-}
-
-/// Unix milliseconds now: the clock memory expiry and worker ages are measured by.
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 /// A successful reply: the value as pretty JSON text (what most agents read) and, when it

@@ -1,10 +1,10 @@
 //! The call ledger: one `calls` row per attempt to get a reply from one endpoint, written by
 //! the caller of the model layer and read back by `baton stats`, reports and the dashboard.
 
-use baton_core::{CallRecord, Usage};
+use baton_core::{CallOutcome, CallRecord, ErrorClass, Locality, Usage};
 use rusqlite::{Row, params};
 
-use crate::codec::{opt_text_enum, parse_error_class, parse_locality, parse_outcome, text_enum};
+use crate::codec::{opt_text_enum, text_enum};
 use crate::{Store, StoreError};
 
 const INSERT: &str = "INSERT INTO calls (
@@ -90,7 +90,7 @@ fn call_from_row(row: &Row<'_>) -> rusqlite::Result<CallRecord> {
         backend: row.get(5)?,
         endpoint: row.get(6)?,
         model: row.get(7)?,
-        locality: text_enum(row, 8, "locality", parse_locality)?,
+        locality: text_enum(row, 8, "locality", Locality::parse)?,
         attempt: row.get(9)?,
         usage: Usage {
             prompt_tokens: row.get(10)?,
@@ -100,8 +100,8 @@ fn call_from_row(row: &Row<'_>) -> rusqlite::Result<CallRecord> {
         },
         latency_ms: row.get(14)?,
         ttft_ms: row.get(15)?,
-        outcome: text_enum(row, 16, "outcome", parse_outcome)?,
-        error_class: opt_text_enum(row, 17, "error_class", parse_error_class)?,
+        outcome: text_enum(row, 16, "outcome", CallOutcome::parse)?,
+        error_class: opt_text_enum(row, 17, "error_class", ErrorClass::parse)?,
         error: row.get(18)?,
         cache_hit: row.get(19)?,
         cost_usd: row.get(20)?,

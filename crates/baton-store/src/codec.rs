@@ -1,7 +1,6 @@
 //! Column conversions shared by the tables: enums stored as their `as_str` names, JSON
 //! columns, and the error that says which column held what.
 
-use baton_core::{CallOutcome, ErrorClass, Locality};
 use rusqlite::Row;
 use rusqlite::types::Type;
 use serde::de::DeserializeOwned;
@@ -37,26 +36,6 @@ pub(crate) fn json<T: DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::
     let text: String = row.get(idx)?;
     serde_json::from_str(&text)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
-}
-
-pub(crate) fn parse_locality(value: &str) -> Option<Locality> {
-    match value {
-        "local" => Some(Locality::Local),
-        "cloud" => Some(Locality::Cloud),
-        _ => None,
-    }
-}
-
-pub(crate) fn parse_outcome(value: &str) -> Option<CallOutcome> {
-    CallOutcome::parse(value)
-}
-
-pub(crate) fn parse_error_class(value: &str) -> Option<ErrorClass> {
-    match value {
-        "retryable" => Some(ErrorClass::Retryable),
-        "final" => Some(ErrorClass::Final),
-        _ => None,
-    }
 }
 
 /// [`text_enum`] for a nullable column.

@@ -125,15 +125,47 @@ impl Store {
         key: &str,
         now_ms: i64,
     ) -> Result<Option<MemoryEntry>, StoreError> {
+        self.read_entry(namespace, key, now_ms, true)
+    }
+
+    /// The live entry under (namespace, key) without counting an access: for a ranking that
+    /// reads candidates it may not hand on, and counts the ones it does with
+    /// [`Store::count_search_accesses`]. `None` when there is none or it has expired.
+    pub fn memory_peek(
+        &self,
+        namespace: &str,
+        key: &str,
+        now_ms: i64,
+    ) -> Result<Option<MemoryEntry>, StoreError> {
+        self.read_entry(namespace, key, now_ms, false)
+    }
+
+    /// [`Store::memory_get`] (`count`) or [`Store::memory_peek`].
+    fn read_entry(
+        &self,
+        namespace: &str,
+        key: &str,
+        now_ms: i64,
+        count: bool,
+    ) -> Result<Option<MemoryEntry>, StoreError> {
         const WHAT: &str = "read a memory entry";
-        // One statement reads and counts: two processes reading at once are both counted.
-        self.conn
-            .prepare_cached(&format!(
+        // Counting reads and counts in one statement: two processes reading at once are
+        // both counted.
+        let sql = if count {
+            format!(
                 "UPDATE memory SET access_count = access_count + 1
                  WHERE namespace = ?1 AND key = ?2 AND {}
                  RETURNING {ENTRY_COLUMNS}",
                 live(3)
-            ))
+            )
+        } else {
+            format!(
+                "SELECT {ENTRY_COLUMNS} FROM memory WHERE namespace = ?1 AND key = ?2 AND {}",
+                live(3)
+            )
+        };
+        self.conn
+            .prepare_cached(&sql)
             .and_then(|mut stmt| {
                 stmt.query_row(params![namespace, key, now_ms], entry_from_row)
                     .optional()

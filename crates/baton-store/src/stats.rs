@@ -17,10 +17,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use baton_core::{CallOutcome, Locality};
+use baton_core::{CallOutcome, CallRecord, Locality};
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{parse_locality, parse_outcome, text_enum};
 use crate::{Store, StoreError};
 
 /// The ledger summed up over the attempts started at or after `since_ms`.
@@ -85,64 +84,16 @@ pub struct TokenSplit {
     pub estimated_calls: u64,
 }
 
-// Only the columns the report needs, in one scan of the rows since `since_ms`. Percentiles
-// need every latency anyway, so summing in Rust costs no extra pass.
-const SELECT: &str = "SELECT request_id, backend, model, locality, prompt_tokens,
-        completion_tokens, estimated, latency_ms, ttft_ms, outcome, cache_hit, cost_usd,
-        avoided_usd
-    FROM calls WHERE started_at_ms >= ?1";
-
-/// One ledger row as the report sees it.
-struct Row {
-    request_id: String,
-    backend: String,
-    model: String,
-    locality: Locality,
-    prompt_tokens: u64,
-    completion_tokens: u64,
-    estimated: bool,
-    latency_ms: u64,
-    ttft_ms: Option<u64>,
-    outcome: CallOutcome,
-    cache_hit: bool,
-    cost_usd: f64,
-    avoided_usd: f64,
-}
-
 impl Store {
-    /// Sums up the attempts started at or after `since_ms` (all of them for `None`).
+    /// Sums up the attempts started at or after `since_ms` (all of them for `None`). One
+    /// scan of the ledger: percentiles need every latency anyway, so summing in Rust costs
+    /// no extra pass.
     pub fn stats(&self, since_ms: Option<i64>) -> Result<StatsReport, StoreError> {
-        const WHAT: &str = "compute stats";
-        let mut select = self
-            .conn
-            .prepare_cached(SELECT)
-            .map_err(self.query_err(WHAT))?;
-        let rows = select
-            .query_map([since_ms.unwrap_or(i64::MIN)], |row| {
-                Ok(Row {
-                    request_id: row.get(0)?,
-                    backend: row.get(1)?,
-                    model: row.get(2)?,
-                    locality: text_enum(row, 3, "locality", parse_locality)?,
-                    prompt_tokens: row.get(4)?,
-                    completion_tokens: row.get(5)?,
-                    estimated: row.get(6)?,
-                    latency_ms: row.get(7)?,
-                    ttft_ms: row.get(8)?,
-                    outcome: text_enum(row, 9, "outcome", parse_outcome)?,
-                    cache_hit: row.get(10)?,
-                    cost_usd: row.get(11)?,
-                    avoided_usd: row.get(12)?,
-                })
-            })
-            .map_err(self.query_err(WHAT))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(self.query_err(WHAT))?;
-        Ok(report(since_ms, &rows))
+        Ok(report(since_ms, &self.calls(since_ms)?))
     }
 }
 
-fn report(since_ms: Option<i64>, rows: &[Row]) -> StatsReport {
+fn report(since_ms: Option<i64>, rows: &[CallRecord]) -> StatsReport {
     let mut overall = Acc::default();
     // BTreeMap keeps the groups sorted by backend, then model (then locality).
     let mut groups: BTreeMap<(&str, &str, &str), (Locality, Acc<'_>)> = BTreeMap::new();
@@ -179,7 +130,7 @@ struct Acc<'a> {
 }
 
 impl<'a> Acc<'a> {
-    fn add(&mut self, row: &'a Row) {
+    fn add(&mut self, row: &'a CallRecord) {
         let s = &mut self.stats;
         s.calls += 1;
         self.requests.insert(&row.request_id);
@@ -199,15 +150,15 @@ impl<'a> Acc<'a> {
         let tokens = &mut s.tokens;
         match row.locality {
             Locality::Local => {
-                tokens.local_in += row.prompt_tokens;
-                tokens.local_out += row.completion_tokens;
+                tokens.local_in += row.usage.prompt_tokens;
+                tokens.local_out += row.usage.completion_tokens;
             }
             Locality::Cloud => {
-                tokens.cloud_in += row.prompt_tokens;
-                tokens.cloud_out += row.completion_tokens;
+                tokens.cloud_in += row.usage.prompt_tokens;
+                tokens.cloud_out += row.usage.completion_tokens;
             }
         }
-        if row.estimated {
+        if row.usage.estimated {
             tokens.estimated_calls += 1;
         }
     }

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
@@ -128,33 +128,8 @@ fn child_process_writer() {
 fn four_processes_writing_to_a_fresh_file_at_once_lose_nothing() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join(".baton/baton.db");
-    let exe = std::env::current_exe().unwrap();
     let writers: Vec<String> = (0..4).map(|p| format!("process{p}")).collect();
-    // Each child is this test binary running only `child_process_writer`.
-    let children: Vec<_> = writers
-        .iter()
-        .map(|writer| {
-            Command::new(&exe)
-                .args([
-                    "child_process_writer",
-                    "--exact",
-                    "--test-threads=1",
-                    "--quiet",
-                ])
-                .env(CHILD_DB, &path)
-                .env(CHILD_NAME, writer)
-                .output_spawned()
-        })
-        .collect();
-    for child in children {
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "child failed: {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    run_children("child_process_writer", CHILD_DB, &path, &writers);
     assert_eq!(stored_ids(&path), ids(writers));
     assert_eq!(user_version(&path), SCHEMA_VERSION);
 }
@@ -198,32 +173,13 @@ fn child_process_memory_writer() {
 fn eight_processes_storing_500_memory_entries_each_at_once_lose_none() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join(".baton/baton.db");
-    let exe = std::env::current_exe().unwrap();
     let writers: Vec<String> = (0..MEMORY_WRITERS).map(|p| format!("p{p}")).collect();
-    let children: Vec<_> = writers
-        .iter()
-        .map(|writer| {
-            Command::new(&exe)
-                .args([
-                    "child_process_memory_writer",
-                    "--exact",
-                    "--test-threads=1",
-                    "--quiet",
-                ])
-                .env(MEMORY_CHILD_DB, &path)
-                .env(CHILD_NAME, writer)
-                .output_spawned()
-        })
-        .collect();
-    for child in children {
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "child failed: {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    run_children(
+        "child_process_memory_writer",
+        MEMORY_CHILD_DB,
+        &path,
+        &writers,
+    );
 
     let store = Store::open(&path).unwrap();
     let now = i64::MAX - 1;
@@ -269,17 +225,33 @@ fn eight_processes_storing_500_memory_entries_each_at_once_lose_none() {
     assert_eq!(user_version(&path), SCHEMA_VERSION);
 }
 
-/// Spawns with piped output so a failing child's panic shows up in the assertion.
-trait SpawnPiped {
-    fn output_spawned(&mut self) -> std::process::Child;
-}
-
-impl SpawnPiped for Command {
-    fn output_spawned(&mut self) -> std::process::Child {
-        self.stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
+/// Runs one child process per writer at once, each being this test binary running only
+/// `test` with `db_var` set to `path` and [`CHILD_NAME`] to its writer, and checks that
+/// every child succeeded. Output is piped so a failing child's panic shows up in the
+/// assertion.
+fn run_children(test: &str, db_var: &str, path: &Path, writers: &[String]) {
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = writers
+        .iter()
+        .map(|writer| {
+            Command::new(&exe)
+                .args([test, "--exact", "--test-threads=1", "--quiet"])
+                .env(db_var, path)
+                .env(CHILD_NAME, writer)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "child failed: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 

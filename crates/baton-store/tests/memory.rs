@@ -180,7 +180,7 @@ fn an_expired_entry_is_purged_by_a_later_store() {
 }
 
 #[test]
-fn gets_and_counted_search_hits_count_accesses_but_searches_lists_and_misses_do_not() {
+fn gets_and_counted_search_hits_count_accesses_but_searches_lists_peeks_and_misses_do_not() {
     let dir = TempDir::new().unwrap();
     let store = seeded(&dir);
     let count = |store: &Store| {
@@ -211,6 +211,11 @@ fn gets_and_counted_search_hits_count_accesses_but_searches_lists_and_misses_do_
     let reply = search(&store, MemoryQuery::new("sqlite").with_limit(0));
     assert_eq!(store.count_search_accesses(&reply.hits).unwrap(), 0);
     assert!(store.memory_get("patterns", "nope", T0).unwrap().is_none());
+    assert_eq!(count(&store), 4);
+    // A peek reads without counting.
+    let peeked = store.memory_peek("patterns", "pattern-db-wal", T0).unwrap();
+    assert_eq!(peeked.map(|e| e.access_count), Some(4));
+    assert!(store.memory_peek("patterns", "nope", T0).unwrap().is_none());
     assert_eq!(count(&store), 4);
     // A hit deleted between the search and the count is not counted, and not an error.
     let reply = search(&store, MemoryQuery::new("sqlite"));

@@ -240,28 +240,17 @@ fn v2_workers() -> Vec<WorkerRecord> {
         log_path: "/home/me/p/.baton/workers/0190c000-0000-7000-8000-000000000001.log".into(),
         restarts: 0,
     };
-    let queued = WorkerRecord {
-        id: "0190c000-0000-7000-8000-000000000002".into(),
-        spec: WorkerSpec {
+    let queued = WorkerRecord::queued(
+        "0190c000-0000-7000-8000-000000000002",
+        WorkerSpec {
             command: vec!["codex".into(), "exec".into(), "fix it again".into()],
             prompt: Some("fix it again".into()),
             remediation_of: Some(ended.id.clone()),
             ..spec("fix-parser-r1")
         },
-        status: WorkerStatus::Queued,
-        why: None,
-        pid: None,
-        pgid: None,
-        process_start: None,
-        supervisor_pid: None,
-        supervisor_start: None,
-        created_at_ms: 1_760_000_020_001,
-        started_at_ms: None,
-        ended_at_ms: None,
-        exit_code: None,
-        log_path: "/home/me/p/.baton/workers/0190c000-0000-7000-8000-000000000002.log".into(),
-        restarts: 0,
-    };
+        "/home/me/p/.baton/workers/0190c000-0000-7000-8000-000000000002.log",
+        1_760_000_020_001,
+    );
     let server = WorkerRecord {
         id: "0190c000-0000-7000-8000-000000000003".into(),
         spec: WorkerSpec {

@@ -19,44 +19,19 @@ fn open(dir: &TempDir) -> Store {
 
 /// A queued agent with the defaults `baton spawn` would give; tests change what they need.
 fn agent(id: &str, name: &str, created_at_ms: i64, max_parallel: u32) -> WorkerRecord {
-    WorkerRecord {
-        id: id.into(),
-        spec: WorkerSpec {
-            name: name.into(),
-            kind: None,
-            role: WorkerRole::Agent,
-            command: vec!["fake-agent".into(), "do it".into()],
-            cwd: "/tmp/project".into(),
-            prompt: Some("do it".into()),
-            env_set: vec![],
-            env_pass: vec![],
-            timeout_ms: None,
-            idle_timeout_ms: None,
-            grace_ms: 2000,
-            expect: vec![],
-            expect_pass: false,
-            remediate: 0,
-            remediation_of: None,
-            max_parallel,
-            log_cap_bytes: 1 << 20,
-            tmux: false,
-            restart: RestartPolicy::Never,
-            health_url: None,
-        },
-        status: WorkerStatus::Queued,
-        why: None,
-        pid: None,
-        pgid: None,
-        process_start: None,
-        supervisor_pid: None,
-        supervisor_start: None,
-        created_at_ms,
-        started_at_ms: None,
-        ended_at_ms: None,
-        exit_code: None,
-        log_path: format!("/tmp/project/.baton/workers/{id}.log"),
-        restarts: 0,
-    }
+    let spec = WorkerSpec {
+        prompt: Some("do it".into()),
+        grace_ms: 2000,
+        max_parallel,
+        log_cap_bytes: 1 << 20,
+        ..WorkerSpec::new(
+            name,
+            vec!["fake-agent".into(), "do it".into()],
+            "/tmp/project",
+        )
+    };
+    let log_path = format!("/tmp/project/.baton/workers/{id}.log");
+    WorkerRecord::queued(id, spec, log_path, created_at_ms)
 }
 
 fn server(id: &str, created_at_ms: i64) -> WorkerRecord {

@@ -23,6 +23,7 @@ impl App {
                 Exit::Internal,
                 format!("cannot read the working directory: {error}"),
             )
+            .hint("the directory may have been removed: `cd` into an existing one")
         })?;
         Ok(App {
             cwd,
@@ -63,5 +64,20 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
                 Exit::Internal,
                 format!("cannot start the async runtime: {error}"),
             )
+            .hint("the system may be out of threads or file descriptors (see `ulimit -a`)")
         })
+}
+
+/// All of stdin as text; `what` names it in the error ("the reply", "the value"), `hint`
+/// says what to pipe instead.
+pub fn read_stdin(what: &str, hint: &str) -> Result<String, CliError> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|error| {
+        CliError::new(
+            Exit::Input,
+            format!("cannot read {what} from stdin: {error}"),
+        )
+        .hint(hint)
+    })?;
+    Ok(text)
 }

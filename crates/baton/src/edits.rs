@@ -9,7 +9,7 @@
 use std::io::Write;
 
 use baton_core::{EditFormat, EditRecord};
-use baton_edit::{ApplyOptions, ApplyReport, EditStatus, FileStatus, Parsed};
+use baton_edit::{ApplyOptions, ApplyReport, EditStatus, FileStatus, Parsed, Tally};
 use baton_store::Store;
 use serde_json::json;
 
@@ -36,7 +36,6 @@ pub struct Applied {
     pub parsed: Parsed,
     /// `None` when the reply held no edits to apply.
     pub report: Option<ApplyReport>,
-    pub well_formed: bool,
     /// The ledger row written; `None` when no format was asked and none was found (there is
     /// no format to count the reply under).
     pub record: Option<EditRecord>,
@@ -46,70 +45,82 @@ pub struct Applied {
 pub fn apply_reply(store: &Store, request: ApplyRequest<'_>) -> Result<Applied, CliError> {
     let sole_file = request.sole_file.as_deref();
     let mut parsed = baton_edit::parse_for(request.reply, request.format, sole_file);
-    let mut well_formed = parsed.is_well_formed();
     if request.format.is_some() && parsed.edits.is_empty() {
         let detected = baton_edit::parse_for(request.reply, None, sole_file);
         if detected.is_well_formed() {
             parsed = detected;
-            well_formed = false;
         }
     }
-    let report = parsed
-        .is_well_formed()
-        .then(|| baton_edit::apply(&parsed.edits, &request.options));
-    let count = |pick: fn(&EditStatus) -> bool| {
-        report.as_ref().map_or(0, |report| {
-            report
-                .outcomes
-                .iter()
-                .filter(|outcome| pick(&outcome.status))
-                .count() as u32
-        })
-    };
-    let record = request.format.or(parsed.format).map(|format| EditRecord {
-        id: uuid::Uuid::now_v7().to_string(),
-        request_id: request.request_id.clone(),
-        at_ms: baton_llm::dispatch::now_ms(),
-        model: request.model.clone(),
-        format,
-        parsed_as: parsed.format,
-        well_formed,
-        edits: parsed.edits.len() as u32,
-        applied: count(|s| matches!(s, EditStatus::Applied { .. })),
-        already_applied: count(|s| matches!(s, EditStatus::AlreadyApplied)),
-        failed: count(|s| matches!(s, EditStatus::Failed { .. })),
-        refused: count(|s| matches!(s, EditStatus::Refused { .. })),
-        written: report.as_ref().is_some_and(|r| r.written),
-        dry_run: request.options.dry_run,
-    });
-    if let Some(record) = &record {
-        let files = report
-            .as_ref()
-            .map(|r| serde_json::to_value(&r.files).unwrap_or_default())
-            .unwrap_or_else(|| json!([]));
-        store.record_edit(record, &files)?;
-    }
-    Ok(Applied {
+    let mut applied = Applied {
         asked: request.format,
+        report: parsed
+            .is_well_formed()
+            .then(|| baton_edit::apply(&parsed.edits, &request.options)),
         parsed,
-        report,
-        well_formed,
-        record,
-    })
+        record: None,
+    };
+    let Some(format) = applied.asked.or(applied.parsed.format) else {
+        return Ok(applied);
+    };
+    let tally = applied
+        .report
+        .as_ref()
+        .map(ApplyReport::tally)
+        .unwrap_or_default();
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    let record = EditRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        request_id: request.request_id,
+        at_ms: baton_core::now_ms(),
+        model: request.model,
+        format,
+        parsed_as: applied.parsed.format,
+        well_formed: applied.well_formed(),
+        edits: count(applied.parsed.edits.len()),
+        applied: count(tally.applied),
+        already_applied: count(tally.already_applied),
+        failed: count(tally.failed),
+        refused: count(tally.refused),
+        written: applied.written(),
+        dry_run: request.options.dry_run,
+    };
+    let files = applied
+        .report
+        .as_ref()
+        .map(|r| serde_json::to_value(&r.files).unwrap_or_default())
+        .unwrap_or_else(|| json!([]));
+    store.record_edit(&record, &files)?;
+    applied.record = Some(record);
+    Ok(applied)
 }
 
 impl Applied {
+    /// Well-formed in the format asked for: false for a reply applied in another format it
+    /// was detected in (the files get what the model meant; the model did not follow the
+    /// format).
+    pub fn well_formed(&self) -> bool {
+        self.parsed.is_well_formed()
+            && self
+                .asked
+                .is_none_or(|asked| self.parsed.format == Some(asked))
+    }
+
+    /// Whether any file was written.
+    pub fn written(&self) -> bool {
+        self.report.as_ref().is_some_and(ApplyReport::written)
+    }
+
     /// The `--json` object: formats, problems, one entry per edit, files, and the feedback
     /// to send back to the model.
     pub fn to_json(&self) -> serde_json::Value {
         json!({
             "format": self.asked,
             "parsed_as": self.parsed.format,
-            "well_formed": self.well_formed,
+            "well_formed": self.well_formed(),
             "problems": self.parsed.problems,
             "edits": self.report.as_ref().map(|r| &r.outcomes),
             "files": self.report.as_ref().map(|r| &r.files),
-            "written": self.report.as_ref().is_some_and(|r| r.written),
+            "written": self.written(),
             "write_error": self.report.as_ref().and_then(|r| r.write_error.as_ref()),
             "feedback": self.feedback(),
             "record_id": self.record.as_ref().map(|r| &r.id),
@@ -153,18 +164,9 @@ impl Applied {
                 "-".repeat(file.deletions.min(40)),
             )?;
         }
-        let already = report
-            .outcomes
-            .iter()
-            .filter(|o| matches!(o.status, EditStatus::AlreadyApplied))
-            .count();
-        let unapplied = report.outcomes.iter().any(|o| {
-            matches!(
-                o.status,
-                EditStatus::Failed { .. } | EditStatus::Refused { .. }
-            )
-        });
-        if report.files.is_empty() && unapplied {
+        let tally = report.tally();
+        let already = tally.already_applied;
+        if report.files.is_empty() && tally.failed + tally.refused > 0 {
             // Nothing to list: the feedback that follows says what went wrong.
             return Ok(());
         }
@@ -175,7 +177,7 @@ impl Applied {
                 report.outcomes.len()
             );
         }
-        let verb = if report.written {
+        let verb = if report.written() {
             "changed"
         } else {
             "to change, nothing written"
@@ -216,13 +218,11 @@ impl Applied {
                     .hint("check that the files and their directories are writable and the disk is not full"),
             );
         }
-        let count = |pick: fn(&EditStatus) -> bool| {
-            report.outcomes.iter().filter(|o| pick(&o.status)).count()
-        };
-        let refused = count(|s| matches!(s, EditStatus::Refused { .. }));
-        let failed = count(|s| matches!(s, EditStatus::Failed { .. }));
+        let Tally {
+            failed, refused, ..
+        } = report.tally();
         let total = report.outcomes.len();
-        let written = if report.written {
+        let written = if report.written() {
             "the files of the edits that applied were written"
         } else {
             "nothing written"

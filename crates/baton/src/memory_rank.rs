@@ -75,6 +75,7 @@ impl Embedder {
                         memory.embeddings
                     ),
                 )
+                .hint("name a `[backends.NAME]` of the config (`baton config show`)")
             })?;
         let runtime = crate::app::runtime()?;
         let api_key = backend.api_key_env.as_deref().and_then(ApiKey::from_env);
@@ -404,7 +405,8 @@ pub fn hybrid_search(
         }
     }
     // Rows close by vector that the text side did not return. With tags asked they are left
-    // out: the vector side cannot check tags without reading (and counting a read of) rows.
+    // out: the vector side does not filter by tag. They are read without counting an access:
+    // the caller counts the hits it hands on, and some of these may yet be cut.
     let mut vector_only = 0;
     if request.tags.is_empty() {
         let mut close: Vec<((String, String), (f64, f64))> = similarity
@@ -414,7 +416,7 @@ pub fn hybrid_search(
         close.sort_by(|a, b| b.1.0.total_cmp(&a.1.0).then(a.0.cmp(&b.0)));
         close.truncate(request.limit);
         for ((namespace, key), (sim, cosine)) in close {
-            let Some(entry) = store.memory_get(&namespace, &key, now_ms)? else {
+            let Some(entry) = store.memory_peek(&namespace, &key, now_ms)? else {
                 continue;
             };
             vector_only += 1;

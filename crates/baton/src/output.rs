@@ -214,3 +214,16 @@ impl ReplySink for FileSink {
         self.inner.notice(text);
     }
 }
+
+/// A table for people, in the style every command's table uses, with `header`.
+pub fn table<I, S>(header: I) -> comfy_table::Table
+where
+    I: IntoIterator<Item = S>,
+    S: Into<comfy_table::Cell>,
+{
+    let mut table = comfy_table::Table::new();
+    table
+        .load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_header(header);
+    table
+}

@@ -42,7 +42,7 @@ pub fn deadline_ms(duration: std::time::Duration) -> Option<u64> {
 pub fn new_record(store_path: &Path, spec: WorkerSpec) -> WorkerRecord {
     let id = new_worker_id();
     let log = log_path(store_path, &id).display().to_string();
-    WorkerRecord::queued(id, spec, log, baton_llm::dispatch::now_ms())
+    WorkerRecord::queued(id, spec, log, baton_core::now_ms())
 }
 
 /// Starts the supervisor of every queued worker that now has a slot (oldest first).
@@ -57,7 +57,7 @@ pub fn promote(store: &Store) -> Result<Vec<String>, CliError> {
                 WorkerStatus::Failed,
                 Some(&why),
                 None,
-                baton_llm::dispatch::now_ms(),
+                baton_core::now_ms(),
             )?;
             continue;
         }
@@ -103,7 +103,7 @@ pub fn reconcile(store: &Store) -> Result<Vec<String>, CliError> {
         let supervisor_alive = match (worker.supervisor_pid, worker.supervisor_start) {
             (Some(pid), Some(start)) => baton_exec::proc::is_running(pid, start),
             // A claimed worker whose supervisor has not written itself down yet: give it time.
-            _ => baton_llm::dispatch::now_ms() - worker.created_at_ms < SUPERVISOR_START_GRACE_MS,
+            _ => baton_core::now_ms() - worker.created_at_ms < SUPERVISOR_START_GRACE_MS,
         };
         if supervisor_alive {
             continue;

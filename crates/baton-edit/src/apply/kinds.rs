@@ -3,11 +3,12 @@
 //! current text (`None`: it does not exist) and returns a [`Step`]; nothing here touches
 //! the disk.
 
+use crate::fence;
 use crate::matching::{self, Doc, Verdict};
 
 use super::MatchMethod;
 use super::report::{self, NotFound};
-use super::text::{close, normalize_newlines, open};
+use super::text::{close, open};
 
 /// What an edit does to one file's text.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +38,7 @@ pub(super) fn changed(current: &str, text: String, method: MatchMethod) -> Step 
 }
 
 pub(super) fn whole(current: Option<&str>, content: &str) -> Step {
-    let content = normalize_newlines(content);
+    let content = fence::normalize(content);
     match current {
         Some(current) => changed(current, content.into_owned(), MatchMethod::Direct),
         None => Step::Changed {
@@ -48,7 +49,7 @@ pub(super) fn whole(current: Option<&str>, content: &str) -> Step {
 }
 
 pub(super) fn create(path: &str, current: Option<&str>, content: &str) -> Step {
-    let content = normalize_newlines(content);
+    let content = fence::normalize(content);
     match current {
         None => Step::Changed {
             text: Some(content.into_owned()),
@@ -80,8 +81,8 @@ pub(super) fn search_replace(
     replace: &str,
     threshold: f64,
 ) -> Step {
-    let search = normalize_newlines(search);
-    let replace = normalize_newlines(replace);
+    let search = fence::normalize(search);
+    let replace = fence::normalize(replace);
     // Only a truly empty SEARCH creates: a SEARCH of blank lines looks for blank lines.
     if search.is_empty() {
         return create_from_empty_search(path, current, &replace);
@@ -152,12 +153,12 @@ enum Located {
 /// again on every run).
 fn locate(path: &str, doc: &Doc<'_>, search: &str, replace: &str, threshold: f64) -> Located {
     let subject = format!("`{path}`");
-    let replace_lines = matching::split_lines(replace);
+    let replace_lines = fence::split_lines(replace);
     let replace_blank = matching::is_blank(replace);
 
     // (1) Exact. A SEARCH that ends a line matches whole lines only, so `return x;\n` does not
     // match the tail of `    return x;\n` (that is a whitespace match, with re-indentation).
-    let search_lines = matching::split_lines(search);
+    let search_lines = fence::split_lines(search);
     let line_shaped = search.ends_with('\n');
     let (places, lines_of_places) = if line_shaped {
         let places = matching::find_lines(&doc.lines, &search_lines);
@@ -248,7 +249,8 @@ fn locate(path: &str, doc: &Doc<'_>, search: &str, replace: &str, threshold: f64
     let replace_core = trim_blank_edges(&replace_lines, leading, trailing);
     if replace_present
         || (!replace_blank
-            && !matching::find_squashed(&doc.squashed, &squash_all(replace_core)).is_empty())
+            && !matching::find_squashed(&doc.squashed, &matching::squash_all(replace_core))
+                .is_empty())
     {
         return Located::Already;
     }
@@ -261,7 +263,7 @@ fn locate(path: &str, doc: &Doc<'_>, search: &str, replace: &str, threshold: f64
             let shift = matching::indent_shift(matching::aligned_pairs(core, lines));
             Located::Replace {
                 range: doc.byte_range(window.start, window.len),
-                replacement: join_lines(replace_core, &shift),
+                replacement: reindented(replace_core, &shift),
                 method: MatchMethod::Fuzzy {
                     similarity: window.similarity,
                 },
@@ -314,7 +316,7 @@ impl Loose<'_> {
         if core.is_empty() {
             return None;
         }
-        let places = matching::find_squashed(&doc.squashed, &squash_all(core));
+        let places = matching::find_squashed(&doc.squashed, &matching::squash_all(core));
         if places.is_empty() {
             return None;
         }
@@ -322,7 +324,7 @@ impl Loose<'_> {
         let replace_places = if replace_blank {
             Vec::new()
         } else {
-            matching::find_squashed(&doc.squashed, &squash_all(replace_core))
+            matching::find_squashed(&doc.squashed, &matching::squash_all(replace_core))
         };
         if matching::all_inside(&places, core.len(), &replace_places, replace_core.len()) {
             return Some(Located::Already);
@@ -332,7 +334,7 @@ impl Loose<'_> {
             let shift = matching::indent_shift(core.iter().copied().zip(window.iter().copied()));
             return Some(Located::Replace {
                 range: doc.byte_range(*start, core.len()),
-                replacement: join_lines(replace_core, &shift),
+                replacement: reindented(replace_core, &shift),
                 method: MatchMethod::IgnoringWhitespace,
             });
         }
@@ -347,10 +349,6 @@ impl Loose<'_> {
     }
 }
 
-fn squash_all(lines: &[&str]) -> Vec<String> {
-    lines.iter().map(|line| matching::squash(line)).collect()
-}
-
 /// `lines` without up to `leading` blank lines at the start and `trailing` at the end.
 fn trim_blank_edges<'a>(lines: &'a [&'a str], leading: usize, trailing: usize) -> &'a [&'a str] {
     let (blank_start, blank_end) = matching::blank_edges(lines);
@@ -360,13 +358,12 @@ fn trim_blank_edges<'a>(lines: &'a [&'a str], leading: usize, trailing: usize) -
 }
 
 /// Replacement lines, re-indented, each ending with `\n`.
-pub(super) fn join_lines(lines: &[&str], shift: &matching::Indent) -> String {
-    let mut text = String::new();
-    for line in lines {
-        text.push_str(&matching::reindent(line, shift));
-        text.push('\n');
-    }
-    text
+fn reindented(lines: &[&str], shift: &matching::Indent) -> String {
+    let lines: Vec<String> = lines
+        .iter()
+        .map(|line| matching::reindent(line, shift))
+        .collect();
+    fence::join_lines(&lines)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 use similar::{Algorithm, DiffOp};
 
 use crate::edit::{Hunk, HunkLine};
+use crate::fence;
 use crate::matching::{self, Verdict};
 
 use super::MatchMethod;
@@ -30,7 +31,7 @@ pub(super) fn patch(path: &str, current: Option<&str>, hunks: &[Hunk], threshold
         return new_file(path, &cleaned);
     };
     let (text, added_newline) = open(current);
-    let mut lines: Vec<String> = matching::split_lines(&text)
+    let mut lines: Vec<String> = fence::split_lines(&text)
         .into_iter()
         .map(str::to_owned)
         .collect();
@@ -72,12 +73,11 @@ pub(super) fn patch(path: &str, current: Option<&str>, hunks: &[Hunk], threshold
     let Some(method) = method else {
         return Step::Already;
     };
-    let mut edited = String::new();
-    for line in &lines {
-        edited.push_str(line);
-        edited.push('\n');
-    }
-    changed(current, close(edited, added_newline), method)
+    changed(
+        current,
+        close(fence::join_lines(&lines), added_newline),
+        method,
+    )
 }
 
 /// A diff against a file that does not exist applies only when it adds every line.
@@ -161,27 +161,11 @@ struct HunkJob<'a> {
 }
 
 fn before_of(lines: &[HunkLine]) -> Vec<&str> {
-    lines
-        .iter()
-        .filter_map(|line| match line {
-            HunkLine::Context(text) | HunkLine::Remove(text) => Some(text.as_str()),
-            HunkLine::Add(_) => None,
-        })
-        .collect()
+    lines.iter().filter_map(HunkLine::before).collect()
 }
 
 fn after_of(lines: &[HunkLine]) -> Vec<&str> {
-    lines
-        .iter()
-        .filter_map(|line| match line {
-            HunkLine::Context(text) | HunkLine::Add(text) => Some(text.as_str()),
-            HunkLine::Remove(_) => None,
-        })
-        .collect()
-}
-
-fn squash_all(lines: &[&str]) -> Vec<String> {
-    lines.iter().map(|line| matching::squash(line)).collect()
+    lines.iter().filter_map(HunkLine::after).collect()
 }
 
 impl HunkJob<'_> {
@@ -273,7 +257,7 @@ impl HunkJob<'_> {
             .hint
             .and_then(|line| self.moved(line.saturating_sub(1)));
         let after_blank = after.iter().all(|line| matching::is_blank(line));
-        let before_text = joined(before);
+        let before_text = fence::join_lines(before);
 
         // Exact.
         let places = matching::find_lines(file, before);
@@ -299,7 +283,7 @@ impl HunkJob<'_> {
 
         // Ignoring whitespace: the hunk as given, then without blank context lines at its
         // edges, unless its result is there exactly (see `kinds::locate`).
-        let squashed: Vec<String> = squash_all(file);
+        let squashed: Vec<String> = matching::squash_all(file);
         if let Some(found) = self.ignoring_whitespace(&squashed, self.lines, &before_text, hint) {
             return found;
         }
@@ -318,13 +302,14 @@ impl HunkJob<'_> {
         let core_after = after_of(core);
         if !after_places.is_empty()
             || (!after_blank
-                && !matching::find_squashed(&squashed, &squash_all(&core_after)).is_empty())
+                && !matching::find_squashed(&squashed, &matching::squash_all(&core_after))
+                    .is_empty())
         {
             return Ok(None);
         }
 
         let core_before = before_of(core);
-        let search = matching::fuzzy(&squashed, &squash_all(&core_before));
+        let search = matching::fuzzy(&squashed, &matching::squash_all(&core_before));
         match search.verdict(self.threshold) {
             Verdict::Unique(window) => Ok(Some(Placement {
                 start: window.start,
@@ -335,7 +320,7 @@ impl HunkJob<'_> {
                 },
             })),
             Verdict::Ambiguous(first, second) => {
-                let text = joined(file);
+                let text = fence::join_lines(file);
                 let doc = matching::Doc::new(&text);
                 Err(report::fuzzy_ambiguous(
                     self.subject,
@@ -346,7 +331,7 @@ impl HunkJob<'_> {
                 ))
             }
             Verdict::NotClose => {
-                let text = joined(file);
+                let text = fence::join_lines(file);
                 let doc = matching::Doc::new(&text);
                 Err(NotFound {
                     subject: self.subject,
@@ -373,14 +358,14 @@ impl HunkJob<'_> {
     ) -> Option<Found<'h>> {
         let before = before_of(lines);
         let after = after_of(lines);
-        let places = matching::find_squashed(squashed, &squash_all(&before));
+        let places = matching::find_squashed(squashed, &matching::squash_all(&before));
         if places.is_empty() {
             return None;
         }
         let after_places = if after.iter().all(|line| matching::is_blank(line)) {
             Vec::new()
         } else {
-            matching::find_squashed(squashed, &squash_all(&after))
+            matching::find_squashed(squashed, &matching::squash_all(&after))
         };
         if matching::all_inside(&places, before.len(), &after_places, after.len()) {
             return Some(Ok(None));
@@ -413,15 +398,6 @@ impl HunkJob<'_> {
         }
         report
     }
-}
-
-fn joined(lines: &[&str]) -> String {
-    let mut text = String::new();
-    for line in lines {
-        text.push_str(line);
-        text.push('\n');
-    }
-    text
 }
 
 /// The only place there is, else the place at the hint, else the one nearest the hint
@@ -484,8 +460,11 @@ fn rewrite(lines: &[HunkLine], window: &[&str]) -> Vec<String> {
             HunkLine::Remove(_) => kinds.push(false),
         }
     }
-    let ops =
-        similar::capture_diff_slices(Algorithm::Myers, &squash_all(&before), &squash_all(window));
+    let ops = similar::capture_diff_slices(
+        Algorithm::Myers,
+        &matching::squash_all(&before),
+        &matching::squash_all(window),
+    );
     let mut pairs = Vec::new();
     for op in &ops {
         if let DiffOp::Equal {

@@ -54,12 +54,7 @@ pub(super) fn line_list(lines: &[usize]) -> String {
 /// The lines of a window, raw, ending with `\n`.
 fn window_text(doc: &Doc<'_>, window: &Window) -> String {
     let end = (window.start + window.len).min(doc.lines.len());
-    let mut text = String::new();
-    for line in &doc.lines[window.start.min(end)..end] {
-        text.push_str(line);
-        text.push('\n');
-    }
-    text
+    crate::fence::join_lines(&doc.lines[window.start.min(end)..end])
 }
 
 /// Text was not found: what was looked for, the closest lines, what to do.

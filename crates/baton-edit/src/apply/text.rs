@@ -6,7 +6,7 @@
 //! text that ends with `\n` ([`open`]), and [`close`] takes the added newline away again, so
 //! an edit keeps a file's "no newline at end of file" unless its text decides otherwise.
 
-use std::borrow::Cow;
+use crate::fence::normalize;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -35,7 +35,7 @@ pub(super) fn decode(bytes: &[u8]) -> Option<(TextFormat, String)> {
     // back all CRLF; ties go to `\n`.
     let crlf = crlf_breaks > line_breaks - crlf_breaks;
     let format = TextFormat { bom, crlf };
-    Some((format, normalize_newlines(text).into_owned()))
+    Some((format, normalize(text).into_owned()))
 }
 
 /// The bytes to write for `text` (which has `\n` line endings) in `format`.
@@ -44,22 +44,13 @@ pub(super) fn encode(format: TextFormat, text: &str) -> Vec<u8> {
     if format.bom {
         bytes.extend_from_slice(BOM);
     }
-    let text = normalize_newlines(text);
+    let text = normalize(text);
     if format.crlf {
         bytes.extend_from_slice(text.replace('\n', "\r\n").as_bytes());
     } else {
         bytes.extend_from_slice(text.as_bytes());
     }
     bytes
-}
-
-/// `text` with every `\r\n` turned into `\n` (a lone `\r` stays: it is content).
-pub(super) fn normalize_newlines(text: &str) -> Cow<'_, str> {
-    if text.contains("\r\n") {
-        Cow::Owned(text.replace("\r\n", "\n"))
-    } else {
-        Cow::Borrowed(text)
-    }
 }
 
 /// `text` ending with `\n` (unless empty) for line matching, and whether a `\n` was added.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use baton_core::{RestartPolicy, WorkerRole, WorkerSpec};
+use baton_core::WorkerSpec;
 use baton_exec::proc::{group_alive, is_same_process};
 use baton_exec::{Observer, Outcome, Started, StopRequest, supervise};
 use tokio::sync::mpsc;
@@ -13,27 +13,14 @@ use tokio::sync::mpsc;
 pub(crate) const UPPER_BOUND: Duration = Duration::from_secs(60);
 
 pub(crate) fn spec(cwd: &Path, script: &str) -> WorkerSpec {
+    let command = vec!["sh".into(), "-c".into(), script.into()];
     WorkerSpec {
-        name: "test-worker".into(),
         kind: Some("fake".into()),
-        role: WorkerRole::Agent,
-        command: vec!["sh".into(), "-c".into(), script.into()],
-        cwd: cwd.display().to_string(),
         prompt: Some("do the thing".into()),
-        env_set: Vec::new(),
-        env_pass: Vec::new(),
-        timeout_ms: None,
-        idle_timeout_ms: None,
         grace_ms: 500,
-        expect: Vec::new(),
-        expect_pass: false,
-        remediate: 0,
-        remediation_of: None,
         max_parallel: 1,
         log_cap_bytes: 1 << 20,
-        tmux: false,
-        restart: RestartPolicy::Never,
-        health_url: None,
+        ..WorkerSpec::new("test-worker", command, cwd.display().to_string())
     }
 }
 

@@ -1,4 +1,5 @@
-//! Shared test helpers: a recording [`Actions`] double and a store with one worker in it.
+//! Shared test helpers: the tool names, a recording [`Actions`] double and a store with
+//! workers in it.
 
 use std::sync::{Arc, Mutex};
 
@@ -6,6 +7,20 @@ use baton_core::{WorkerRecord, WorkerSpec, WorkerStatus};
 use baton_mcp::{Actions, DispatchFuture, DispatchParams, WorkerSpawnParams};
 use baton_store::Store;
 use serde_json::json;
+
+/// Every tool the server lists, in name order.
+pub(crate) const TOOL_NAMES: [&str; 10] = [
+    "dispatch",
+    "memory_delete",
+    "memory_get",
+    "memory_list",
+    "memory_search",
+    "memory_store",
+    "swarm_status",
+    "worker_logs",
+    "worker_spawn",
+    "worker_status",
+];
 
 /// What the double was asked to do.
 #[derive(Debug, Default)]

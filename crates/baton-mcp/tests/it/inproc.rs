@@ -9,20 +9,7 @@ use rmcp::service::{RoleClient, RunningService, ServiceError};
 use rmcp::{ServiceExt, model::JsonObject};
 use serde_json::{Value, json};
 
-use crate::common::{FakeActions, Fixture, fixture};
-
-const TOOL_NAMES: [&str; 10] = [
-    "dispatch",
-    "memory_delete",
-    "memory_get",
-    "memory_list",
-    "memory_search",
-    "memory_store",
-    "swarm_status",
-    "worker_logs",
-    "worker_spawn",
-    "worker_status",
-];
+use crate::common::{FakeActions, Fixture, TOOL_NAMES, fixture};
 
 struct Session {
     client: RunningService<RoleClient, ()>,

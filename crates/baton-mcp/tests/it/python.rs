@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
+use crate::common::TOOL_NAMES;
+
 /// How long one client run (start, ten calls, close) may take.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -81,21 +83,7 @@ async fn run_client(args: &[&str]) -> Value {
 fn assert_summary(summary: &Value) {
     assert_eq!(summary["server_name"], json!("baton"));
     assert_eq!(summary["has_instructions"], json!(true));
-    assert_eq!(
-        summary["tools"],
-        json!([
-            "dispatch",
-            "memory_delete",
-            "memory_get",
-            "memory_list",
-            "memory_search",
-            "memory_store",
-            "swarm_status",
-            "worker_logs",
-            "worker_spawn",
-            "worker_status"
-        ])
-    );
+    assert_eq!(summary["tools"], json!(TOOL_NAMES));
     assert_eq!(summary["described"], json!(true));
     assert_eq!(summary["store_is_error"], json!(false));
     assert_eq!(summary["search_is_error"], json!(false));

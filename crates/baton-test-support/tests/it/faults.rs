@@ -21,6 +21,16 @@ fn chat_url(server: &ScriptedServer) -> String {
     format!("{}/chat/completions", server.openai_url())
 }
 
+/// POSTs `body` to the chat endpoint; returns once the response headers are in.
+async fn post_chat(server: &ScriptedServer, body: Value) -> reqwest::Response {
+    client()
+        .post(chat_url(server))
+        .json(&body)
+        .send()
+        .await
+        .expect("the response headers arrive")
+}
+
 async fn start(reply: Reply) -> ScriptedServer {
     ScriptedServer::start(Script::always(reply))
         .await
@@ -30,12 +40,7 @@ async fn start(reply: Reply) -> ScriptedServer {
 #[tokio::test]
 async fn status_reply_sends_its_code_json_body_and_retry_after() {
     let server = start(Reply::rate_limited(2)).await;
-    let response = client()
-        .post(chat_url(&server))
-        .json(&json!({"stream": true}))
-        .send()
-        .await
-        .expect("request");
+    let response = post_chat(&server, json!({"stream": true})).await;
     assert_eq!(response.status(), 429);
     assert_eq!(response.headers()["retry-after"], "2");
     assert_eq!(response.headers()["content-type"], "application/json");
@@ -47,12 +52,7 @@ async fn status_reply_sends_its_code_json_body_and_retry_after() {
 #[tokio::test]
 async fn status_reply_sends_its_body_verbatim_and_no_retry_after_unless_given() {
     let server = start(Reply::status(503, r#"{"error":"busy"}"#)).await;
-    let response = client()
-        .post(chat_url(&server))
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("request");
+    let response = post_chat(&server, json!({})).await;
     assert_eq!(response.status(), 503);
     assert!(!response.headers().contains_key("retry-after"));
     assert_eq!(response.text().await.expect("body"), r#"{"error":"busy"}"#);
@@ -99,12 +99,7 @@ async fn hang_before_headers_closes_the_connection_without_a_byte_at_shutdown() 
 #[tokio::test]
 async fn hang_before_first_token_sends_sse_headers_then_nothing() {
     let server = start(Reply::HangBeforeFirstToken).await;
-    let mut response = client()
-        .post(chat_url(&server))
-        .json(&json!({"stream": true}))
-        .send()
-        .await
-        .expect("headers arrive");
+    let mut response = post_chat(&server, json!({"stream": true})).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let waited = tokio::time::timeout(CLIENT_PATIENCE, response.chunk()).await;
@@ -127,12 +122,7 @@ async fn hang_before_first_token_sends_sse_headers_then_nothing() {
 #[tokio::test]
 async fn cut_midway_stream_ends_without_done_marker() {
     let server = start(Reply::cut_midway(["par", "tial"])).await;
-    let mut response = client()
-        .post(chat_url(&server))
-        .json(&json!({"stream": true}))
-        .send()
-        .await
-        .expect("headers arrive");
+    let mut response = post_chat(&server, json!({"stream": true})).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let mut received = Vec::new();
@@ -179,12 +169,7 @@ async fn cut_midway_leaves_the_chunked_body_unterminated() {
 #[tokio::test]
 async fn cut_midway_for_a_non_streaming_request_breaks_off_mid_object() {
     let server = start(Reply::cut_midway(["whole", " text"])).await;
-    let response = client()
-        .post(chat_url(&server))
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("headers arrive");
+    let response = post_chat(&server, json!({})).await;
     assert_eq!(response.headers()["content-type"], "application/json");
     assert!(response.bytes().await.is_err());
 }
@@ -192,12 +177,7 @@ async fn cut_midway_for_a_non_streaming_request_breaks_off_mid_object() {
 #[tokio::test]
 async fn malformed_sse_sends_unparseable_data_then_done() {
     let server = start(Reply::MalformedSse).await;
-    let response = client()
-        .post(chat_url(&server))
-        .json(&json!({"stream": true}))
-        .send()
-        .await
-        .expect("request");
+    let response = post_chat(&server, json!({"stream": true})).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let events = sse_events(&response.text().await.expect("a complete body"));
@@ -211,12 +191,7 @@ async fn delay_holds_the_reply_for_its_service_time() {
     const SERVICE_TIME: Duration = Duration::from_millis(200);
     let server = start(Reply::delayed(200, Reply::text("late"))).await;
     let started = Instant::now();
-    let response = client()
-        .post(chat_url(&server))
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("request");
+    let response = post_chat(&server, json!({})).await;
     assert!(started.elapsed() >= SERVICE_TIME, "{:?}", started.elapsed());
     let object: Value = response.json().await.expect("JSON");
     assert_eq!(object["choices"][0]["message"]["content"], "late");
@@ -226,12 +201,7 @@ async fn delay_holds_the_reply_for_its_service_time() {
 async fn shutdown_ends_slow_streams_instead_of_waiting_for_them() {
     // A minute between chunks: only the shutdown signal can end this stream in time.
     let server = start(Reply::text("abc").with_delays(0, 60_000)).await;
-    let mut response = client()
-        .post(chat_url(&server))
-        .json(&json!({"stream": true}))
-        .send()
-        .await
-        .expect("headers arrive");
+    let mut response = post_chat(&server, json!({"stream": true})).await;
     let first = response.chunk().await.expect("read").expect("first chunk");
     assert!(String::from_utf8_lossy(&first).contains("\"content\":\"a\""));
     tokio::time::timeout(PROMPTLY, server.shutdown())

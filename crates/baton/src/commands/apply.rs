@@ -3,12 +3,12 @@
 //! files, problems and the feedback for the model), records the outcome in the edits ledger,
 //! and exits by outcome (13 failed, 14 refused, 15 no edits).
 
-use std::io::{IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
 
 use baton_edit::ApplyOptions;
 
-use crate::app::App;
+use crate::app::{App, read_stdin};
 use crate::cli::{ApplyArgs, ApplyTarget};
 use crate::edits::{Applied, ApplyRequest, apply_reply};
 use crate::error::{CliError, Exit};
@@ -80,26 +80,14 @@ pub fn options(app: &App, target: &ApplyTarget) -> Result<ApplyOptions, CliError
 }
 
 fn read_reply(path: Option<&Path>) -> Result<String, CliError> {
-    let stdin = path.is_none_or(|p| p == Path::new("-"));
-    if stdin {
+    let Some(path) = path.filter(|path| *path != Path::new("-")) else {
         if std::io::stdin().is_terminal() {
             return Err(CliError::new(Exit::Usage, "no reply to apply")
                 .hint("give the reply file, or pipe it: `baton dispatch ... | baton apply`"));
         }
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|error| {
-                CliError::new(
-                    Exit::Input,
-                    format!("cannot read the reply from stdin: {error}"),
-                )
-                .hint("pipe the model's reply as UTF-8 text")
-            })?;
-        return Ok(text);
-    }
-    let path: PathBuf = path.map(Path::to_path_buf).unwrap_or_default();
-    std::fs::read_to_string(&path).map_err(|error| {
+        return read_stdin("the reply", "pipe the model's reply as UTF-8 text");
+    };
+    std::fs::read_to_string(path).map_err(|error| {
         CliError::new(
             Exit::Input,
             format!("cannot read the reply {}: {error}", path.display()),

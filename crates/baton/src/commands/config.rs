@@ -32,6 +32,7 @@ pub fn run(app: App, command: ConfigCommand) -> Result<std::process::ExitCode, C
     } else {
         let text = toml::to_string_pretty(&loaded.settings).map_err(|error| {
             CliError::new(Exit::Internal, format!("cannot render the config: {error}"))
+                .hint("`baton config show --json` renders it another way; please report this")
         })?;
         write!(out, "{text}").map_err(io_error)?;
     }

@@ -3,26 +3,25 @@
 //! really serve, serves it from the cache or streams it from the chain, and writes every
 //! attempt to the ledger.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use baton_config::Settings;
-use baton_core::{CallOutcome, CallRecord, Locality, Route, estimate_tokens};
+use baton_core::now_ms;
+use baton_core::{CallRecord, Locality, Route, estimate_tokens};
 use baton_llm::context::{self, ContextPart};
-use baton_llm::dispatch::{DispatchInput, chat_request, now_ms, price};
+use baton_llm::dispatch::{DispatchInput, cache_hit_record, chat_request};
 use baton_llm::router::{self, RoutePlan, Target};
 use baton_llm::{DispatchError, Dispatcher, ReplySink};
 use baton_store::{CachedReply, Store};
 use serde_json::json;
 
-use crate::app::App;
+use crate::app::{App, read_stdin};
 use crate::cli::{DispatchArgs, RouteArgs};
 use crate::commands::doctor::ensure_probed;
 use crate::error::{CliError, Exit, error_with_causes};
 use crate::output::{FileSink, StdoutSink};
 
-/// Below this many estimated prompt tokens, a server's lower count is not worth a warning.
-const TRUNCATION_CHECK_MIN_TOKENS: u64 = 256;
 /// Warn when fewer tokens than this are left for the reply in the server's context.
 const REPLY_ROOM_WARNING_TOKENS: u64 = 1024;
 
@@ -70,13 +69,7 @@ pub async fn perform(app: &App, args: &DispatchArgs) -> Result<serde_json::Value
     // Context: stdin, files, then document sections within what is left of the budget.
     let mut parts = Vec::new();
     if !args.no_stdin && !std::io::stdin().is_terminal() {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|error| {
-                CliError::new(Exit::Input, format!("cannot read stdin as text: {error}"))
-                    .hint("pipe UTF-8 text, or pass --no-stdin")
-            })?;
+        let text = read_stdin("the context", "pipe UTF-8 text, or pass --no-stdin")?;
         if !text.trim().is_empty() {
             parts.push(ContextPart::stdin(text));
         }
@@ -92,11 +85,11 @@ pub async fn perform(app: &App, args: &DispatchArgs) -> Result<serde_json::Value
     let mut ledger: Vec<CallRecord> = Vec::new();
     let dispatcher = Dispatcher::new(Arc::clone(&settings));
     let decided = if requested == Route::Auto {
-        let (by_model, records) = dispatcher
-            .classify_with_model(&args.task, &request_id)
+        let (decided, records) = dispatcher
+            .auto_route(&args.task, direct_tokens, &request_id)
             .await;
         ledger.extend(records);
-        Some(by_model.unwrap_or_else(|| router::classify(&settings, &args.task, direct_tokens)))
+        Some(decided)
     } else {
         None
     };
@@ -164,11 +157,11 @@ pub async fn perform(app: &App, args: &DispatchArgs) -> Result<serde_json::Value
 
     let use_cache = !args.no_cache
         && (args.cache || settings.dispatch.cache || plan.chain.first().is_some_and(|t| t.cache));
-    let first = plan
-        .chain
-        .first()
-        .cloned()
-        .ok_or_else(|| CliError::new(Exit::Config, "no backend left to try"))?;
+    // Preflight refuses an empty chain, so this only guards against a bug.
+    let first = plan.chain.first().cloned().ok_or_else(|| {
+        CliError::new(Exit::Internal, "no backend left to try after the preflight")
+            .hint("this is a bug in baton; please report it with the command you ran")
+    })?;
     let cache_key =
         use_cache.then(|| baton_llm::cache::key(&first, &chat_request(&first, &input), &parts));
 
@@ -177,40 +170,39 @@ pub async fn perform(app: &App, args: &DispatchArgs) -> Result<serde_json::Value
     if let Some(key) = &cache_key
         && let Some(hit) = store.cache_get(key)?
     {
-        let record = cache_record(&settings, &plan, &first, &request_id, &hit);
+        let record = cache_hit_record(
+            &settings,
+            &plan,
+            &first,
+            &request_id,
+            &hit.backend,
+            &hit.model,
+            hit.usage,
+        );
         ledger.push(record.clone());
         store.record_calls(&ledger)?;
+        // The cached reply goes where a streamed one would: the -o file, else stdout.
         let mut sink = stdout_sink;
-        return finish(
-            args,
-            &plan,
-            &hit.reply,
-            &first,
-            &record,
-            None,
-            Some(&mut sink),
-            true,
-            apply,
-        );
+        match &args.output {
+            Some(path) => write_atomically(path, &hit.reply),
+            None => sink.delta(&hit.reply),
+        }
+        .map_err(|error| write_error(args, error))?;
+        let served = Served {
+            reply: &hit.reply,
+            record: &record,
+            latency_ms: record.latency_ms,
+        };
+        return finish(args, &plan, &served, Some(&mut sink), apply);
     }
 
     let (result, sink_outcome) = match &args.output {
         Some(path) => {
-            let mut sink = FileSink::create(path, stdout_sink).map_err(|error| {
-                CliError::new(
-                    Exit::Output,
-                    format!("cannot write {}: {error}", path.display()),
-                )
-                .hint("check that the directory exists and is writable")
-            })?;
+            let mut sink =
+                FileSink::create(path, stdout_sink).map_err(|error| write_error(args, error))?;
             let result = dispatcher.dispatch(&plan, &input, &mut sink).await;
             let outcome = match &result {
-                Ok(_) => sink.commit().map_err(|error| {
-                    CliError::new(
-                        Exit::Output,
-                        format!("cannot write {}: {error}", path.display()),
-                    )
-                }),
+                Ok(_) => sink.commit().map_err(|error| write_error(args, error)),
                 Err(_) => {
                     sink.abandon();
                     Ok(())
@@ -240,21 +232,16 @@ pub async fn perform(app: &App, args: &DispatchArgs) -> Result<serde_json::Value
                 store.cache_put(key, &entry)?;
             }
             warn_truncation(&result, &input, args.json);
-            let last = result.attempts.last().cloned().ok_or_else(|| {
+            let last = result.attempts.last().ok_or_else(|| {
                 CliError::new(Exit::Internal, "a reply without an attempt record")
+                    .hint("this is a bug in baton; please report it with the command you ran")
             })?;
-            let latency = result.latency;
-            finish(
-                args,
-                &plan,
-                &result.reply,
-                &result.target,
-                &last,
-                Some(latency),
-                sink.as_mut(),
-                false,
-                apply,
-            )
+            let served = Served {
+                reply: &result.reply,
+                record: last,
+                latency_ms: u64::try_from(result.latency.as_millis()).unwrap_or(u64::MAX),
+            };
+            finish(args, &plan, &served, sink.as_mut(), apply)
         }
         Err(failure) => {
             ledger.extend(failure.attempts);
@@ -298,8 +285,7 @@ async fn preflight(
             kept.push(target);
             continue;
         }
-        let request = chat_request(&target, input);
-        let prompt_tokens = baton_core::usage::estimate_tokens_from_chars(request.content_chars());
+        let prompt_tokens = input.prompt_tokens(&target);
         let probe = ensure_probed(dispatcher, store, settings, &target).await;
         match probe.and_then(|probe| probe.n_ctx) {
             Some(n_ctx) if prompt_tokens >= n_ctx => {
@@ -340,46 +326,10 @@ async fn preflight(
     Ok(())
 }
 
-fn cache_record(
-    settings: &Settings,
-    plan: &RoutePlan,
-    target: &Target,
-    request_id: &str,
-    hit: &CachedReply,
-) -> CallRecord {
-    let (cloud_cost, local_avoided) = price(settings, target, &hit.usage);
-    CallRecord {
-        id: uuid::Uuid::now_v7().to_string(),
-        request_id: request_id.into(),
-        started_at_ms: now_ms(),
-        profile: target.profile.clone(),
-        route: plan.route.to_string(),
-        backend: hit.backend.clone(),
-        endpoint: String::new(),
-        model: hit.model.clone(),
-        locality: target.locality(),
-        attempt: 1,
-        usage: hit.usage,
-        latency_ms: 0,
-        ttft_ms: Some(0),
-        outcome: CallOutcome::CacheHit,
-        error_class: None,
-        error: None,
-        cache_hit: true,
-        cost_usd: 0.0,
-        // A hit saves whatever the call would have cost.
-        avoided_usd: cloud_cost + local_avoided,
-    }
-}
-
 /// Warns when a server counted far fewer prompt tokens than were sent: the mark of a server
 /// silently truncating context.
 fn warn_truncation(result: &baton_llm::DispatchResult, input: &DispatchInput, quiet: bool) {
-    let request = chat_request(&result.target, input);
-    let sent = baton_core::usage::estimate_tokens_from_chars(request.content_chars());
-    if let Some(reported) = result.reported_prompt_tokens
-        && sent >= TRUNCATION_CHECK_MIN_TOKENS
-        && reported * 2 < sent
+    if let Some((reported, sent)) = result.suspected_truncation(input)
         && !quiet
     {
         let _ = writeln!(
@@ -408,24 +358,28 @@ fn relative_to(root: &std::path::Path, file: &std::path::Path) -> Option<String>
         .map(|relative| relative.to_string_lossy().into_owned())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A reply, streamed or from the cache, and the ledger record of the attempt that gave it.
+struct Served<'a> {
+    reply: &'a str,
+    record: &'a CallRecord,
+    /// Wall time of the whole dispatch, retries and fallbacks included (0 from the cache).
+    latency_ms: u64,
+}
+
+/// Applies the reply when asked, then prints what the flags ask for (the reply itself is
+/// already in the sink or the -o file) and returns the `--json` object.
 fn finish(
     args: &DispatchArgs,
     plan: &RoutePlan,
-    reply: &str,
-    target: &Target,
-    record: &CallRecord,
-    latency: Option<std::time::Duration>,
+    served: &Served<'_>,
     sink: Option<&mut StdoutSink>,
-    from_cache: bool,
     apply: Option<ApplyContext<'_>>,
 ) -> Result<serde_json::Value, CliError> {
-    let output_error = |error: std::io::Error| {
-        CliError::new(Exit::Output, format!("cannot write the reply: {error}"))
-    };
-    if from_cache && let Some(path) = &args.output {
-        write_atomically(path, reply).map_err(output_error)?;
-    }
+    let Served {
+        reply,
+        record,
+        latency_ms,
+    } = *served;
     let applied = apply
         .map(|apply| {
             crate::edits::apply_reply(
@@ -446,7 +400,7 @@ fn finish(
             "backend": record.backend,
             "endpoint": record.endpoint,
             "model": record.model,
-            "profile": target.profile,
+            "profile": record.profile,
             "locality": record.locality,
             "route": { "requested": plan.requested, "taken": plan.route, "why": plan.reason, "skipped": plan.skipped },
             "usage": {
@@ -455,10 +409,10 @@ fn finish(
                 "cached_tokens": record.usage.cached_tokens,
                 "estimated": record.usage.estimated,
             },
-            "latency_ms": latency.map_or(record.latency_ms, |l| l.as_millis() as u64),
+            "latency_ms": latency_ms,
             "ttft_ms": record.ttft_ms,
             "attempts": record.attempt,
-            "cache_hit": from_cache,
+            "cache_hit": record.cache_hit,
             "cost_usd": record.cost_usd,
             "output": args.output.as_ref().map(|p| p.display().to_string()),
     });
@@ -470,16 +424,13 @@ fn finish(
     }
     if args.json {
         let mut out = std::io::stdout().lock();
-        serde_json::to_writer(&mut out, &object).map_err(|error| output_error(error.into()))?;
-        out.write_all(b"\n").map_err(output_error)?;
-        out.flush().map_err(output_error)?;
+        serde_json::to_writer(&mut out, &object).map_err(|error| CliError::output(error.into()))?;
+        out.write_all(b"\n").map_err(CliError::output)?;
+        out.flush().map_err(CliError::output)?;
     } else if let Some(applied) = &applied {
         crate::commands::apply::print(applied, false)?;
     } else if let Some(sink) = sink {
-        if from_cache && args.output.is_none() {
-            sink.delta(reply).map_err(output_error)?;
-        }
-        sink.finish().map_err(output_error)?;
+        sink.finish().map_err(CliError::output)?;
     }
     if let Some(error) = applied.as_ref().and_then(crate::edits::Applied::failure) {
         return Err(error);
@@ -487,11 +438,23 @@ fn finish(
     Ok(object)
 }
 
+/// Writes a whole reply to the -o file the way a streamed one is: beside it, then renamed.
 fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let sink = FileSink::create(path, StdoutSink::new(true, false))?;
-    let mut sink = sink;
+    let mut sink = FileSink::create(path, StdoutSink::new(true, false))?;
     sink.delta(text)?;
     sink.commit()
+}
+
+/// The reply could not be written: to the -o file when there is one, else to stdout.
+fn write_error(args: &DispatchArgs, error: std::io::Error) -> CliError {
+    match &args.output {
+        Some(path) => CliError::new(
+            Exit::Output,
+            format!("cannot write {}: {error}", path.display()),
+        )
+        .hint("check that the directory exists and is writable"),
+        None => CliError::output(error),
+    }
 }
 
 /// Turns a failed dispatch into one line, a hint and an exit code.

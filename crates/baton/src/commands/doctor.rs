@@ -11,7 +11,6 @@ use baton_llm::probe::{self, ProbeReport};
 use baton_llm::router::{self, Target};
 use baton_llm::secret::ApiKey;
 use baton_store::{EndpointProbe, Store};
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
 
 use crate::app::App;
@@ -21,7 +20,7 @@ use crate::error::{CliError, Exit};
 fn to_stored(report: &ProbeReport, url: &str) -> EndpointProbe {
     EndpointProbe {
         url: url.to_string(),
-        probed_at_ms: baton_llm::dispatch::now_ms(),
+        probed_at_ms: baton_core::now_ms(),
         ok: report.ok,
         server_kind: report.server_kind.clone(),
         models: report.models.clone(),
@@ -47,7 +46,7 @@ pub async fn ensure_probed(
     let max_age_ms = i64::try_from(settings.dispatch.probe_max_age.as_millis()).unwrap_or(i64::MAX);
     if let Ok(Some(stored)) = store.get_probe(&url)
         && stored.ok
-        && baton_llm::dispatch::now_ms() - stored.probed_at_ms < max_age_ms
+        && baton_core::now_ms() - stored.probed_at_ms < max_age_ms
     {
         return Some(stored);
     }
@@ -114,8 +113,13 @@ pub async fn run(app: App, args: DoctorArgs) -> Result<std::process::ExitCode, C
             .and_then(|chain| chain.into_iter().find(|t| &t.backend_name == name));
         let http = match target.as_ref().map(|t| dispatcher.http(t)) {
             Some(Ok(http)) => http,
-            _ => baton_llm::client::http_client(backend)
-                .map_err(|error| CliError::new(Exit::Internal, error.to_string()))?,
+            _ => baton_llm::client::http_client(backend).map_err(|error| {
+                CliError::new(
+                    Exit::Internal,
+                    format!("cannot build the HTTP client of backend `{name}`: {error}"),
+                )
+                .hint("check that the system's CA certificates are readable (https:// URLs need them)")
+            })?,
         };
         for url in &backend.urls {
             let report =
@@ -180,10 +184,8 @@ pub async fn run(app: App, args: DoctorArgs) -> Result<std::process::ExitCode, C
         let object = json!({ "ok": problems.is_empty(), "endpoints": endpoints, "problems": problems, "warnings": warnings });
         writeln!(out, "{object}").map_err(io_error)?;
     } else {
-        let mut table = Table::new();
-        table
-            .load_style(UTF8_FULL_CONDENSED)
-            .set_header(["backend", "url", "status", "server", "models", "context"]);
+        let mut table =
+            crate::output::table(["backend", "url", "status", "server", "models", "context"]);
         for endpoint in &endpoints {
             let status = if endpoint["ok"].as_bool() == Some(true) {
                 "ok".to_string()

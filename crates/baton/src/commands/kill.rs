@@ -60,10 +60,10 @@ pub fn signal_supervisor(
             return Ok(());
         }
         if let (Some(pid), Some(start)) = (worker.supervisor_pid, worker.supervisor_start) {
-            if baton_exec::proc::is_running(pid, start) {
-                let target = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
-                let _ = nix::sys::signal::kill(target, signal);
-            } else {
+            // A supervisor that has exited (a zombie included) is not signalled but found lost.
+            if !baton_exec::proc::is_running(pid, start)
+                || !baton_exec::proc::signal_process(pid, start, signal)
+            {
                 workers::reconcile(store)?;
             }
             return Ok(());

@@ -62,6 +62,7 @@ pub fn show(
             Exit::Output,
             format!("cannot show {}: {error}", path.display()),
         )
+        .hint("check that the log is readable and stdout is still open")
     })?;
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -3,12 +3,12 @@
 //! ranked, and how many were dropped by `--min-score`. With `[memory] embeddings` set, stored
 //! values are embedded and searches ranked hybrid (see [`crate::memory_rank`]).
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use baton_store::{MemoryQuery, NewMemory, SearchHit, Store, StoreOutcome};
 use serde_json::json;
 
-use crate::app::App;
+use crate::app::{App, read_stdin};
 use crate::cli::MemoryCommand;
 use crate::error::{CliError, Exit};
 use crate::memory_rank::{Embedder, HybridReply, hybrid_search, reembed};
@@ -18,7 +18,7 @@ const VALUE_PREVIEW_CHARS: usize = 100;
 
 pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, CliError> {
     let store = app.open_store()?;
-    let now = baton_llm::dispatch::now_ms();
+    let now = baton_core::now_ms();
     let mut out = std::io::stdout().lock();
     let io_error = CliError::output;
     let print_json = |out: &mut std::io::StdoutLock<'_>, value: serde_json::Value| {
@@ -35,16 +35,10 @@ pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, C
             json,
         } => {
             let value = if value == "-" {
-                let mut text = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut text)
-                    .map_err(|error| {
-                        CliError::new(
-                            Exit::Input,
-                            format!("cannot read the value from stdin: {error}"),
-                        )
-                    })?;
-                text
+                read_stdin(
+                    "the value",
+                    "pipe the value as UTF-8 text, or give it as an argument",
+                )?
             } else {
                 value
             };
@@ -335,23 +329,13 @@ pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, C
 
 /// `7d`, `12h`, `30m`, `90s` in milliseconds.
 fn parse_ttl(text: &str) -> Result<u64, CliError> {
-    let bad = || {
-        CliError::new(Exit::Usage, format!("invalid --ttl `{text}`"))
-            .hint("give a duration such as `7d`, `12h` or `30m`")
-    };
-    let ms = match text.trim().strip_suffix('d') {
-        Some(days) => days
-            .parse::<f64>()
-            .map(|d| d * 86_400_000.0)
-            .map_err(|_| bad())?,
-        None => baton_config::duration::parse_duration(text)
-            .map_err(|_| bad())?
-            .as_millis() as f64,
-    };
-    if ms <= 0.0 {
-        return Err(bad());
+    match baton_config::duration::parse_duration(text) {
+        Ok(ttl) if !ttl.is_zero() => Ok(ttl.as_millis().try_into().unwrap_or(u64::MAX)),
+        _ => Err(
+            CliError::new(Exit::Usage, format!("invalid --ttl `{text}`"))
+                .hint("give a duration such as `7d`, `12h` or `30m`"),
+        ),
     }
-    Ok(ms as u64)
 }
 
 fn preview(value: &str) -> String {

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use baton_core::WorkerRecord;
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
 use crate::app::App;
 use crate::cli::PsArgs;
@@ -18,7 +17,7 @@ const RECENT_MS: i64 = 60 * 60 * 1000;
 pub fn run(app: App, args: PsArgs) -> Result<std::process::ExitCode, CliError> {
     let store = app.open_store()?;
     workers::reconcile(&store)?;
-    let now = baton_llm::dispatch::now_ms();
+    let now = baton_core::now_ms();
     let listed: Vec<WorkerRecord> = store
         .workers(true)?
         .into_iter()
@@ -35,15 +34,8 @@ pub fn run(app: App, args: PsArgs) -> Result<std::process::ExitCode, CliError> {
         writeln!(out, "{}", serde_json::Value::Array(rows)).map_err(io_error)?;
         return Ok(std::process::ExitCode::SUCCESS);
     }
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED).set_header([
-        "id",
-        "name",
-        "status",
-        "age",
-        "pid",
-        "why / last log line",
-    ]);
+    let mut table =
+        crate::output::table(["id", "name", "status", "age", "pid", "why / last log line"]);
     for (worker, depth) in chains(&listed) {
         let id = if depth == 0 {
             worker.id.clone()

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use baton_config::Settings;
 use baton_core::{WorkerRecord, WorkerRole, WorkerStatus};
 use baton_store::Store;
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use nix::sys::signal::Signal;
 
 use crate::app::App;
@@ -90,10 +89,8 @@ pub async fn run(app: App, command: ServerCommand) -> Result<std::process::ExitC
             if json {
                 writeln!(out, "{}", serde_json::Value::Array(rows)).map_err(io_error)?;
             } else {
-                let mut table = Table::new();
-                table
-                    .load_style(UTF8_FULL_CONDENSED)
-                    .set_header(["server", "status", "id", "pid", "restarts", "health"]);
+                let mut table =
+                    crate::output::table(["server", "status", "id", "pid", "restarts", "health"]);
                 for row in &rows {
                     let text = |key: &str| {
                         row[key]

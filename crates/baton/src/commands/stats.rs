@@ -5,7 +5,6 @@
 use std::io::Write;
 
 use baton_store::{EditStats, GroupStats, StatsReport};
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
 use crate::app::App;
 use crate::cli::StatsArgs;
@@ -41,7 +40,7 @@ pub fn run(app: App, args: StatsArgs) -> Result<std::process::ExitCode, CliError
     let since = args
         .since
         .as_deref()
-        .map(|text| parse_since(text, baton_llm::dispatch::now_ms()))
+        .map(|text| parse_since(text, baton_core::now_ms()))
         .transpose()?;
     let store = app.open_store()?;
     let mut out = std::io::stdout().lock();
@@ -96,8 +95,7 @@ fn row(label: &str, group: &GroupStats) -> Vec<String> {
 
 /// The human table.
 pub fn render(report: &StatsReport) -> String {
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED).set_header([
+    let mut table = crate::output::table([
         "backend / model",
         "calls",
         "ok",
@@ -144,8 +142,7 @@ pub fn render_edits(stats: &[EditStats]) -> String {
     if stats.is_empty() {
         return "no replies applied yet (`baton apply`, `baton dispatch --apply`)\n".into();
     }
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED).set_header([
+    let mut table = crate::output::table([
         "model",
         "format",
         "replies",

@@ -88,7 +88,7 @@ pub async fn run(args: SuperviseArgs) -> Result<std::process::ExitCode, CliError
             baton_core::WorkerStatus::Failed,
             Some(format!("supervisor error: {error}")),
             None,
-            baton_llm::dispatch::now_ms(),
+            baton_core::now_ms(),
             String::new(),
         ),
     };
@@ -120,7 +120,9 @@ fn forward_signals(
 ) -> Result<tokio::task::JoinHandle<()>, CliError> {
     let install = |kind: SignalKind| {
         signal(kind).map_err(|error| {
-            CliError::new(Exit::Internal, format!("cannot handle signals: {error}"))
+            CliError::new(Exit::Internal, format!("cannot handle signals: {error}")).hint(
+                "the supervisor needs signal handlers to stop its worker; see `baton logs ID`",
+            )
         })
     };
     let mut term = install(SignalKind::terminate())?;

@@ -146,7 +146,7 @@ pub fn run(app: App, args: WaitArgs) -> Result<std::process::ExitCode, CliError>
             .is_some_and(|w| w.status == WorkerStatus::Succeeded)
     });
     if args.json {
-        let now = baton_llm::dispatch::now_ms();
+        let now = baton_core::now_ms();
         let rows: Vec<serde_json::Value> = chains
             .iter()
             .map(|c| serde_json::json!({ "worker": c.root, "chain": c.members.iter().map(|w| crate::commands::ps::json_row(w, now)).collect::<Vec<_>>() }))

@@ -232,7 +232,7 @@ fn dispatch_apply_asks_for_the_profile_format_applies_the_reply_and_links_it_to_
     );
 
     let calls = sandbox.calls();
-    let store = baton_store::Store::open(&sandbox.path().join(".baton/baton.db")).unwrap();
+    let store = sandbox.store();
     let edits = store.edits(None).unwrap();
     assert_eq!(edits.len(), 1);
     assert_eq!(

@@ -151,7 +151,7 @@ fn llama_dispatch_apply_asks_for_whole_files_and_records_what_became_of_the_repl
     ]);
     // The model may or may not follow the format; what must hold is that the outcome is
     // recorded, the exit code says it, and the file changed only when the reply applied.
-    let store = baton_store::Store::open(&sandbox.path().join(".baton/baton.db")).unwrap();
+    let store = sandbox.store();
     let edits = store.edits(None).unwrap();
     assert_eq!(edits.len(), 1, "{run:?}");
     let record = &edits[0];

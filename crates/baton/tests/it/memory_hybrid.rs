@@ -118,6 +118,18 @@ fn a_vector_only_match_is_labelled_cosine() {
     assert!(only["text_score"].is_null());
     assert!(only["vector_score"].as_f64().unwrap() > 0.99);
     assert_eq!(reply["hits"].as_array().unwrap().len(), 1, "{reply}");
+    // Handed on once, counted once (listing does not count).
+    let listed = sandbox
+        .run(&["memory", "list", "-n", "notes", "--json"])
+        .assert_ok()
+        .json();
+    let authn = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["key"] == "authn")
+        .unwrap();
+    assert_eq!(authn["access_count"], 1, "{listed}");
 }
 
 #[test]

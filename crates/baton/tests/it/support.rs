@@ -88,10 +88,14 @@ impl Sandbox {
         Run::from(child.wait_with_output().unwrap())
     }
 
-    /// The ledger rows, read with baton's own store.
+    /// The sandbox's store, opened with baton's own code.
+    pub(crate) fn store(&self) -> baton_store::Store {
+        baton_store::Store::open(&self.path().join(".baton/baton.db")).unwrap()
+    }
+
+    /// The ledger rows.
     pub(crate) fn calls(&self) -> Vec<baton_core::CallRecord> {
-        let store = baton_store::Store::open(&self.path().join(".baton/baton.db")).unwrap();
-        store.calls(None).unwrap()
+        self.store().calls(None).unwrap()
     }
 }
 

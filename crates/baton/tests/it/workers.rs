@@ -249,7 +249,7 @@ fn a_supervisor_killed_with_sigkill_leaves_its_worker_lost_and_nothing_running()
         assert!(std::time::Instant::now() < deadline, "never ran: {worker}");
         std::thread::sleep(Duration::from_millis(20));
     };
-    let store = baton_store::Store::open(&sandbox.path().join(".baton/baton.db")).unwrap();
+    let store = sandbox.store();
     let record = store.worker(&id).unwrap().unwrap();
     let supervisor = record.supervisor_pid.unwrap();
     nix::sys::signal::kill(
@@ -288,7 +288,7 @@ fn a_reused_pid_is_never_signalled() {
         .spawn()
         .unwrap();
     let pid = bystander.id();
-    let store = baton_store::Store::open(&sandbox.path().join(".baton/baton.db")).unwrap();
+    let store = sandbox.store();
     let spec = baton_core::WorkerSpec::new("old", vec!["true".into()], "/");
     let mut record = baton_core::WorkerRecord::queued("wdeadbeef", spec, "/nonexistent", 0);
     store.insert_worker(&record).unwrap();
