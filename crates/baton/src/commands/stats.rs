@@ -17,12 +17,6 @@ pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, CliError> {
         CliError::new(Exit::Usage, format!("invalid --since `{text}`"))
             .hint("give a duration back from now (`30m`, `24h`, `7d`) or a date (`2026-11-01`, `2026-11-01T12:00:00Z`)")
     };
-    if let Some(days) = trimmed
-        .strip_suffix('d')
-        .and_then(|n| n.parse::<f64>().ok())
-    {
-        return Ok(now_ms - (days * 86_400_000.0) as i64);
-    }
     if let Ok(duration) = baton_config::duration::parse_duration(trimmed) {
         return Ok(now_ms - i64::try_from(duration.as_millis()).unwrap_or(i64::MAX));
     }
