@@ -86,6 +86,13 @@ impl EnvSnapshot {
         }
     }
 
+    /// The same snapshot with `name` set to `value` (a front end that serves a store it was
+    /// given sets `BATON_HOME`).
+    pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.vars.insert(name.to_string(), value.into());
+        self
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str)
     }

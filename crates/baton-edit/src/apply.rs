@@ -164,16 +164,11 @@ pub struct Tally {
     pub refused: usize,
 }
 
-impl ApplyReport {
-    /// Whether any file was written.
-    pub fn written(&self) -> bool {
-        self.files.iter().any(|file| file.written)
-    }
-
-    /// The outcomes counted by status.
-    pub fn tally(&self) -> Tally {
+impl Tally {
+    /// `outcomes` counted by status.
+    pub fn of(outcomes: &[EditOutcome]) -> Tally {
         let mut tally = Tally::default();
-        for outcome in &self.outcomes {
+        for outcome in outcomes {
             let count = match outcome.status {
                 EditStatus::Applied { .. } => &mut tally.applied,
                 EditStatus::AlreadyApplied => &mut tally.already_applied,
@@ -183,6 +178,18 @@ impl ApplyReport {
             *count += 1;
         }
         tally
+    }
+}
+
+impl ApplyReport {
+    /// Whether any file was written.
+    pub fn written(&self) -> bool {
+        self.files.iter().any(|file| file.written)
+    }
+
+    /// The outcomes counted by status.
+    pub fn tally(&self) -> Tally {
+        Tally::of(&self.outcomes)
     }
 
     /// The message to send back to the model when edits failed or were refused: which edits

@@ -1,38 +1,38 @@
-//! A Baton MCP server for tests of real MCP clients, with canned worker and dispatch actions.
+//! A Baton MCP server for tests of real MCP clients: the real tools over a real project whose
+//! store is the given file, with this very binary as the supervisor of the workers it starts.
 //!
 //! `mcp_fixture stdio DB`: serves MCP on stdin/stdout over the store at `DB`.
 //! `mcp_fixture http DB`: serves streamable HTTP on `127.0.0.1:0`, prints its URL as the one
 //! line on stdout, and stops (gracefully) when stdin closes.
+//! `mcp_fixture __supervise --store DB ID`: supervises one worker (started by `worker_spawn`).
+//!
+//! The rest of the configuration comes from the environment, as for `baton mcp` (e.g.
+//! `CODER_API_URL` for `dispatch`).
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use baton_mcp::{Actions, BatonMcp, DispatchFuture, DispatchParams, WorkerSpawnParams};
-use serde_json::json;
+use baton_config::EnvSnapshot;
+use baton_mcp::BatonMcp;
+use baton_ops::{Project, ProjectOptions, Supervisor};
 use tokio::io::AsyncReadExt as _;
 use tokio_util::sync::CancellationToken;
 
-/// Canned answers: a spawn is queued as `w-fixture-1`, a dispatch echoes its task.
-struct CannedActions;
+const SUPERVISE: &str = "__supervise";
 
-impl Actions for CannedActions {
-    fn spawn_worker(&self, params: WorkerSpawnParams) -> Result<serde_json::Value, String> {
-        Ok(json!({"id": "w-fixture-1", "name": params.name, "status": "queued"}))
-    }
-
-    fn dispatch(&self, params: DispatchParams) -> DispatchFuture {
-        Box::pin(async move {
-            Ok(json!({
-                "reply": format!("echo: {}", params.task),
-                "backend": "fixture",
-                "model": "none",
-                "route": "local",
-                "usage": {"input_tokens": 0, "output_tokens": 0},
-                "latency_ms": 0,
-            }))
-        })
-    }
+fn project(db: &Path) -> Result<Arc<Project>, Box<dyn std::error::Error>> {
+    let dir = db.parent().ok_or("DB has no parent directory")?;
+    let supervisor = Supervisor {
+        program: std::env::current_exe()?,
+        args: vec![SUPERVISE.to_string()],
+    };
+    Ok(Arc::new(Project::new(ProjectOptions {
+        cwd: dir.to_path_buf(),
+        env: EnvSnapshot::from_process().with("BATON_HOME", dir.display().to_string()),
+        overrides: Vec::new(),
+        supervisor: Some(supervisor),
+    })))
 }
 
 #[tokio::main]
@@ -44,15 +44,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
-    let mut args = std::env::args().skip(1);
-    let (Some(mode), Some(db)) = (args.next(), args.next()) else {
-        return Err("usage: mcp_fixture stdio|http DB".into());
-    };
-    let db = PathBuf::from(db);
-    let actions: Arc<dyn Actions> = Arc::new(CannedActions);
-    match mode.as_str() {
-        "stdio" => baton_mcp::serve_stdio(BatonMcp::new(db, actions)).await?,
-        "http" => {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["stdio", db] => baton_mcp::serve_stdio(BatonMcp::new(project(Path::new(db))?)).await?,
+        ["http", db] => {
+            let project = project(Path::new(db))?;
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let addr = listener.local_addr()?;
             let shutdown = CancellationToken::new();
@@ -66,10 +62,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut stdout = std::io::stdout();
             writeln!(stdout, "http://{addr}{}", baton_mcp::HTTP_PATH)?;
             stdout.flush()?;
-            let factory = move || BatonMcp::new(db.clone(), Arc::clone(&actions));
+            let factory = move || BatonMcp::new(Arc::clone(&project));
             baton_mcp::serve_http_on(listener, factory, shutdown).await?;
         }
-        other => return Err(format!("unknown mode `{other}`: use stdio or http").into()),
+        [SUPERVISE, "--store", db, id] => {
+            let supervisor = Supervisor {
+                program: std::env::current_exe()?,
+                args: vec![SUPERVISE.to_string()],
+            };
+            // No signal forwarding: tests stop workers through their deadlines.
+            let (_stop_tx, stop_rx) = tokio::sync::mpsc::channel(1);
+            baton_ops::workers::supervise(&PathBuf::from(db), id, &supervisor, stop_rx).await?;
+        }
+        _ => return Err("usage: mcp_fixture stdio|http DB, or __supervise --store DB ID".into()),
     }
     Ok(())
 }

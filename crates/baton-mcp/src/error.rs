@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 
-use baton_store::StoreError;
+use baton_ops::OpsError;
 use rmcp::model::{CallToolResult, ContentBlock};
 
 /// Why the MCP server stopped serving. None is worth retrying as is.
@@ -65,31 +65,13 @@ impl ToolFailure {
     }
 }
 
-impl From<StoreError> for ToolFailure {
-    fn from(error: StoreError) -> ToolFailure {
-        // The whole cause chain: "cannot open database …: unable to open database file".
-        let mut message = error.to_string();
-        let mut source = std::error::Error::source(&error);
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        let hint = match &error {
-            // The store's hint names the CLI flag; an agent passes the argument.
-            StoreError::MemoryKeyExists { .. } => Some("pass `upsert: true` to replace it".into()),
-            other => other.hint(),
-        };
-        ToolFailure { message, hint }
-    }
-}
-
-impl From<String> for ToolFailure {
-    /// A message from [`crate::Actions`], which already carries its hint.
-    fn from(message: String) -> ToolFailure {
+impl From<OpsError> for ToolFailure {
+    /// The one place a library error becomes what an agent sees: its message with its causes
+    /// and the same hint every front end shows.
+    fn from(error: OpsError) -> ToolFailure {
         ToolFailure {
-            message,
-            hint: None,
+            message: error.message(),
+            hint: Some(error.hint()),
         }
     }
 }

@@ -1,26 +1,23 @@
-//! [`BatonMcp`]: the MCP server's tools and its `ServerHandler`. Each tool validates its
-//! arguments, does its store work on a blocking thread (one [`Store`] per call: opening is
-//! cheap and a `Store` is not `Sync`), and answers with JSON text plus the same value as
-//! structured content. Every failure is an `is_error: true` result (see `error.rs`).
+//! [`BatonMcp`]: the MCP server's tools and its `ServerHandler`. Each tool checks its
+//! arguments and calls `baton-ops` (see `tools.rs`); it answers with the action's typed
+//! response as JSON text plus the same value as structured content. Every failure is an
+//! `is_error: true` result (see `error.rs`).
 
-use baton_core::now_ms;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use baton_store::Store;
+use baton_ops::Project;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
-use serde_json::Value;
+use serde::Serialize;
 
-use crate::actions::Actions;
 use crate::args::Parameters;
 use crate::error::ToolFailure;
-use crate::ops;
 use crate::params::{
     DispatchParams, MemoryKeyParams, MemoryListParams, MemorySearchParams, MemoryStoreParams,
     WorkerIdParams, WorkerLogsParams, WorkerSpawnParams,
 };
+use crate::tools;
 
 /// What an agent reads on connecting: what Baton is and which tool to use when.
 pub const INSTRUCTIONS: &str = "\
@@ -36,36 +33,39 @@ and returns the reply and its token usage; prefer it to doing bulk implementatio
 - `worker_spawn` starts a long-running headless agent or command under supervision; follow \
 it with `worker_status` and `worker_logs`, and get the whole picture with `swarm_status`.";
 
-/// The Baton MCP server: tools over the project's store and the binary's [`Actions`].
+/// The Baton MCP server: tools over one project's actions.
 #[derive(Clone)]
 pub struct BatonMcp {
-    store_path: PathBuf,
-    actions: Arc<dyn Actions>,
+    project: Arc<Project>,
     tool_router: ToolRouter<BatonMcp>,
 }
 
 impl std::fmt::Debug for BatonMcp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BatonMcp")
-            .field("store_path", &self.store_path)
+            .field("project", &self.project)
             .finish_non_exhaustive()
     }
 }
 
-/// A successful reply: the value as pretty JSON text (what most agents read) and, when it
-/// is an object, as structured content too.
-fn json_result(value: Value) -> CallToolResult {
-    let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string());
-    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-    if value.is_object() {
-        result.structured_content = Some(value);
-    }
-    result
-}
-
-fn into_result(outcome: Result<Value, ToolFailure>) -> CallToolResult {
-    match outcome {
-        Ok(value) => json_result(value),
+/// A tool's outcome as its result: the value as pretty JSON text (what most agents read)
+/// and, when it is an object, as structured content too; a failure as an error result.
+fn into_result<T: Serialize>(outcome: Result<T, ToolFailure>) -> CallToolResult {
+    let value = outcome.and_then(|value| {
+        serde_json::to_value(&value).map_err(|error| {
+            ToolFailure::invalid(format!("cannot encode the reply as JSON: {error}"))
+                .with_hint("this is a bug in baton; please report it")
+        })
+    });
+    match value {
+        Ok(value) => {
+            let text = serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string());
+            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+            if value.is_object() {
+                result.structured_content = Some(value);
+            }
+            result
+        }
         Err(failure) => {
             tracing::debug!(message = %failure.message, "tool call failed");
             failure.into_result()
@@ -74,39 +74,18 @@ fn into_result(outcome: Result<Value, ToolFailure>) -> CallToolResult {
 }
 
 impl BatonMcp {
-    /// A server over the database at `store_path` (opened per call, created if missing).
-    pub fn new(store_path: impl Into<PathBuf>, actions: Arc<dyn Actions>) -> BatonMcp {
+    /// A server over `project`: its store, configuration and workers.
+    pub fn new(project: Arc<Project>) -> BatonMcp {
         BatonMcp {
-            store_path: store_path.into(),
-            actions,
+            project,
             tool_router: Self::tool_router(),
         }
     }
 
-    /// The database this server opens.
-    pub fn store_path(&self) -> &std::path::Path {
-        &self.store_path
+    /// The project this server acts on.
+    pub fn project(&self) -> &Project {
+        &self.project
     }
-
-    /// Runs `op` against a freshly opened store on a blocking thread.
-    async fn with_store<F>(&self, op: F) -> CallToolResult
-    where
-        F: FnOnce(&Store, i64) -> Result<Value, ToolFailure> + Send + 'static,
-    {
-        let path = self.store_path.clone();
-        let joined = tokio::task::spawn_blocking(move || {
-            let store = Store::open(&path)?;
-            op(&store, now_ms())
-        })
-        .await;
-        into_result(joined.unwrap_or_else(|error| Err(panicked(&error))))
-    }
-}
-
-fn panicked(error: &tokio::task::JoinError) -> ToolFailure {
-    tracing::error!(%error, "an MCP tool task failed");
-    ToolFailure::invalid(format!("the tool failed inside baton: {error}"))
-        .with_hint("this is a bug in baton; please report it")
 }
 
 #[tool_router]
@@ -121,12 +100,9 @@ storing an existing key is an error."
         &self,
         Parameters(params): Parameters<MemoryStoreParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(self
-            .with_store({
-                let actions = Arc::clone(&self.actions);
-                move |store, now| ops::memory_store(store, &params, now, actions.as_ref())
-            })
-            .await)
+        Ok(into_result(
+            tools::memory_store(&self.project, params).await,
+        ))
     }
 
     #[tool(
@@ -140,12 +116,9 @@ method and how many hits `min_score` dropped."
         &self,
         Parameters(params): Parameters<MemorySearchParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(self
-            .with_store({
-                let actions = Arc::clone(&self.actions);
-                move |store, now| ops::memory_search(store, &params, now, actions.as_ref())
-            })
-            .await)
+        Ok(into_result(
+            tools::memory_search(&self.project, params).await,
+        ))
     }
 
     #[tool(
@@ -157,9 +130,7 @@ you don't."
         &self,
         Parameters(params): Parameters<MemoryKeyParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(self
-            .with_store(move |store, now| ops::memory_get(store, &params, now))
-            .await)
+        Ok(into_result(tools::memory_get(&self.project, params).await))
     }
 
     #[tool(
@@ -171,9 +142,7 @@ when you have no search words."
         &self,
         Parameters(params): Parameters<MemoryListParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(self
-            .with_store(move |store, now| ops::memory_list(store, &params, now))
-            .await)
+        Ok(into_result(tools::memory_list(&self.project, params).await))
     }
 
     #[tool(
@@ -185,19 +154,18 @@ Use to remove a pattern that turned out wrong or a result already consumed. Repl
         &self,
         Parameters(params): Parameters<MemoryKeyParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(self
-            .with_store(move |store, _now| ops::memory_delete(store, &params))
-            .await)
+        Ok(into_result(
+            tools::memory_delete(&self.project, params).await,
+        ))
     }
 
     #[tool(
         description = "Overview of the swarm from live state: every worker still queued or \
 running plus those that ended in the last hour, each with status, age and last log line, and \
-counts by status. Use as the coordinator to see who is busy, stuck or done. `runs` is always \
-empty for now: pipeline runs are not recorded yet."
+counts by status. Use as the coordinator to see who is busy, stuck or done."
     )]
     async fn swarm_status(&self) -> Result<CallToolResult, ErrorData> {
-        Ok(self.with_store(ops::swarm_status).await)
+        Ok(into_result(tools::swarm_status(&self.project).await))
     }
 
     #[tool(
@@ -210,19 +178,9 @@ long-running or parallel work you don't want to wait on; returns its id at once.
         &self,
         Parameters(params): Parameters<WorkerSpawnParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        if params.kind.is_none() && params.command.as_ref().is_none_or(Vec::is_empty) {
-            return Ok(ToolFailure::invalid(
-                "give `kind` (an agent template, with `prompt`) or a non-empty `command`",
-            )
-            .into_result());
-        }
-        let actions = Arc::clone(&self.actions);
-        let joined = tokio::task::spawn_blocking(move || actions.spawn_worker(params)).await;
-        let outcome = match joined {
-            Ok(outcome) => outcome.map_err(ToolFailure::from),
-            Err(error) => Err(panicked(&error)),
-        };
-        Ok(into_result(outcome))
+        Ok(into_result(
+            tools::worker_spawn(&self.project, params).await,
+        ))
     }
 
     #[tool(
@@ -234,9 +192,9 @@ to wait, read logs, or retry."
         &self,
         Parameters(params): Parameters<WorkerIdParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(self
-            .with_store(move |store, _now| ops::worker_status(store, &params))
-            .await)
+        Ok(into_result(
+            tools::worker_status(&self.project, params).await,
+        ))
     }
 
     #[tool(
@@ -247,9 +205,7 @@ is doing or why it failed or hung."
         &self,
         Parameters(params): Parameters<WorkerLogsParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(self
-            .with_store(move |store, _now| ops::worker_logs(store, &params))
-            .await)
+        Ok(into_result(tools::worker_logs(&self.project, params).await))
     }
 
     #[tool(
@@ -262,19 +218,7 @@ from a precise task statement; review the reply before applying it."
         &self,
         Parameters(params): Parameters<DispatchParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        if params.task.trim().is_empty() {
-            return Ok(ToolFailure::invalid("`task` must not be empty").into_result());
-        }
-        if let Some(route) = params.route.as_deref()
-            && !matches!(route, "auto" | "local" | "api")
-        {
-            return Ok(ToolFailure::invalid(format!(
-                "`route` must be `auto`, `local` or `api`, got `{route}`"
-            ))
-            .into_result());
-        }
-        let outcome = self.actions.dispatch(params).await;
-        Ok(into_result(outcome.map_err(ToolFailure::from)))
+        Ok(into_result(tools::dispatch(&self.project, params).await))
     }
 }
 

@@ -20,7 +20,7 @@ pub const HTTP_PATH: &str = "/mcp";
 /// Serves one session over this process's stdin and stdout until the client closes stdin.
 /// Nothing else may write to stdout meanwhile: logs go to stderr.
 pub async fn serve_stdio(server: BatonMcp) -> Result<(), McpError> {
-    tracing::info!(store = %server.store_path().display(), "serving MCP over stdio");
+    tracing::info!(store = %server.project().store_path().display(), "serving MCP over stdio");
     let running = server
         .serve(rmcp::transport::stdio())
         .await

@@ -18,6 +18,7 @@
 //!   embeddings kept for a later hybrid ranking, each write with its event;
 //! - `edits.rs`: the edits ledger, one row per reply handed to the applier
 //!   ([`baton_core::EditRecord`]), and well-formedness per model and format ([`EditStats`]);
+//! - `pool.rs`: [`StorePool`], connections shared by the tasks of a long-lived process;
 //! - `codec.rs`: column conversions shared by the parts above.
 
 mod cache;
@@ -28,6 +29,7 @@ mod events;
 mod locate;
 mod memory;
 mod migrate;
+mod pool;
 mod probes;
 mod stats;
 mod workers;
@@ -47,6 +49,7 @@ pub use memory::{
     VectorCandidate,
 };
 pub use migrate::SCHEMA_VERSION;
+pub use pool::{PooledStore, StorePool};
 pub use probes::EndpointProbe;
 pub use stats::{GroupStats, Percentiles, StatsReport, TokenSplit};
 pub use workers::MIN_ID_PREFIX;
@@ -152,7 +155,7 @@ impl StoreError {
             }
             StoreError::SchemaTooNew { .. } => Some("upgrade baton".into()),
             StoreError::MemoryKeyExists { .. } => {
-                Some("pass upsert (`--upsert`) to replace it".into())
+                Some("store it with upsert to replace the entry, or pick another key".into())
             }
             StoreError::InvalidMemory { .. } => None,
             StoreError::Query { source, .. }
@@ -167,7 +170,7 @@ impl StoreError {
             StoreError::Encode { .. } | StoreError::NotAnEnd { .. } => {
                 Some("this is a bug in baton; please report it".into())
             }
-            StoreError::UnknownWorker { .. } => Some("`baton ps` lists the workers".into()),
+            StoreError::UnknownWorker { .. } => Some("`baton ps --all` lists the workers".into()),
             StoreError::AmbiguousWorker { .. } => {
                 Some("give more characters of the id, or the worker's name".into())
             }

@@ -38,7 +38,7 @@ fn an_upsert_keeps_created_at_and_bumps_updated_at_and_without_upsert_a_duplicat
     assert!(matches!(err, StoreError::MemoryKeyExists { .. }));
     assert_eq!(
         err.hint().as_deref(),
-        Some("pass upsert (`--upsert`) to replace it")
+        Some("store it with upsert to replace the entry, or pick another key")
     );
     let kept = store.memory_get("patterns", "pattern-db-wal", T0).unwrap();
     assert_eq!(

@@ -1,71 +1,56 @@
-//! What every command starts from: the working directory, the environment snapshot, the
-//! resolved configuration and, on demand, the store.
+//! What every command starts from: the [`Project`] of the working directory (with this very
+//! binary as the supervisor of the workers it starts), the async runtime, and stdin.
 
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use baton_config::{EnvSnapshot, LoadOptions, Loaded};
-use baton_store::Store;
+use baton_config::EnvSnapshot;
+use baton_ops::{Project, ProjectOptions, Supervisor};
 
 use crate::error::{CliError, Exit};
 
-/// The shared starting point of a command.
-pub struct App {
-    pub cwd: PathBuf,
-    pub env: EnvSnapshot,
-    /// Raw `-c key=value` overrides.
-    pub overrides: Vec<String>,
+/// The hidden subcommand a supervisor runs as.
+pub const SUPERVISE_COMMAND: &str = "__supervise";
+
+/// The project of the working directory, with `overrides` (`-c key=value`) on top.
+pub fn project(overrides: Vec<String>) -> Result<Arc<Project>, CliError> {
+    let cwd = std::env::current_dir().map_err(|error| {
+        CliError::new(
+            Exit::Internal,
+            format!("cannot read the working directory: {error}"),
+        )
+        .hint("the directory may have been removed: `cd` into an existing one")
+    })?;
+    // Workers are supervised by this binary re-executing itself; without a path to it (it
+    // was deleted while running) commands that start workers say so when they try.
+    let supervisor = std::env::current_exe().ok().map(|program| Supervisor {
+        program,
+        args: vec![SUPERVISE_COMMAND.to_string()],
+    });
+    Ok(Arc::new(Project::new(ProjectOptions {
+        cwd,
+        env: EnvSnapshot::from_process(),
+        overrides,
+        supervisor,
+    })))
 }
 
-impl App {
-    pub fn from_process(overrides: Vec<String>) -> Result<App, CliError> {
-        let cwd = std::env::current_dir().map_err(|error| {
-            CliError::new(
-                Exit::Internal,
-                format!("cannot read the working directory: {error}"),
-            )
-            .hint("the directory may have been removed: `cd` into an existing one")
-        })?;
-        Ok(App {
-            cwd,
-            env: EnvSnapshot::from_process(),
-            overrides,
-        })
-    }
-
-    /// Loads the configuration with extra flag values (dotted key, value, flag name).
-    pub fn config(&self, flags: Vec<(String, toml::Value, String)>) -> Result<Loaded, CliError> {
-        Ok(baton_config::load(&LoadOptions {
-            cwd: self.cwd.clone(),
-            env: self.env.clone(),
-            flags,
-            overrides: self.overrides.clone(),
-        })?)
-    }
-
-    /// Where the store lives: `BATON_HOME`, else the nearest `.baton/`, else next to `.git`.
-    pub fn store_path(&self) -> PathBuf {
-        let home = self.env.get(baton_config::env::BATON_HOME).map(Path::new);
-        Store::locate(&self.cwd, home)
-    }
-
-    pub fn open_store(&self) -> Result<Store, CliError> {
-        Ok(Store::open(&self.store_path())?)
-    }
-}
-
-/// A single-threaded async runtime: every command runs on one, and so do the helpers that
-/// need async I/O from synchronous code (embeddings, dispatches requested over MCP).
-pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| {
-            CliError::new(
-                Exit::Internal,
-                format!("cannot start the async runtime: {error}"),
-            )
-            .hint("the system may be out of threads or file descriptors (see `ulimit -a`)")
-        })
+/// The async runtime of a command. Short commands run on the current thread (cheapest to
+/// start: dispatch overhead is benchmarked); long-lived servers (`baton mcp`) get worker
+/// threads, so one slow tool call (a store busy timeout, a search over a big memory) does
+/// not hold up the others.
+pub fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, CliError> {
+    let mut builder = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build().map_err(|error| {
+        CliError::new(
+            Exit::Internal,
+            format!("cannot start the async runtime: {error}"),
+        )
+        .hint("the system may be out of threads or file descriptors (see `ulimit -a`)")
+    })
 }
 
 /// All of stdin as text; `what` names it in the error ("the reply", "the value"), `hint`

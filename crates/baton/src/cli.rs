@@ -54,6 +54,41 @@ pub enum Command {
     Supervise(SuperviseArgs),
 }
 
+impl Command {
+    /// Whether the command was asked to print JSON (stderr then carries only errors).
+    pub fn prints_json(&self) -> bool {
+        match self {
+            Command::Dispatch(args) => args.json,
+            Command::Doctor(args) => args.json,
+            Command::Stats(args) => args.json,
+            Command::Config(ConfigCommand::Show { json, .. }) => *json,
+            Command::Spawn(args) => args.json,
+            Command::Ps(args) => args.json,
+            Command::Wait(args) => args.json,
+            Command::Kill(args) => args.json,
+            Command::Apply(args) => args.json,
+            Command::Server(
+                ServerCommand::Up { json, .. }
+                | ServerCommand::Down { json, .. }
+                | ServerCommand::Status { json },
+            ) => *json,
+            Command::Memory(
+                MemoryCommand::Store { json, .. }
+                | MemoryCommand::Get { json, .. }
+                | MemoryCommand::Search { json, .. }
+                | MemoryCommand::List { json, .. }
+                | MemoryCommand::Delete { json, .. }
+                | MemoryCommand::Reembed { json, .. }
+                | MemoryCommand::Stats { json },
+            ) => *json,
+            Command::Server(ServerCommand::Logs { .. })
+            | Command::Logs(_)
+            | Command::Mcp(_)
+            | Command::Supervise(_) => false,
+        }
+    }
+}
+
 fn duration(text: &str) -> Result<std::time::Duration, String> {
     baton_config::duration::parse_duration(text).map_err(|error| error.to_string())
 }
@@ -156,6 +191,9 @@ pub struct KillArgs {
     /// Worker ids, prefixes or names.
     #[arg(required = true)]
     pub workers: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,7 +205,11 @@ pub enum ServerCommand {
         json: bool,
     },
     /// Stop a server (all without a name).
-    Down { name: Option<String> },
+    Down {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Each server: status, PID, restarts, health now.
     Status {
         #[arg(long)]
@@ -254,10 +296,6 @@ pub struct DispatchArgs {
     pub apply: bool,
     #[command(flatten)]
     pub apply_target: ApplyTarget,
-    /// Print nothing on stdout (callers inside baton, such as the MCP server, take the
-    /// result object instead).
-    #[arg(skip)]
-    pub quiet_stdout: bool,
 }
 
 /// The edit format `baton apply --format` takes.
@@ -297,6 +335,18 @@ pub struct ApplyTarget {
     /// Write the files whose edits applied even when other edits failed.
     #[arg(long)]
     pub partial: bool,
+}
+
+impl ApplyTarget {
+    /// The library's apply target of these flags.
+    pub fn to_target(&self) -> baton_ops::apply::ApplyTarget {
+        baton_ops::apply::ApplyTarget {
+            root: self.root.clone(),
+            allow: self.allow.clone(),
+            dry_run: self.dry_run,
+            partial: self.partial,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -359,7 +409,7 @@ pub enum ConfigCommand {
 }
 
 /// The namespace `memory store`, `get` and `delete` use when none is given.
-pub const DEFAULT_NAMESPACE: &str = "default";
+pub const DEFAULT_NAMESPACE: &str = baton_ops::memory::DEFAULT_NAMESPACE;
 
 #[derive(Debug, Subcommand)]
 pub enum MemoryCommand {

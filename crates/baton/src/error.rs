@@ -84,79 +84,46 @@ impl fmt::Display for CliError {
     }
 }
 
+impl From<baton_ops::OpsError> for CliError {
+    /// The one place a library error becomes what the command line shows: its message with
+    /// its causes, its hint, and the exit code of its kind.
+    fn from(error: baton_ops::OpsError) -> Self {
+        CliError::new(Exit::of(error.kind()), error.message()).hint(error.hint())
+    }
+}
+
 impl From<baton_config::ConfigError> for CliError {
     fn from(error: baton_config::ConfigError) -> Self {
-        let hint = error.hint();
-        CliError::new(Exit::Config, error.to_string()).hint(hint)
+        CliError::from(baton_ops::OpsError::from(error))
     }
 }
 
 impl From<baton_store::StoreError> for CliError {
     fn from(error: baton_store::StoreError) -> Self {
-        use baton_store::StoreError;
-        let exit = match &error {
-            // The request is at fault, not the database.
-            StoreError::MemoryKeyExists { .. }
-            | StoreError::InvalidMemory { .. }
-            | StoreError::UnknownWorker { .. }
-            | StoreError::AmbiguousWorker { .. } => Exit::Input,
-            _ => Exit::Store,
-        };
-        let hint = error.hint().unwrap_or_else(|| match exit {
-            Exit::Input => "check the value and try again".into(),
-            _ => "check that the .baton directory is writable, or set BATON_HOME".into(),
-        });
-        CliError::new(exit, error_with_causes(&error)).hint(hint)
+        CliError::from(baton_ops::OpsError::from(error))
     }
 }
 
-impl From<baton_llm::router::RouteError> for CliError {
-    fn from(error: baton_llm::router::RouteError) -> Self {
-        use baton_llm::router::RouteError;
-        let hint = match &error {
-            RouteError::UnknownProfile { .. } => {
-                "pick one of the known profiles, or add `[profiles.NAME]` to baton.toml"
-            }
-            RouteError::NoTarget { .. } => {
-                "set the API key variable it names, drop --local/--api, or add a fallback step to the profile"
-            }
-        };
-        CliError::new(Exit::Config, error.to_string()).hint(hint)
-    }
-}
-
-impl From<baton_llm::context::ContextError> for CliError {
-    fn from(error: baton_llm::context::ContextError) -> Self {
-        use baton_llm::context::ContextError;
-        let (exit, hint) = match &error {
-            ContextError::OverBudget { .. } => (
-                Exit::TooLarge,
-                "pass fewer or smaller files, pick sections with --context-from, or use --api for a larger budget",
-            ),
-            ContextError::Pattern { .. } | ContextError::NoMatch { .. } => (
-                Exit::Input,
-                "check the path or glob (relative paths start at the working directory)",
-            ),
-            ContextError::Read { .. } => {
-                (Exit::Input, "check that the file exists and is readable")
-            }
-            ContextError::Binary { .. } => (Exit::Input, "only text files can be context"),
-        };
-        CliError::new(exit, error_with_causes(&error)).hint(hint)
-    }
-}
-
-/// An error's message followed by its causes, on one line.
-pub fn error_with_causes(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
+impl Exit {
+    /// The exit code of a kind of failure.
+    pub fn of(kind: baton_ops::ErrorKind) -> Exit {
+        use baton_ops::ErrorKind;
+        match kind {
+            ErrorKind::Internal => Exit::Internal,
+            ErrorKind::Invalid => Exit::Usage,
+            ErrorKind::Config => Exit::Config,
+            ErrorKind::Unreachable => Exit::Unreachable,
+            ErrorKind::Backend => Exit::Backend,
+            ErrorKind::TooLarge => Exit::TooLarge,
+            ErrorKind::Input => Exit::Input,
+            ErrorKind::Store => Exit::Store,
+            ErrorKind::Output => Exit::Output,
+            ErrorKind::Unhealthy => Exit::Unhealthy,
+            ErrorKind::WorkersFailed => Exit::WorkersFailed,
+            ErrorKind::WaitTimeout => Exit::WaitTimeout,
+            ErrorKind::EditsFailed => Exit::EditsFailed,
+            ErrorKind::EditRefused => Exit::EditRefused,
+            ErrorKind::NotEdits => Exit::NotEdits,
         }
-        source = cause.source();
     }
-    text
 }

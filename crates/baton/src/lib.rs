@@ -1,20 +1,16 @@
 //! Baton's command-line program. `main.rs` calls [`run`]; each subcommand lives in
-//! [`commands`], with one exhaustive `match` over [`cli::Command`] here.
+//! [`commands`], with one exhaustive `match` over [`cli::Command`] here. Commands only parse
+//! their flags, call `baton-ops` and print; no command calls another.
 //!
-//! Parts: [`cli`] (clap), [`commands`] (one file per command), [`output`] (where replies
-//! and tables go), [`error`] (exit codes and `hint:` lines), [`app`] (config and store
-//! shared by the commands), [`memory_rank`] (optional hybrid ranking of the memory with
-//! embeddings), [`workers`] (what the worker commands share: queue, supervisors,
-//! lost detection, remediation), [`edits`] (applying a reply to files and recording it).
+//! Parts: [`cli`] (clap), [`commands`] (one file per command), [`output`] (the one printer,
+//! reply sinks, tables), [`error`] (exit codes and `hint:` lines, the one mapping from
+//! library errors), [`app`] (the project, the runtime, stdin).
 
 pub mod app;
 pub mod cli;
 pub mod commands;
-pub mod edits;
 pub mod error;
-pub mod memory_rank;
 pub mod output;
-pub mod workers;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -22,7 +18,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
-use crate::error::CliError;
+use crate::error::{CliError, Exit};
 
 /// Runs the program with the process's arguments and returns its exit code.
 pub fn run() -> ExitCode {
@@ -34,7 +30,7 @@ pub fn run() -> ExitCode {
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, cli.command.prints_json());
     match execute(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -45,28 +41,46 @@ pub fn run() -> ExitCode {
 }
 
 fn execute(cli: Cli) -> Result<ExitCode, CliError> {
-    let runtime = crate::app::runtime()?;
-    let app = app::App::from_process(cli.overrides.clone())?;
-    match cli.command {
-        Command::Dispatch(args) => runtime.block_on(commands::dispatch::run(app, args)),
-        Command::Doctor(args) => runtime.block_on(commands::doctor::run(app, args)),
-        Command::Stats(args) => commands::stats::run(app, args),
-        Command::Config(command) => commands::config::run(app, command),
-        Command::Spawn(args) => commands::spawn::run(app, args),
-        Command::Ps(args) => commands::ps::run(app, args),
-        Command::Logs(args) => commands::logs::run(app, args),
-        Command::Wait(args) => commands::wait::run(app, args),
-        Command::Kill(args) => commands::kill::run(app, args),
-        Command::Server(command) => runtime.block_on(commands::server::run(app, command)),
-        Command::Memory(command) => commands::memory::run(app, command),
-        Command::Apply(args) => commands::apply::run(app, args),
-        Command::Mcp(args) => runtime.block_on(commands::mcp::run(app, args)),
-        Command::Supervise(args) => runtime.block_on(commands::supervise::run(args)),
+    // The supervisor opens its worker's store itself: it needs no project and no config.
+    let command = match cli.command {
+        Command::Supervise(args) => {
+            return crate::app::runtime(false)?.block_on(commands::supervise::run(args));
+        }
+        command => command,
+    };
+    let runtime = crate::app::runtime(matches!(command, Command::Mcp(_)))?;
+    let shared = app::project(cli.overrides)?;
+    let project = &*shared;
+    // Every command checks the configuration, even those that read little of it: a misspelt
+    // key or a bad `-c` is reported wherever it is given, never ignored.
+    project.config()?;
+    match command {
+        Command::Dispatch(args) => runtime.block_on(commands::dispatch::run(project, args)),
+        Command::Doctor(args) => runtime.block_on(commands::doctor::run(project, args)),
+        Command::Stats(args) => runtime.block_on(commands::stats::run(project, args)),
+        Command::Config(command) => commands::config::run(project, command),
+        Command::Spawn(args) => runtime.block_on(commands::spawn::run(project, args)),
+        Command::Ps(args) => runtime.block_on(commands::ps::run(project, args)),
+        Command::Logs(args) => runtime.block_on(commands::logs::run(project, args)),
+        Command::Wait(args) => runtime.block_on(commands::wait::run(project, args)),
+        Command::Kill(args) => runtime.block_on(commands::kill::run(project, args)),
+        Command::Server(command) => runtime.block_on(commands::server::run(project, command)),
+        Command::Memory(command) => runtime.block_on(commands::memory::run(project, command)),
+        Command::Apply(args) => runtime.block_on(commands::apply::run(project, args)),
+        Command::Mcp(args) => runtime.block_on(commands::mcp::run(shared.clone(), args)),
+        Command::Supervise(_) => Err(CliError::new(
+            Exit::Internal,
+            "the supervisor was not started",
+        )
+        .hint("this is a bug in baton; please report it with the command you ran")),
     }
 }
 
-fn init_logging(verbose: u8) {
+/// Logs on stderr: warnings by default, only errors when the command prints JSON (stderr then
+/// carries nothing but errors), more with `-v`; `BATON_LOG` overrides.
+fn init_logging(verbose: u8, json: bool) {
     let default = match verbose {
+        0 if json => "error",
         0 => "warn",
         1 => "info,baton=debug",
         _ => "debug",

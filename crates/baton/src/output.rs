@@ -1,14 +1,25 @@
-//! Where a reply goes as it streams, and how a broken attempt is taken back from there:
-//! a terminal gets the partial text erased, a regular file is truncated back, a pipe gets
-//! the reply only once complete (unless `--stream`), and `-o FILE` is written to a temp
-//! file renamed into place on success, so no half-written file is ever left.
+//! The one printer of the command line, and where a reply goes as it streams.
+//!
+//! [`Printer`]: data on stdout (one JSON object with `--json`, else text and tables), notices
+//! on stderr with one prefix (`baton: `, `baton: warning: `), and with `--json` nothing on
+//! stderr but errors.
+//!
+//! Reply sinks: a terminal gets the partial text of a broken attempt erased, a regular file is
+//! truncated back, a pipe gets the reply only once complete (unless `--stream`), and
+//! `-o FILE` is written to a temp file renamed into place on success, so no half-written file
+//! is ever left.
 
 use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-use baton_llm::ReplySink;
+use baton_edit::FileStatus;
+use baton_ops::apply::ApplyResponse;
+use baton_ops::{Notice, Notices, ReplySink, notice::Level};
+use serde::Serialize;
+
+use crate::error::CliError;
 
 /// How stdout can take text back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +154,7 @@ impl ReplySink for StdoutSink {
 
     fn notice(&mut self, text: &str) {
         if !self.quiet_notices {
-            let _ = writeln!(std::io::stderr().lock(), "baton: {text}");
+            Printer::new(false).notice(Notice::warning(text));
         }
     }
 }
@@ -226,4 +237,128 @@ where
         .load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
         .set_header(header);
     table
+}
+
+/// What a command prints, and how: data on stdout, notices on stderr unless `--json`.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    json: bool,
+}
+
+impl Printer {
+    pub fn new(json: bool) -> Printer {
+        Printer { json }
+    }
+
+    /// Whether data is printed as JSON.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// `value` as one line of JSON on stdout.
+    pub fn json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), CliError> {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer(&mut out, value).map_err(|error| CliError::output(error.into()))?;
+        out.write_all(b"\n").map_err(CliError::output)?;
+        out.flush().map_err(CliError::output)
+    }
+
+    /// `text` on stdout, with a final newline if it has none.
+    pub fn text(&self, text: impl std::fmt::Display) -> Result<(), CliError> {
+        let text = text.to_string();
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes()).map_err(CliError::output)?;
+        if !text.is_empty() && !text.ends_with('\n') {
+            out.write_all(b"\n").map_err(CliError::output)?;
+        }
+        out.flush().map_err(CliError::output)
+    }
+
+    /// The diffstat (as `git diff --stat` prints it) and, when something failed, the feedback
+    /// for the model.
+    pub fn applied(&self, applied: &ApplyResponse) -> Result<(), CliError> {
+        let summary = diffstat(applied);
+        self.text(&summary)?;
+        let feedback = applied.feedback.trim_end();
+        if !feedback.is_empty() {
+            let gap = if summary.is_empty() { "" } else { "\n" };
+            self.text(format!("{gap}{feedback}"))?;
+        }
+        Ok(())
+    }
+
+    /// A warning on stderr (none with `--json`: the JSON carries what matters).
+    pub fn warn(&self, text: impl std::fmt::Display) {
+        self.notice(Notice::warning(text.to_string()));
+    }
+}
+
+impl Notices for Printer {
+    fn notice(&self, notice: Notice) {
+        if self.json {
+            return;
+        }
+        let prefix = match notice.level {
+            Level::Info => "baton: ",
+            Level::Warning => "baton: warning: ",
+        };
+        let _ = writeln!(std::io::stderr().lock(), "{prefix}{}", notice.text);
+    }
+}
+
+/// The diffstat of an applied reply, as `git diff --stat` prints it.
+fn diffstat(applied: &ApplyResponse) -> String {
+    let (Some(files), Some(edits)) = (&applied.files, &applied.edits) else {
+        return String::new();
+    };
+    let width = files
+        .iter()
+        .map(|f| f.path.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    let (mut added, mut removed) = (0, 0);
+    for file in files {
+        added += file.insertions;
+        removed += file.deletions;
+        let status = match file.status {
+            FileStatus::Created => " (new)",
+            FileStatus::Deleted => " (deleted)",
+            FileStatus::Modified => "",
+        };
+        out.push_str(&format!(
+            " {:<width$} | {:>4} {}{}{status}\n",
+            file.path,
+            file.insertions + file.deletions,
+            "+".repeat(file.insertions.min(40)),
+            "-".repeat(file.deletions.min(40)),
+        ));
+    }
+    let tally = applied.tally();
+    let already = tally.already_applied;
+    if files.is_empty() && tally.failed + tally.refused > 0 {
+        // Nothing to list: the feedback that follows says what went wrong.
+        return out;
+    }
+    if files.is_empty() {
+        return format!(
+            " nothing to change; {already} edit(s) already applied, {} in all\n",
+            edits.len()
+        );
+    }
+    let verb = if applied.written {
+        "changed"
+    } else {
+        "to change, nothing written"
+    };
+    let already = if already > 0 {
+        format!("; {already} edit(s) already applied")
+    } else {
+        String::new()
+    };
+    out.push_str(&format!(
+        " {} file(s) {verb}, {added} insertion(s)(+), {removed} deletion(s)(-){already}\n",
+        files.len(),
+    ));
+    out
 }

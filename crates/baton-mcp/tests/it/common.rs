@@ -1,12 +1,11 @@
-//! Shared test helpers: the tool names, a recording [`Actions`] double and a store with
-//! workers in it.
+//! Shared test helpers: the tool names, a store with workers in it, and the project over it.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use baton_config::EnvSnapshot;
 use baton_core::{WorkerRecord, WorkerSpec, WorkerStatus};
-use baton_mcp::{Actions, DispatchFuture, DispatchParams, WorkerSpawnParams};
+use baton_ops::{Project, ProjectOptions, Supervisor};
 use baton_store::Store;
-use serde_json::json;
 
 /// Every tool the server lists, in name order.
 pub(crate) const TOOL_NAMES: [&str; 10] = [
@@ -22,57 +21,29 @@ pub(crate) const TOOL_NAMES: [&str; 10] = [
     "worker_status",
 ];
 
-/// What the double was asked to do.
-#[derive(Debug, Default)]
-pub(crate) struct Calls {
-    pub spawned: Vec<WorkerSpawnParams>,
-    pub dispatched: Vec<DispatchParams>,
-}
-
-/// An [`Actions`] that records its calls and answers from a script: a spawn named `broken`
-/// and a dispatch whose task is `fail` fail with a message.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct FakeActions {
-    pub calls: Arc<Mutex<Calls>>,
-}
-
-impl Actions for FakeActions {
-    fn spawn_worker(&self, params: WorkerSpawnParams) -> Result<serde_json::Value, String> {
-        self.calls.lock().unwrap().spawned.push(params.clone());
-        if params.name.as_deref() == Some("broken") {
-            return Err("no worker template `nope`\nhint: `baton config show` lists them".into());
-        }
-        Ok(json!({
-            "id": "w-fake-1",
-            "name": params.name.unwrap_or_else(|| "fake".into()),
-            "status": "queued",
-            "log_path": "/tmp/w-fake-1.log",
-        }))
-    }
-
-    fn dispatch(&self, params: DispatchParams) -> DispatchFuture {
-        self.calls.lock().unwrap().dispatched.push(params.clone());
-        Box::pin(async move {
-            if params.task == "fail" {
-                return Err("backend `local` is down\nhint: `baton doctor`".into());
-            }
-            Ok(json!({
-                "reply": format!("done: {}", params.task),
-                "backend": "local",
-                "model": "fake-coder",
-                "route": params.route.unwrap_or_else(|| "auto".into()),
-                "usage": {"input_tokens": 12, "output_tokens": 3},
-                "latency_ms": 5,
-            }))
-        })
-    }
+/// A project over the fixture's store (`BATON_HOME` is its directory), configured from
+/// `env` pairs (e.g. `CODER_API_URL`), whose workers are supervised by the `mcp_fixture`
+/// example.
+pub(crate) fn project(fixture: &Fixture, env: &[(&str, &str)]) -> Arc<Project> {
+    let dir = fixture.db.parent().unwrap();
+    let mut snapshot = EnvSnapshot::from_pairs(env.iter().copied(), Some(dir.join("home")));
+    snapshot = snapshot.with("BATON_HOME", dir.display().to_string());
+    Arc::new(Project::new(ProjectOptions {
+        cwd: dir.to_path_buf(),
+        env: snapshot,
+        overrides: Vec::new(),
+        supervisor: Some(Supervisor {
+            program: crate::python::fixture_binary(),
+            args: vec!["__supervise".into()],
+        }),
+    }))
 }
 
 /// A temp dir with a store holding one queued worker `w-test-1` (name `builder`) whose log
 /// has two timestamped lines, one that succeeded 5 s ago (`w-done`, no log file) and one
 /// that ended two hours ago (`w-old`).
 pub(crate) struct Fixture {
-    _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
     pub db: std::path::PathBuf,
 }
 
@@ -107,5 +78,5 @@ pub(crate) fn fixture() -> Fixture {
             .unwrap();
         assert!(ended, "{id} was not marked ended");
     }
-    Fixture { _dir: dir, db }
+    Fixture { dir, db }
 }

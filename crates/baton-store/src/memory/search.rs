@@ -170,8 +170,15 @@ pub struct SearchHit {
     pub score: f64,
     /// `-bm25()`: higher is better; comparable only within one search.
     pub raw_score: f64,
-    /// Always [`MEMORY_SEARCH_METHOD`].
+    /// Always [`MEMORY_SEARCH_METHOD`] here; a hybrid ranking names what ranked the hit.
     pub ranked_by: Cow<'static, str>,
+    /// The text search's score: `score` itself here; in a hybrid ranking the text side of the
+    /// combined `score`, `None` for a hit found by vector only.
+    #[serde(default)]
+    pub text_score: Option<f64>,
+    /// The vector side's similarity (0..=1) in a hybrid ranking; `None` when not compared.
+    #[serde(default)]
+    pub vector_score: Option<f64>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }
@@ -448,6 +455,8 @@ fn hit_by_id(
             score: normalize(candidate.raw, best),
             raw_score: candidate.raw,
             ranked_by: Cow::Borrowed(MEMORY_SEARCH_METHOD),
+            text_score: Some(normalize(candidate.raw, best)),
+            vector_score: None,
             created_at_ms: r.get(5)?,
             updated_at_ms: r.get(6)?,
         })

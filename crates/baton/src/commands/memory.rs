@@ -1,29 +1,24 @@
-//! `baton memory store|get|search|list|delete|reembed|stats`: the shared memory in the store, from
-//! the command line. Search replies always say which namespaces were searched, how hits were
-//! ranked, and how many were dropped by `--min-score`. With `[memory] embeddings` set, stored
-//! values are embedded and searches ranked hybrid (see [`crate::memory_rank`]).
+//! `baton memory store|get|search|list|delete|reembed|stats`: the shared memory from the
+//! command line. Search replies always say which namespaces were searched, how hits were
+//! ranked, and how many `--min-score` dropped.
 
-use std::io::Write;
+use std::process::ExitCode;
 
-use baton_store::{MemoryQuery, NewMemory, SearchHit, Store, StoreOutcome};
-use serde_json::json;
+use baton_ops::Project;
+use baton_ops::memory::{
+    self, ListRequest, MemoryValue, SearchResponse, StoreAction, StoreRequest,
+};
+use baton_store::MemoryQuery;
 
-use crate::app::{App, read_stdin};
+use crate::app::read_stdin;
 use crate::cli::MemoryCommand;
 use crate::error::{CliError, Exit};
-use crate::memory_rank::{Embedder, HybridReply, hybrid_search, reembed};
+use crate::output::Printer;
 
 /// Characters of a value shown per line in human output.
 const VALUE_PREVIEW_CHARS: usize = 100;
 
-pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, CliError> {
-    let store = app.open_store()?;
-    let now = baton_core::now_ms();
-    let mut out = std::io::stdout().lock();
-    let io_error = CliError::output;
-    let print_json = |out: &mut std::io::StdoutLock<'_>, value: serde_json::Value| {
-        writeln!(out, "{value}").map_err(io_error)
-    };
+pub async fn run(project: &Project, command: MemoryCommand) -> Result<ExitCode, CliError> {
     match command {
         MemoryCommand::Store {
             key,
@@ -34,6 +29,7 @@ pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, C
             upsert,
             json,
         } => {
+            let printer = Printer::new(json);
             let value = if value == "-" {
                 read_stdin(
                     "the value",
@@ -42,47 +38,33 @@ pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, C
             } else {
                 value
             };
-            // JSON objects and arrays are kept as JSON; anything else is text.
-            let is_json = serde_json::from_str::<serde_json::Value>(&value)
-                .is_ok_and(|v| v.is_object() || v.is_array());
-            let mut entry = if is_json {
-                NewMemory::json(&namespace, &key, &value)
-            } else {
-                NewMemory::text(&namespace, &key, &value)
-            };
-            entry = entry.with_tags(tags);
-            if let Some(ttl) = ttl {
-                let ttl_ms = parse_ttl(&ttl)?;
-                entry = entry.with_ttl(now, ttl_ms);
+            let ttl = ttl.as_deref().map(parse_ttl).transpose()?;
+            let stored = memory::store(
+                project,
+                StoreRequest {
+                    namespace,
+                    key,
+                    value: MemoryValue::detect(value),
+                    tags,
+                    ttl,
+                    upsert,
+                },
+            )
+            .await?;
+            if let Some(error) = stored.embedding.as_ref().and_then(|e| e.error.as_ref()) {
+                printer.warn(format!(
+                    "{}/{} is stored without an embedding ({error}); it stays searchable by text",
+                    stored.namespace, stored.key
+                ));
             }
-            let embedder = Embedder::from_settings(&app.config(Vec::new())?.settings)?;
-            let outcome = store.memory_store(&entry, upsert, now)?;
-            let action = match outcome {
-                StoreOutcome::Created => "created",
-                StoreOutcome::Updated { .. } => "updated",
-            };
-            let embedding = embedder.as_ref().map(|embedder| {
-                match embedder.embed_entry(&store, &namespace, &key, &entry.value) {
-                    Ok(dim) => json!({ "model": embedder.model, "dim": dim }),
-                    Err(error) => {
-                        let _ = writeln!(
-                            std::io::stderr().lock(),
-                            "warning: {namespace}/{key} is stored without an embedding \
-                             (model `{}`: {error}); it stays searchable by text",
-                            embedder.model
-                        );
-                        json!({ "model": embedder.model, "error": error })
-                    }
-                }
-            });
             if json {
-                let mut reply = json!({ "namespace": namespace, "key": key, "outcome": action, "is_json": is_json });
-                if let Some(embedding) = embedding {
-                    reply["embedding"] = embedding;
-                }
-                print_json(&mut out, reply)?;
+                printer.json(&stored)?;
             } else {
-                writeln!(out, "{action} {namespace}/{key}").map_err(io_error)?;
+                let action = match stored.outcome {
+                    StoreAction::Created => "created",
+                    StoreAction::Updated => "updated",
+                };
+                printer.text(format!("{action} {}/{}", stored.namespace, stored.key))?;
             }
         }
         MemoryCommand::Get {
@@ -90,17 +72,12 @@ pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, C
             namespace,
             json,
         } => {
-            let entry = store.memory_get(&namespace, &key, now)?.ok_or_else(|| {
-                CliError::new(
-                    Exit::Input,
-                    format!("no entry `{key}` in namespace `{namespace}`"),
-                )
-                .hint("search all namespaces with `baton memory search WORDS`")
-            })?;
+            let printer = Printer::new(json);
+            let entry = memory::get(project, &namespace, &key).await?;
             if json {
-                print_json(&mut out, serde_json::to_value(&entry).unwrap_or_default())?;
+                printer.json(&entry)?;
             } else {
-                writeln!(out, "{}", entry.value).map_err(io_error)?;
+                printer.text(&entry.value)?;
             }
         }
         MemoryCommand::Search {
@@ -111,105 +88,20 @@ pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, C
             tags,
             json,
         } => {
+            let printer = Printer::new(json);
             let request = MemoryQuery::new(query)
                 .in_namespaces(namespaces)
                 .with_limit(limit)
                 .with_min_score(min_score)
                 .with_tags(tags);
-            let embedder = Embedder::from_settings(&app.config(Vec::new())?.settings)?;
-            let hybrid = match &embedder {
-                Some(embedder) => hybrid_search(&store, embedder, &request, now)?,
-                None => {
-                    let reply = store.memory_search(&request, now)?;
-                    if json {
-                        print_json(&mut out, serde_json::to_value(&reply).unwrap_or_default())?;
-                        count_accesses(&store, &reply.hits);
-                        return Ok(std::process::ExitCode::SUCCESS);
-                    }
-                    let parts = Vec::new();
-                    HybridReply {
-                        reply,
-                        parts,
-                        vector: Default::default(),
-                    }
-                }
-            };
-            let with_vector = embedder.is_some();
-            let HybridReply { reply, .. } = &hybrid;
+            let found = memory::search(project, request).await?;
             if json {
-                print_json(&mut out, hybrid.to_json())?;
+                printer.json(&found)?;
             } else {
-                let searched = if reply.namespaces_searched.is_empty() {
-                    "none (the memory is empty)".to_string()
-                } else {
-                    reply.namespaces_searched.join(", ")
-                };
-                writeln!(
-                    out,
-                    "searched: {searched}; ranked by {} ({})",
-                    reply.method, reply.normalization
-                )
-                .map_err(io_error)?;
-                if !reply.unknown_namespaces.is_empty() {
-                    writeln!(
-                        out,
-                        "no entries at all in: {}",
-                        reply.unknown_namespaces.join(", ")
-                    )
-                    .map_err(io_error)?;
-                }
-                if with_vector {
-                    let vector = &hybrid.vector;
-                    match &vector.error {
-                        Some(error) => writeln!(out, "vector ranking did not run: {error}"),
-                        None => writeln!(
-                            out,
-                            "vector ({}): {} compared; ranked by text only: {} embedded by \
-                             another model, {} not embedded, {} of another dimension",
-                            vector.model,
-                            vector.compared,
-                            vector.skipped_other_model,
-                            vector.skipped_unembedded,
-                            vector.skipped_dim_mismatch
-                        ),
-                    }
-                    .map_err(io_error)?;
-                }
-                for hit in &reply.hits {
-                    if with_vector {
-                        writeln!(
-                            out,
-                            "{:.3}  {}/{}  [{}]  {}",
-                            hit.score,
-                            hit.namespace,
-                            hit.key,
-                            hit.ranked_by,
-                            preview(&hit.value)
-                        )
-                    } else {
-                        writeln!(
-                            out,
-                            "{:.3}  {}/{}  {}",
-                            hit.score,
-                            hit.namespace,
-                            hit.key,
-                            preview(&hit.value)
-                        )
-                    }
-                    .map_err(io_error)?;
-                }
-                writeln!(
-                    out,
-                    "{} hit(s) of {} candidate(s); {} below --min-score {}",
-                    reply.hits.len(),
-                    reply.total_candidates,
-                    reply.dropped_below_min_score,
-                    reply.min_score
-                )
-                .map_err(io_error)?;
+                printer.text(render_search(&found))?;
             }
             // After the reply is out: the reader waits for nothing it does not see.
-            count_accesses(&store, &hybrid.reply.hits);
+            memory::count_accesses(project, &found.reply.hits);
         }
         MemoryCommand::List {
             namespace,
@@ -218,21 +110,26 @@ pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, C
             offset,
             json,
         } => {
-            let entries =
-                store.memory_list(namespace.as_deref(), tag.as_deref(), limit, offset, now)?;
+            let printer = Printer::new(json);
+            let listed = memory::list(
+                project,
+                ListRequest {
+                    namespace,
+                    tag,
+                    limit,
+                    offset,
+                },
+            )
+            .await?;
             if json {
-                print_json(&mut out, serde_json::to_value(&entries).unwrap_or_default())?;
+                printer.json(&listed)?;
             } else {
-                for entry in &entries {
-                    writeln!(
-                        out,
-                        "{}/{}  {}",
-                        entry.namespace,
-                        entry.key,
-                        preview(&entry.value)
-                    )
-                    .map_err(io_error)?;
-                }
+                let lines: Vec<String> = listed
+                    .entries
+                    .iter()
+                    .map(|e| format!("{}/{}  {}", e.namespace, e.key, preview(&e.value)))
+                    .collect();
+                printer.text(lines.join("\n"))?;
             }
         }
         MemoryCommand::Delete {
@@ -240,20 +137,14 @@ pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, C
             namespace,
             json,
         } => {
-            let deleted = store.memory_delete(&namespace, &key)?;
+            let printer = Printer::new(json);
+            let deleted = memory::delete(project, &namespace, &key).await?;
             if json {
-                print_json(
-                    &mut out,
-                    json!({ "namespace": namespace, "key": key, "deleted": deleted }),
-                )?;
-            } else if deleted {
-                writeln!(out, "deleted {namespace}/{key}").map_err(io_error)?;
+                printer.json(&deleted)?;
+            } else if let Some(error) = deleted.missing() {
+                return Err(error.into());
             } else {
-                return Err(CliError::new(
-                    Exit::Input,
-                    format!("no entry `{key}` in namespace `{namespace}`"),
-                )
-                .hint("list the keys with `baton memory list -n NAMESPACE`"));
+                printer.text(format!("deleted {namespace}/{key}"))?;
             }
         }
         MemoryCommand::Reembed {
@@ -261,25 +152,17 @@ pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, C
             batch,
             json,
         } => {
-            let embedder =
-                Embedder::from_settings(&app.config(Vec::new())?.settings)?.ok_or_else(|| {
-                    CliError::new(
-                        Exit::Config,
-                        "memory embeddings are off: there is no model to re-embed with",
-                    )
-                    .hint("set `[memory] embeddings = \"BACKEND\"` and `embedding_model`")
-                })?;
-            let report = reembed(&store, &embedder, &namespaces, usize::from(batch), now)?;
+            let printer = Printer::new(json);
+            let report = memory::reembed(project, &namespaces, usize::from(batch)).await?;
             if json {
-                print_json(&mut out, serde_json::to_value(&report).unwrap_or_default())?;
+                printer.json(&report)?;
             } else {
                 let replaced: Vec<String> = report
                     .replaced
                     .iter()
                     .map(|(model, count)| format!("{count} from {model}"))
                     .collect();
-                writeln!(
-                    out,
+                printer.text(format!(
                     "embedded {} entries with {}{}{}; {} changed meanwhile; {} remaining",
                     report.embedded,
                     report.model,
@@ -294,43 +177,95 @@ pub fn run(app: App, command: MemoryCommand) -> Result<std::process::ExitCode, C
                     },
                     report.changed_meanwhile,
                     report.remaining
-                )
-                .map_err(io_error)?;
+                ))?;
             }
-            if let Some(error) = &report.error {
-                return Err(CliError::new(
-                    Exit::Backend,
-                    format!(
-                        "re-embedding stopped after {} entries: {error}",
-                        report.embedded
-                    ),
-                )
-                .hint("the entries embedded so far are kept; run `baton memory reembed` again"));
+            if let Some(error) = report.failure() {
+                return Err(error.into());
             }
         }
         MemoryCommand::Stats { json } => {
-            let stats = store.memory_stats(now)?;
+            let printer = Printer::new(json);
+            let stats = memory::stats(project).await?;
             if json {
-                print_json(&mut out, serde_json::to_value(&stats).unwrap_or_default())?;
+                printer.json(&stats)?;
             } else {
-                for namespace in &stats {
-                    writeln!(
-                        out,
-                        "{}: {} entries, {} expired, {} bytes",
-                        namespace.namespace, namespace.entries, namespace.expired, namespace.bytes
-                    )
-                    .map_err(io_error)?;
-                }
+                let lines: Vec<String> = stats
+                    .iter()
+                    .map(|n| {
+                        format!(
+                            "{}: {} entries, {} expired, {} bytes",
+                            n.namespace, n.entries, n.expired, n.bytes
+                        )
+                    })
+                    .collect();
+                printer.text(lines.join("\n"))?;
             }
         }
     }
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(ExitCode::SUCCESS)
 }
 
-/// `7d`, `12h`, `30m`, `90s` in milliseconds.
-fn parse_ttl(text: &str) -> Result<u64, CliError> {
+/// A search reply for people: what was searched and how, the vector side when hybrid, one
+/// line per hit, and the counts.
+fn render_search(found: &SearchResponse) -> String {
+    let reply = &found.reply;
+    let mut lines = Vec::new();
+    let searched = if reply.namespaces_searched.is_empty() {
+        "none (the memory is empty)".to_string()
+    } else {
+        reply.namespaces_searched.join(", ")
+    };
+    lines.push(format!(
+        "searched: {searched}; ranked by {} ({})",
+        reply.method, reply.normalization
+    ));
+    if !reply.unknown_namespaces.is_empty() {
+        lines.push(format!(
+            "no entries at all in: {}",
+            reply.unknown_namespaces.join(", ")
+        ));
+    }
+    if let Some(vector) = &found.vector {
+        lines.push(match &vector.error {
+            Some(error) => format!("vector ranking did not run: {error}"),
+            None => format!(
+                "vector ({}): {} compared; ranked by text only: {} embedded by another model, \
+                 {} not embedded, {} of another dimension",
+                vector.model,
+                vector.compared,
+                vector.skipped_other_model,
+                vector.skipped_unembedded,
+                vector.skipped_dim_mismatch
+            ),
+        });
+    }
+    for hit in &reply.hits {
+        let ranked_by = match &found.vector {
+            Some(_) => format!("  [{}]", hit.ranked_by),
+            None => String::new(),
+        };
+        lines.push(format!(
+            "{:.3}  {}/{}{ranked_by}  {}",
+            hit.score,
+            hit.namespace,
+            hit.key,
+            preview(&hit.value)
+        ));
+    }
+    lines.push(format!(
+        "{} hit(s) of {} candidate(s); {} below --min-score {}",
+        reply.hits.len(),
+        reply.total_candidates,
+        reply.dropped_below_min_score,
+        reply.min_score
+    ));
+    lines.join("\n")
+}
+
+/// `7d`, `12h`, `30m`, `90s`.
+fn parse_ttl(text: &str) -> Result<std::time::Duration, CliError> {
     match baton_config::duration::parse_duration(text) {
-        Ok(ttl) if !ttl.is_zero() => Ok(ttl.as_millis().try_into().unwrap_or(u64::MAX)),
+        Ok(ttl) if !ttl.is_zero() => Ok(ttl),
         _ => Err(
             CliError::new(Exit::Usage, format!("invalid --ttl `{text}`"))
                 .hint("give a duration such as `7d`, `12h` or `30m`"),
@@ -347,13 +282,5 @@ fn preview(value: &str) -> String {
         )
     } else {
         flat
-    }
-}
-
-/// Counts the accesses of the hits a search handed on. A failure (the store busy beyond its
-/// timeout) loses a count, never the reply already printed: it is logged, not an error.
-pub(crate) fn count_accesses(store: &Store, hits: &[SearchHit]) {
-    if let Err(error) = store.count_search_accesses(hits) {
-        tracing::warn!(%error, "could not count the accesses of the search hits");
     }
 }

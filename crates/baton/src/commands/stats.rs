@@ -2,62 +2,39 @@
 //! share, cost avoided and spent, per backend and model; with `--edits`, the replies applied
 //! as edits: well-formed and applied per model and format.
 
-use std::io::Write;
+use std::process::ExitCode;
 
-use baton_store::{EditStats, GroupStats, StatsReport};
+use baton_ops::Project;
+use baton_ops::stats::EditsReport;
+use baton_store::{GroupStats, StatsReport};
 
-use crate::app::App;
 use crate::cli::StatsArgs;
-use crate::error::{CliError, Exit};
+use crate::error::CliError;
+use crate::output::Printer;
 
-/// `1h`, `7d`, `2026-11-01`, `2026-11-01T12:00:00Z` -> Unix milliseconds.
-pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, CliError> {
-    let trimmed = text.trim();
-    let bad = || {
-        CliError::new(Exit::Usage, format!("invalid --since `{text}`"))
-            .hint("give a duration back from now (`30m`, `24h`, `7d`) or a date (`2026-11-01`, `2026-11-01T12:00:00Z`)")
-    };
-    if let Ok(duration) = baton_config::duration::parse_duration(trimmed) {
-        return Ok(now_ms - i64::try_from(duration.as_millis()).unwrap_or(i64::MAX));
-    }
-    if let Ok(timestamp) = trimmed.parse::<jiff::Timestamp>() {
-        return Ok(timestamp.as_millisecond());
-    }
-    if let Ok(date) = trimmed.parse::<jiff::civil::Date>() {
-        let zoned = date.to_zoned(jiff::tz::TimeZone::UTC).map_err(|_| bad())?;
-        return Ok(zoned.timestamp().as_millisecond());
-    }
-    Err(bad())
-}
-
-pub fn run(app: App, args: StatsArgs) -> Result<std::process::ExitCode, CliError> {
+pub async fn run(project: &Project, args: StatsArgs) -> Result<ExitCode, CliError> {
+    let printer = Printer::new(args.json);
     let since = args
         .since
         .as_deref()
-        .map(|text| parse_since(text, baton_core::now_ms()))
+        .map(|text| baton_ops::stats::parse_since(text, baton_core::now_ms()))
         .transpose()?;
-    let store = app.open_store()?;
-    let mut out = std::io::stdout().lock();
-    let io_error = CliError::output;
     if args.edits {
-        let stats = store.edit_stats(since)?;
-        if args.json {
-            let rows: Vec<serde_json::Value> = stats.iter().map(edit_json).collect();
-            let object = serde_json::json!({ "since_ms": since, "by_model_format": rows });
-            writeln!(out, "{object}").map_err(io_error)?;
+        let report = baton_ops::stats::edits(project, since).await?;
+        if printer.is_json() {
+            printer.json(&report)?;
         } else {
-            write!(out, "{}", render_edits(&stats)).map_err(io_error)?;
+            printer.text(render_edits(&report))?;
         }
-        return Ok(std::process::ExitCode::SUCCESS);
+        return Ok(ExitCode::SUCCESS);
     }
-    let report = store.stats(since)?;
-    if args.json {
-        serde_json::to_writer(&mut out, &report).map_err(|error| io_error(error.into()))?;
-        writeln!(out).map_err(io_error)?;
+    let report = baton_ops::stats::calls(project, since).await?;
+    if printer.is_json() {
+        printer.json(&report)?;
     } else {
-        write!(out, "{}", render(&report)).map_err(io_error)?;
+        printer.text(render(&report))?;
     }
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(ExitCode::SUCCESS)
 }
 
 fn ms(value: Option<u64>) -> String {
@@ -123,17 +100,9 @@ pub fn render(report: &StatsReport) -> String {
     text
 }
 
-/// One model x format group with its rates, as `--edits --json` prints it.
-fn edit_json(stats: &EditStats) -> serde_json::Value {
-    let mut value = serde_json::to_value(stats).unwrap_or_default();
-    value["well_formed_rate"] = serde_json::json!(stats.well_formed_rate());
-    value["applied_rate"] = serde_json::json!(stats.applied_rate());
-    value
-}
-
 /// The `--edits` table: per model and format, how many replies were well-formed and applied.
-pub fn render_edits(stats: &[EditStats]) -> String {
-    if stats.is_empty() {
+pub fn render_edits(report: &EditsReport) -> String {
+    if report.by_model_format.is_empty() {
         return "no replies applied yet (`baton apply`, `baton dispatch --apply`)\n".into();
     }
     let mut table = crate::output::table([
@@ -148,13 +117,14 @@ pub fn render_edits(stats: &[EditStats]) -> String {
         "already",
     ]);
     let percent = |part: u64, rate: f64| format!("{part} ({:.0}%)", rate * 100.0);
-    for group in stats {
+    for group in &report.by_model_format {
+        let (rates, group) = (group, &group.stats);
         table.add_row([
             group.model.clone().unwrap_or_else(|| "-".into()),
             group.format.to_string(),
             group.replies.to_string(),
-            percent(group.well_formed, group.well_formed_rate()),
-            percent(group.applied, group.applied_rate()),
+            percent(group.well_formed, rates.well_formed_rate),
+            percent(group.applied, rates.applied_rate),
             group.edits.to_string(),
             group.edits_failed.to_string(),
             group.edits_refused.to_string(),
@@ -164,18 +134,4 @@ pub fn render_edits(stats: &[EditStats]) -> String {
     format!(
         "{table}\nwell-formed: parsed in the format asked for; applied: well-formed and no edit failed or was refused (dry runs not counted)\n"
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn since_accepts_durations_days_and_dates() {
-        let now = 10 * 86_400_000;
-        assert_eq!(parse_since("1h", now).unwrap(), now - 3_600_000);
-        assert_eq!(parse_since("2d", now).unwrap(), now - 2 * 86_400_000);
-        assert_eq!(parse_since("1970-01-02", now).unwrap(), 86_400_000);
-        assert!(parse_since("yesterday-ish", now).is_err());
-    }
 }

@@ -1,120 +1,53 @@
 //! `baton __supervise --store DB ID`: the supervisor of one worker, started detached by
-//! `baton spawn` (or by another supervisor handing on a free slot). It records itself (PID
-//! and process start time), runs the worker under `baton_exec::supervise`, turns SIGTERM
-//! into a kill and SIGUSR1 into a hang, writes the outcome, queues a remediation worker
-//! when one is due, and starts whatever queued worker now has a slot.
+//! `baton spawn` (or by another supervisor handing on a free slot). The role itself is
+//! `baton_ops::workers::supervise`; this process turns SIGTERM, SIGINT and SIGHUP (a closed
+//! tmux session) into a kill and SIGUSR1 into a hang, and in a tmux pane shows the log as it
+//! grows and how the worker ended.
 
 use std::path::Path;
+use std::process::ExitCode;
 
-use baton_core::WorkerRecord;
-use baton_exec::supervise::{Observer, Started, StopRequest};
-use baton_store::Store;
+use baton_exec::supervise::StopRequest;
+use baton_ops::Supervisor;
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::app::SUPERVISE_COMMAND;
 use crate::cli::SuperviseArgs;
 use crate::error::{CliError, Exit};
-use crate::workers;
 
-/// Writes what the supervisor sees into the store as it happens.
-struct StoreObserver<'a> {
-    store: &'a Store,
-    id: &'a str,
-}
-
-impl Observer for StoreObserver<'_> {
-    fn started(&mut self, started: &Started) {
-        if let Err(error) = self.store.mark_started(
-            self.id,
-            started.pid,
-            started.pgid,
-            started.process_start,
-            started.at_ms,
-            started.restarts,
-        ) {
-            tracing::error!(%error, "cannot record the worker's start");
-        }
-    }
-
-    fn ready(&mut self) {
-        let data = serde_json::json!({ "status": "ready" });
-        if let Err(error) = self.store.append_event("worker.ready", self.id, &data) {
-            tracing::error!(%error, "cannot record readiness");
-        }
-    }
-
-    fn restarting(&mut self, restarts: u32, why: &str) {
-        let data = serde_json::json!({ "restarts": restarts, "why": why });
-        if let Err(error) = self.store.append_event("worker.restarting", self.id, &data) {
-            tracing::error!(%error, "cannot record the restart");
-        }
-    }
-}
-
-pub async fn run(args: SuperviseArgs) -> Result<std::process::ExitCode, CliError> {
-    let store = Store::open(&args.store)?;
-    let record = store.worker(&args.id)?.ok_or_else(|| {
+pub async fn run(args: SuperviseArgs) -> Result<ExitCode, CliError> {
+    let program = std::env::current_exe().map_err(|error| {
         CliError::new(
-            Exit::Input,
-            format!("no worker `{}` in {}", args.id, args.store.display()),
+            Exit::Internal,
+            format!("cannot find the baton binary: {error}"),
         )
-        .hint("supervisors are started by `baton spawn`")
+        .hint("it may have been removed or replaced while workers ran; reinstall baton")
     })?;
-    let pid = std::process::id();
-    let start = baton_exec::proc::start_time(pid).unwrap_or(0);
-    store.mark_supervisor(&record.id, pid, start)?;
-
+    let supervisor = Supervisor {
+        program,
+        args: vec![SUPERVISE_COMMAND.to_string()],
+    };
     let (stop_tx, stop_rx) = tokio::sync::mpsc::channel(4);
     let signals = forward_signals(stop_tx)?;
-    if record.spec.tmux {
+    let tmux = baton_store::Store::open(&args.store)
+        .ok()
+        .and_then(|store| store.worker(&args.id).ok().flatten())
+        .filter(|record| record.spec.tmux);
+    if let Some(record) = &tmux {
         show_log_in_pane(Path::new(&record.log_path));
     }
-    let mut observer = StoreObserver {
-        store: &store,
-        id: &record.id,
-    };
-    let log_path = Path::new(&record.log_path);
-    let outcome =
-        baton_exec::supervise::supervise(&record.spec, log_path, &mut observer, stop_rx).await;
+    let supervised =
+        baton_ops::workers::supervise(&args.store, &args.id, &supervisor, stop_rx).await;
     signals.abort();
-    let (status, why, exit_code, ended_at_ms, log_tail) = match outcome {
-        Ok(outcome) => (
-            outcome.status,
-            outcome.why,
-            outcome.exit_code,
-            outcome.ended_at_ms,
-            outcome.log_tail,
-        ),
-        Err(error) => (
-            baton_core::WorkerStatus::Failed,
-            Some(format!("supervisor error: {error}")),
-            None,
-            baton_core::now_ms(),
-            String::new(),
-        ),
-    };
-    // The remediation worker is queued before the original is marked ended, so whoever sees
-    // the failure also sees the chain continue.
-    if status.wants_remediation() && record.spec.remediate > 0 {
-        let mut ended = record.clone();
-        ended.status = status;
-        let fix = workers::remediation_record(
-            &args.store,
-            &ended,
-            why.as_deref().unwrap_or("it failed"),
-            &log_tail,
-        );
-        store.insert_worker(&fix)?;
+    let supervised = supervised?;
+    if tmux.is_some() {
+        println_status(&supervised);
     }
-    store.mark_ended(&record.id, status, why.as_deref(), exit_code, ended_at_ms)?;
-    workers::promote(&store)?;
-    if record.spec.tmux {
-        println_status(&record, status, why.as_deref());
-    }
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(ExitCode::SUCCESS)
 }
 
-/// SIGTERM, SIGINT and SIGHUP (a closed tmux session) stop the worker as killed; SIGUSR1
-/// stops it as hung (`baton wait --max-cycles`).
+/// SIGTERM, SIGINT and SIGHUP stop the worker as killed; SIGUSR1 stops it as hung
+/// (`baton wait --max-cycles`).
 fn forward_signals(
     stop: tokio::sync::mpsc::Sender<StopRequest>,
 ) -> Result<tokio::task::JoinHandle<()>, CliError> {
@@ -147,16 +80,22 @@ fn forward_signals(
 /// In a tmux pane, the worker's log is shown as it grows, for a person who attaches.
 fn show_log_in_pane(log_path: &Path) {
     let path = log_path.to_path_buf();
-    std::thread::spawn(move || {
-        let _ = crate::commands::logs::follow_file(&path, None, || false);
+    tokio::spawn(async move {
+        let mut out = std::io::stdout();
+        let _ = baton_ops::workers::follow_file(&path, None, || false, &mut out).await;
     });
 }
 
 #[allow(clippy::print_stdout)]
-fn println_status(record: &WorkerRecord, status: baton_core::WorkerStatus, why: Option<&str>) {
+fn println_status(supervised: &baton_ops::workers::Supervised) {
     println!(
-        "\nbaton: worker {} ended {status}{}",
-        record.id,
-        why.map(|w| format!(": {w}")).unwrap_or_default()
+        "\nbaton: worker {} ended {}{}",
+        supervised.record.id,
+        supervised.status,
+        supervised
+            .why
+            .as_deref()
+            .map(|w| format!(": {w}"))
+            .unwrap_or_default()
     );
 }

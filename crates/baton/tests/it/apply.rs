@@ -190,7 +190,10 @@ fn bad_invocations_say_what_to_do() {
     assert!(run.stderr.contains("missing-reply.md") && run.stderr.contains("hint:"));
     let run = sandbox.run_with_stdin(&["apply", "--root", "nope"], "x");
     assert_eq!(run.code, 7, "{run:?}");
-    assert!(run.stderr.contains("--root") && run.stderr.contains("hint:"));
+    assert!(
+        run.stderr.contains("nope is not a directory") && run.stderr.contains("hint:"),
+        "{run:?}"
+    );
     let run = sandbox.run(&["dispatch", "task", "--dry-run"]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("only go with --apply"), "{run:?}");

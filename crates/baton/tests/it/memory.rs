@@ -71,7 +71,7 @@ fn a_duplicate_key_needs_upsert_and_upsert_keeps_the_creation_time() {
     assert_eq!(again.code, 7, "{again:?}");
     assert!(
         again.stderr.contains("already exists")
-            && again.stderr.contains("hint: pass upsert (`--upsert`)"),
+            && again.stderr.contains("hint: store it with upsert"),
         "{again:?}"
     );
     let before = sandbox
@@ -108,7 +108,8 @@ fn delete_list_and_stats_agree() {
         .run(&["memory", "list", "-n", "notes", "--json"])
         .assert_ok()
         .json();
-    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list["entries"].as_array().unwrap().len(), 2);
+    assert_eq!(list["count"], 2);
     let stats = sandbox
         .run(&["memory", "stats", "--json"])
         .assert_ok()

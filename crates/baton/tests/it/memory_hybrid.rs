@@ -123,7 +123,7 @@ fn a_vector_only_match_is_labelled_cosine() {
         .run(&["memory", "list", "-n", "notes", "--json"])
         .assert_ok()
         .json();
-    let authn = listed
+    let authn = listed["entries"]
         .as_array()
         .unwrap()
         .iter()

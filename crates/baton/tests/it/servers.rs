@@ -31,8 +31,11 @@ fn a_server_that_crashes_is_restarted_and_comes_up_healthy() {
         .assert_ok()
         .json();
     assert_eq!(status[0]["healthy"], true);
-    assert_eq!(status[0]["status"], "running");
-    assert!(status[0]["restarts"].as_u64().unwrap() >= 1, "{status}");
+    assert_eq!(status[0]["worker"]["status"], "running");
+    assert!(
+        status[0]["worker"]["restarts"].as_u64().unwrap() >= 1,
+        "{status}"
+    );
     assert!(
         sandbox
             .run(&["server", "logs", "web"])

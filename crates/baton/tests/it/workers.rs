@@ -108,7 +108,7 @@ fn a_flooding_worker_keeps_its_log_under_the_cap_with_head_and_tail() {
     let script = "echo FIRST-LINE; i=0; while [ $i -lt 40000 ]; do echo line $i of the flood; i=$((i+1)); done; echo LAST-LINE";
     let id = sandbox.spawn(&["--log-cap", "65536", "--", "sh", "-c", script]);
     sandbox.run(&["wait", &id]).assert_ok();
-    let log_path = ps(&sandbox, &id)["log"].as_str().unwrap().to_string();
+    let log_path = ps(&sandbox, &id)["log_path"].as_str().unwrap().to_string();
     let size = std::fs::metadata(&log_path).unwrap().len();
     assert!(size <= 65536 + 65536, "log is {size} bytes");
     let log = std::fs::read_to_string(&log_path).unwrap();
@@ -366,7 +366,7 @@ fn spawn_refuses_an_unknown_kind_and_a_kind_without_its_task() {
     let sandbox = Sandbox::new();
     let unknown = sandbox.run(&["spawn", "--kind", "nope", "x"]);
     assert_eq!(unknown.code, 3, "{unknown:?}");
-    assert!(unknown.stderr.contains("known kinds: aider") && unknown.stderr.contains("hint:"));
+    assert!(unknown.stderr.contains("known: aider") && unknown.stderr.contains("hint:"));
     let no_task = sandbox.run(&["spawn", "--kind", "codex"]);
     assert_eq!(no_task.code, 2, "{no_task:?}");
     assert!(no_task.stderr.contains("needs a task"));
