@@ -7,7 +7,9 @@
 #      memory, spawning and reaping 200 workers) against shell baselines;
 #   4. bench/memory.sh: memory store throughput and search latency at 1k/10k/100k entries
 #      (memory_bench example), then `baton memory` against claude-flow's memory CLI (npm;
-#      skipped with the reason when it cannot be installed; BENCH_CF_PREFIX reuses an install).
+#      skipped with the reason when it cannot be installed; BENCH_CF_PREFIX reuses an install);
+#   5. the run_overhead example of baton-exec: `baton_exec::run` of `true` against std's
+#      `Command::status()` and `output()` (current-thread, then multi-thread).
 # Prints the machine, the load and every figure; record them in bench/RESULTS.md with this
 # command. Exits non-zero when a benchmark could not run or a correctness check failed; a
 # missed speed goal is printed ("MISSED"), not an error.
@@ -25,6 +27,8 @@ step() { echo "==> $* ($(date -u +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadav
 step "cargo build --release -p baton -p baton-test-support -p baton-llm --example pool_throughput"
 cargo build --release --locked -p baton -p baton-test-support
 cargo build --release --locked -p baton-llm --example pool_throughput
+step "cargo build --release -p baton-exec --example run_overhead"
+cargo build --release --locked -p baton-exec --example run_overhead
 
 echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
@@ -49,5 +53,12 @@ echo
 
 step "bench/memory.sh"
 BATON_BIN="${BATON_BIN:-$TARGET_DIR/release/baton}" bash "$ROOT/bench/memory.sh"
+echo
+
+step "run_overhead (current-thread)"
+"$TARGET_DIR/release/examples/run_overhead"
+echo
+step "run_overhead (multi-thread)"
+"$TARGET_DIR/release/examples/run_overhead" --multi-thread
 echo
 echo "load at end: $(uptime | sed 's/.*load average: //')"

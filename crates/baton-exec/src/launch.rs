@@ -2,6 +2,11 @@
 //! `baton spawn` starts, and the same inside a tmux session (`--tmux`) for a person to
 //! attach to.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "baton-exec is the crate that spawns processes: here, detached and tmux launches"
+)]
+
 use std::ffi::OsStr;
 use std::io;
 use std::os::unix::process::CommandExt;

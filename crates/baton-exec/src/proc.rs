@@ -134,6 +134,14 @@ pub fn group_alive(pgid: u32) -> bool {
     !matches!(killpg(group, None), Err(Errno::ESRCH))
 }
 
+/// Whether process group `pgid` has a member that has not exited (zombies do not count).
+/// Reads every process in /proc: call it only once [`group_alive`] said the group exists.
+pub(crate) fn group_has_live_member(pgid: u32) -> bool {
+    all_stats()
+        .iter()
+        .any(|stat| stat.pgrp == pgid && !stat.is_zombie())
+}
+
 /// PIDs of the processes whose parent is `pid`.
 pub fn children_of(pid: u32) -> Vec<u32> {
     all_stats()

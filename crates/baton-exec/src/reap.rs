@@ -12,8 +12,19 @@
 //! before its PID is known to be wanted. Statuses of PIDs nobody registered (orphans) are
 //! dropped. Every reap bumps a version in a `watch` channel, which wakes the supervisions
 //! whose child another supervision happened to reap.
+//!
+//! Two ways to reap: a supervisor reaps everything ([`reap_now`], `waitpid(-1)`: a
+//! subreaper, it must), while [`run`](crate::run()) reaps only its own child and its own
+//! group ([`reap_one`], [`reap_own`]), so that it takes no status from anyone in a process
+//! that also starts children some other way.
+
+#![allow(
+    clippy::disallowed_methods,
+    reason = "baton-exec is the crate that spawns processes: every child starts here"
+)]
 
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 use std::io;
 use std::process::{Child, Command};
 use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
@@ -25,11 +36,35 @@ use tokio::sync::watch;
 
 use crate::proc;
 
-/// How a direct child ended.
+/// How a direct child ended: its exit code, or the signal that ended it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Exit {
+pub enum Exit {
     Code(i32),
     Signal(nix::sys::signal::Signal),
+}
+
+impl Exit {
+    /// Exited with code 0.
+    pub fn success(self) -> bool {
+        self == Exit::Code(0)
+    }
+
+    /// The exit code, unless a signal ended it.
+    pub fn code(self) -> Option<i32> {
+        match self {
+            Exit::Code(code) => Some(code),
+            Exit::Signal(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exit::Code(code) => write!(formatter, "exited with code {code}"),
+            Exit::Signal(signal) => write!(formatter, "killed by signal {}", signal.as_str()),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -110,6 +145,71 @@ fn file(registry: &mut Registry, pid: Pid, exit: Exit) {
     if let Some(slot) = registry.watched.get_mut(&pid) {
         *slot = Some(exit);
     }
+}
+
+/// What [`reap_one`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Waited {
+    Running,
+    Ended(Exit),
+    /// Not a child of ours any more and no status filed: something outside this registry
+    /// waited for it (or SIGCHLD is ignored, and the kernel reaped it).
+    Lost,
+}
+
+/// Reaps registered child `pid` if it has ended, without touching any other child; or
+/// takes its status if a supervisor's [`reap_now`] got there first.
+pub(crate) fn reap_one(pid: u32) -> Waited {
+    let Ok(raw) = i32::try_from(pid) else {
+        return Waited::Lost;
+    };
+    let mut registry = registry();
+    if let Some(Some(exit)) = registry.watched.get(&pid) {
+        return Waited::Ended(*exit);
+    }
+    loop {
+        let exit = match waitpid(Pid::from_raw(raw), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => Exit::Code(code),
+            Ok(WaitStatus::Signaled(_, signal, _core_dumped)) => Exit::Signal(signal),
+            Ok(WaitStatus::StillAlive) => return Waited::Running,
+            // Stops and continues are not asked for (no WUNTRACED); skip if one shows up.
+            Ok(_) | Err(Errno::EINTR) => continue,
+            // Under the lock, so a supervisor that reaped it has filed it (checked above).
+            Err(_) => return Waited::Lost,
+        };
+        if let Some(slot) = registry.watched.get_mut(&pid) {
+            *slot = Some(exit);
+        }
+        return Waited::Ended(exit);
+    }
+}
+
+/// Reaps the ended children of ours in process group `pgid` (`waitpid(-pgid)`: members
+/// re-parented to us when this process is a subreaper, and `leader` itself), and `leader`
+/// should it have left the group. Statuses of registered children are filed; nothing
+/// outside the group is touched.
+pub(crate) fn reap_own(leader: u32, pgid: u32) {
+    let Ok(group) = i32::try_from(pgid) else {
+        return;
+    };
+    let mut registry = registry();
+    loop {
+        match waitpid(Pid::from_raw(-group), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => file(&mut registry, pid, Exit::Code(code)),
+            Ok(WaitStatus::Signaled(pid, signal, _core_dumped)) => {
+                file(&mut registry, pid, Exit::Signal(signal));
+            }
+            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(error) => {
+                tracing::warn!(%error, pgid, "waitpid on a process group failed");
+                break;
+            }
+        }
+    }
+    drop(registry);
+    // A leader that moved to another group is not reaped by the loop above.
+    let _ = reap_one(leader);
 }
 
 /// The exit of a registered child, once reaped (by anyone).

@@ -6,12 +6,11 @@
 //! It knows nothing of the store: the caller passes an [`Observer`] and writes what it is
 //! told (started, ready, restarting) and the returned [`Outcome`].
 //!
-//! Parts: `child` (starting one process, its environment and output pump), `ladder`
-//! (the kill ladder and the sweep), `health` (HTTP probes), `verdict` (why it ended).
+//! Parts: `child` (starting one process, its environment and output pump), `health` (HTTP
+//! probes), `verdict` (why it ended); the kill ladder and the sweep are `crate::ladder`.
 
 mod child;
 pub(crate) mod health;
-mod ladder;
 mod verdict;
 
 use baton_core::now_ms;
@@ -27,6 +26,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::error::ExecError;
+use crate::ladder::{self, Reaping};
 use crate::logcap::LogWriter;
 use crate::reap::{self, Exit};
 use child::{Running, SharedLog, StartError};
@@ -224,7 +224,7 @@ impl Supervision<'_> {
             }
             // Whatever happened, nothing of this child's is left running past this point.
             let grace = Duration::from_millis(self.spec.grace_ms);
-            ladder::sweep(pid, running.start, pid, grace).await;
+            ladder::sweep(pid, running.start, pid, grace, Reaping::All).await;
             kill_on_drop.disarm();
             let exit = reap::exit_of(pid);
             running.drain(IO_DRAIN_TIMEOUT, &self.log).await;

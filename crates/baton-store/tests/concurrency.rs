@@ -8,6 +8,10 @@
     clippy::unwrap_used,
     reason = "clippy allows unwrap in #[test] fns only; the helpers here panic on failure too"
 )]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start the binary under test and tools directly"
+)]
 
 use std::collections::{BTreeSet, VecDeque};
 use std::path::Path;

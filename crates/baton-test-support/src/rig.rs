@@ -16,6 +16,11 @@
 //! tests that need the real server fail where it is not installed, they never pass silently.
 //! Put `llama` in the name of such tests: `.config/nextest.toml` runs them one at a time.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the test rig starts llama-server directly"
+)]
+
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};

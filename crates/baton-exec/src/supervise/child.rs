@@ -2,7 +2,12 @@
 //! and stderr into one pipe, an allow-listed environment; and the thread that pumps the pipe
 //! into the log and notes when the child last said something.
 
-use std::ffi::{OsStr, OsString};
+#![allow(
+    clippy::disallowed_methods,
+    reason = "baton-exec is the crate that spawns processes: here, a worker's command"
+)]
+
+use std::ffi::OsString;
 use std::io::{self, Read};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -20,12 +25,6 @@ use crate::logcap::LogWriter;
 use crate::reap;
 use crate::supervise::verdict;
 
-/// Variables of the supervisor's environment every child gets (besides `spec.env_pass`).
-/// Everything else (API keys above all) stays out unless a kind template asks for it.
-const ALLOWED_ENV: [&str; 9] = [
-    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TERM", "TZ", "TMPDIR",
-];
-const ALLOWED_ENV_PREFIXES: [&str; 2] = ["LC_", "XDG_"];
 /// One read from the pipe (and the reader's whole buffer).
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
@@ -192,30 +191,13 @@ pub(super) fn start(spec: &WorkerSpec, log: &SharedLog) -> Result<Running, Start
     })
 }
 
-/// The child's environment: the allow-list and `env_pass` from ours, then `env_set`, then
-/// Baton's own variables. Later entries win.
+/// The child's environment: the allow-list and `env_pass` from ours (see [`crate::env`]),
+/// then `env_set`, then Baton's own variables. Later entries win.
 pub(super) fn child_env(
     spec: &WorkerSpec,
     ours: impl Iterator<Item = (OsString, OsString)>,
 ) -> Vec<(OsString, OsString)> {
-    let mut env: Vec<(OsString, OsString)> = ours
-        .filter(|(name, _)| {
-            let name = name.to_string_lossy();
-            ALLOWED_ENV.contains(&name.as_ref())
-                || ALLOWED_ENV_PREFIXES
-                    .iter()
-                    .any(|prefix| name.starts_with(prefix))
-                || spec
-                    .env_pass
-                    .iter()
-                    .any(|pass| OsStr::new(pass) == name.as_ref())
-        })
-        .collect();
-    env.extend(
-        spec.env_set
-            .iter()
-            .map(|(name, value)| (name.into(), value.into())),
-    );
+    let mut env = crate::env::build(ours, &spec.env_pass, &spec.env_set);
     if let Some(prompt) = &spec.prompt {
         env.push(("BATON_PROMPT".into(), prompt.into()));
     }

@@ -33,10 +33,7 @@ pub(super) fn silent_for(idle_ms: u64) -> String {
 }
 
 pub(super) fn exit_why(exit: Exit) -> String {
-    match exit {
-        Exit::Code(code) => format!("exited with code {code}"),
-        Exit::Signal(signal) => format!("killed by signal {}", signal.as_str()),
-    }
+    exit.to_string()
 }
 
 /// Why `spec.command` could not be started, with a hint at the config line to fix.

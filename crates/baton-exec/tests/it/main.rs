@@ -1,4 +1,4 @@
-//! Supervision tests with real processes: `sh -c` scripts stand in for agent CLIs and
+//! Supervision and run tests with real processes: `sh -c` scripts stand in for agent CLIs and
 //! Python's `http.server` for a model server. Every test ends by checking that nothing it
 //! started is left running.
 //!
@@ -7,6 +7,8 @@
 
 #[cfg(test)]
 mod agent;
+#[cfg(test)]
+mod run;
 #[cfg(test)]
 mod server;
 #[cfg(test)]

@@ -7,6 +7,10 @@
 // Test helpers outside `#[test]` functions panic on failure too (clippy.toml allows it only
 // inside them).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start the binary under test and tools directly"
+)]
 
 mod common;
 mod inproc;

@@ -5,6 +5,11 @@
 //! The modules are marked `cfg(test)` so that clippy treats their helpers as test code (where
 //! `expect` is allowed, see clippy.toml), not only their `#[test]` functions.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start the binary under test and tools directly"
+)]
+
 #[cfg(test)]
 mod anthropic;
 #[cfg(test)]

@@ -4,6 +4,10 @@
     clippy::expect_used,
     reason = "tests fail loudly on setup errors"
 )]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests start the binary under test and tools directly"
+)]
 //! stray variables), against the scripted server or the real llama-server of the LLM rig.
 
 mod apply;
