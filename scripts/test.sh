@@ -3,12 +3,21 @@
 #
 #   bash scripts/test.sh [extra cargo-nextest arguments, e.g. -E 'test(/llama/)']
 #
-# 1. scripts/install-llm.sh: llama-server and the small coder model the real-model tests use
+# Each install happens only when its part is missing, so a second run installs nothing and
+# prints nothing about it. A failed install ends the run with one `test: error: ...; hint: ...`
+# line (after the tail of its log, ~/.cache/baton/test-setup.log).
+# 1. jq, curl, tmux (the worker tests' `--tmux`, the benchmarks), from apt when one is
+#    missing, as root or through sudo.
+# 2. The official Python MCP SDK, the real MCP client of baton-mcp's tests, which run it with
+#    BATON_TEST_PYTHON: a caller's BATON_TEST_PYTHON must import `mcp` already; else python3
+#    when it does; else a venv of its own, ~/.cache/baton/python-mcp, with `pip install mcp`
+#    (apt's python3-venv first when python3 cannot make a venv). Needs Python 3.10 or newer.
+# 3. scripts/install-llm.sh: llama-server and the small coder model the real-model tests use
 #    (the first time ~12-20 min for the build on 2 cores, then a fraction of a second);
 #    skipped when the caller already set BATON_TEST_LLAMA_SERVER and BATON_TEST_LLAMA_MODEL
 #    to existing files.
-# 2. cargo-nextest, installed with `cargo install --locked cargo-nextest` only if missing.
-# 3. cargo test --doc --workspace (nextest does not run doc tests), then cargo nextest run
+# 4. cargo-nextest, installed with `cargo install --locked cargo-nextest` only if missing.
+# 5. cargo test --doc --workspace (nextest does not run doc tests), then cargo nextest run
 #    --workspace --no-fail-fast (profile from NEXTEST_PROFILE, default "default"; see
 #    .config/nextest.toml). Both always run; the exit code is non-zero if either failed.
 # A caller's CARGO_TARGET_DIR is respected (cargo reads it).
@@ -17,6 +26,83 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$ROOT"
 log() { echo "[test] $*" >&2; }
+fail() { # fail MESSAGE HINT
+  echo "test: error: $1; hint: $2" >&2
+  exit 1
+}
+
+CACHE="$HOME/.cache/baton"
+SETUP_LOG="$CACHE/test-setup.log"
+# setup_step WHAT HINT COMMAND...: runs an install step with its output in the setup log; on
+# failure shows the log's tail and fails with WHAT and HINT.
+setup_step() {
+  local what="$1" hint="$2" status=0
+  shift 2
+  mkdir -p "$CACHE"
+  echo "== $what ($(date -u +%Y-%m-%dT%H:%M:%SZ))" >>"$SETUP_LOG"
+  local start_line
+  start_line=$(($(wc -l <"$SETUP_LOG") + 1))
+  "$@" >>"$SETUP_LOG" 2>&1 </dev/null || status=$?
+  if [ "$status" -ne 0 ]; then
+    tail -n +"$start_line" "$SETUP_LOG" | tail -n 20 >&2
+    fail "$what failed (exit $status)" "$hint (full output: $SETUP_LOG)"
+  fi
+}
+
+# apt_install PACKAGE...: Debian packages, as root or through sudo.
+apt_install() {
+  command -v apt-get >/dev/null \
+    || fail "missing $*, and there is no apt-get to install it" "install $* with the system's package manager, then run this again"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null \
+      || fail "missing $*, and installing it needs root" "run \`apt-get install $*\` as root, then this again"
+    sudo=(sudo)
+  fi
+  log "apt-get install $*"
+  local hint="install them by hand (\`apt-get install $*\`), then run this again"
+  setup_step "apt-get update" "$hint" "${sudo[@]}" apt-get update -qq
+  setup_step "apt-get install $*" "$hint" \
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+missing=()
+for tool in jq curl tmux; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt_install "${missing[@]}"
+fi
+
+# has_mcp PYTHON: whether PYTHON finds the `mcp` package (found, not imported: importing it
+# takes a second or two).
+has_mcp() {
+  "$1" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("mcp") is None)' 2>/dev/null
+}
+if [ -n "${BATON_TEST_PYTHON:-}" ]; then
+  has_mcp "$BATON_TEST_PYTHON" \
+    || fail "BATON_TEST_PYTHON=$BATON_TEST_PYTHON cannot import mcp, the Python MCP SDK" \
+      "install it there (\`$BATON_TEST_PYTHON -m pip install mcp\`) or unset BATON_TEST_PYTHON"
+elif ! has_mcp python3; then
+  venv="$CACHE/python-mcp"
+  if ! has_mcp "$venv/bin/python"; then
+    command -v python3 >/dev/null || apt_install python3 python3-venv
+    log "installing the Python MCP SDK (pip install mcp) into $venv"
+    rm -rf "$venv"
+    mkdir -p "$CACHE"
+    if ! python3 -m venv "$venv" >>"$SETUP_LOG" 2>&1; then
+      # Debian's python3 makes venvs only with python3-venv installed.
+      rm -rf "$venv"
+      apt_install python3-venv
+      setup_step "python3 -m venv $venv" "install Python's venv module for $(command -v python3)" \
+        python3 -m venv "$venv"
+    fi
+    setup_step "pip install mcp" \
+      "the SDK needs Python 3.10 or newer ($(python3 --version 2>&1)) and PyPI (or PIP_INDEX_URL) within reach" \
+      env PIP_NO_INPUT=1 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check mcp
+  fi
+  export BATON_TEST_PYTHON="$venv/bin/python"
+fi
 
 if [ -n "${BATON_TEST_LLAMA_SERVER:-}" ] && [ -x "$BATON_TEST_LLAMA_SERVER" ] \
   && [ -n "${BATON_TEST_LLAMA_MODEL:-}" ] && [ -f "$BATON_TEST_LLAMA_MODEL" ]; then

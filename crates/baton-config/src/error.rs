@@ -1,6 +1,7 @@
 //! Errors of loading and resolving configuration. Each names the file, line and key, the
 //! variable, or the flag it came from.
 
+use std::fmt;
 use std::path::PathBuf;
 
 /// A configuration problem, with where it came from.
@@ -38,6 +39,40 @@ pub enum ConfigError {
     },
     #[error("unknown profile `{name}`; known profiles: {}", known.join(", "))]
     UnknownProfile { name: String, known: Vec<String> },
+    /// A key no table of the configuration has, e.g. a misspelling.
+    #[error("unknown key `{key}` in {place}")]
+    UnknownKey {
+        /// The whole dotted path of the key (`profiles.code.temprature`).
+        key: String,
+        place: KeyPlace,
+        /// The dotted path of the table the key was written in; empty for the top level.
+        table: String,
+        /// The keys that table knows, as `Settings` declares them.
+        known: &'static [&'static str],
+        /// The known key nearest to the one written, when one is near enough.
+        nearest: Option<String>,
+    },
+}
+
+/// Where a key was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyPlace {
+    /// A config file, and the 1-based line of the key.
+    File { path: PathBuf, line: usize },
+    /// A `-c dotted.key=value` override, as it was written.
+    Override { text: String },
+    /// Any other layer, by its origin (`env CODER_MODEL`, `flag --profile`).
+    Layer { origin: String },
+}
+
+impl fmt::Display for KeyPlace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyPlace::File { path, line } => write!(f, "{} line {line}", path.display()),
+            KeyPlace::Override { text } => write!(f, "`-c {text}`"),
+            KeyPlace::Layer { origin } => f.write_str(origin),
+        }
+    }
 }
 
 impl ConfigError {
@@ -52,6 +87,26 @@ impl ConfigError {
             ConfigError::Override { .. } => "write overrides as `-c dotted.key=value`".into(),
             ConfigError::UnknownProfile { .. } => {
                 "pick one of the known profiles, or add `[profiles.NAME]` to baton.toml".into()
+            }
+            ConfigError::UnknownKey {
+                nearest: Some(key), ..
+            } => format!("did you mean `{key}`?"),
+            ConfigError::UnknownKey {
+                table,
+                known,
+                nearest: None,
+                ..
+            } => {
+                let known = known
+                    .iter()
+                    .map(|key| format!("`{key}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if table.is_empty() {
+                    format!("known top-level keys: {known}")
+                } else {
+                    format!("known keys in `{table}`: {known}")
+                }
             }
         }
     }

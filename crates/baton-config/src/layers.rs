@@ -5,6 +5,9 @@
 //! < flags and `-c dotted.key=value`.
 //! Tables merge key by key; any other value (arrays included) is replaced whole. Every leaf
 //! remembers the layer that set it, for `baton config show --origins`.
+//! Each layer is checked on its own before it is merged: a key `Settings` does not know is
+//! refused with where it was written (file and line, or the `-c` override) and the nearest
+//! known key (see `keys`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,7 +15,8 @@ use std::path::{Path, PathBuf};
 
 use toml::{Table, Value};
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, KeyPlace};
+use crate::keys::{self, UnknownKey};
 use crate::settings::Settings;
 
 /// Where a value came from.
@@ -84,15 +88,46 @@ impl Layer {
             .unwrap_or_else(|| self.origin.clone())
     }
 
-    /// Checks that this layer alone is well-formed (types, known keys).
+    /// Checks that this layer alone is well-formed (known keys, types).
     pub fn check(&self) -> Result<(), ConfigError> {
-        Value::Table(self.table.clone())
-            .try_into::<Settings>()
-            .map(drop)
-            .map_err(|error| ConfigError::Layer {
-                origin: self.origin.to_string(),
-                message: error.to_string(),
-            })
+        let origin = self.origin.to_string();
+        check_table(&self.table, origin.clone(), KeyPlace::Layer { origin })
+    }
+}
+
+/// Checks one `-c dotted.key=value` override on its own, so that an error names it.
+pub fn check_override(text: &str, key: &str, value: &Value) -> Result<(), ConfigError> {
+    let origin = Origin::Flag(format!("-c {text}"));
+    let mut layer = Layer::new(origin.clone());
+    layer.set(key, value.clone(), origin.clone());
+    check_table(
+        &layer.table,
+        origin.to_string(),
+        KeyPlace::Override { text: text.into() },
+    )
+}
+
+/// Deserializes `table` as `Settings`: an unknown key is reported at `place`, any other
+/// problem as a bad value of the layer `origin`.
+fn check_table(table: &Table, origin: String, place: KeyPlace) -> Result<(), ConfigError> {
+    serde_path_to_error::deserialize::<_, Settings>(Value::Table(table.clone()))
+        .map(drop)
+        .map_err(|error| match keys::unknown_key(error.path()) {
+            Some(unknown) => unknown_key_error(&unknown, place),
+            None => ConfigError::Layer {
+                origin,
+                message: error.inner().message().trim().to_string(),
+            },
+        })
+}
+
+fn unknown_key_error(unknown: &UnknownKey, place: KeyPlace) -> ConfigError {
+    ConfigError::UnknownKey {
+        key: unknown.key.clone(),
+        place,
+        table: unknown.table.clone(),
+        known: unknown.known,
+        nearest: unknown.nearest().map(str::to_string),
     }
 }
 
@@ -121,7 +156,25 @@ pub fn parse_file_layer(text: &str, path: &Path, origin: Origin) -> Result<Layer
         }
     };
     let table: Table = toml::from_str(text).map_err(parse_error)?;
-    toml::from_str::<Settings>(text).map_err(parse_error)?;
+    let document = toml::Deserializer::parse(text).map_err(parse_error)?;
+    serde_path_to_error::deserialize::<_, Settings>(document).map_err(|error| {
+        let unknown = keys::unknown_key(error.path());
+        let error = error.into_inner();
+        match (unknown, error.span()) {
+            (Some(unknown), Some(span)) => {
+                let (line, _, _) = locate(text, span.start);
+                unknown_key_error(
+                    &unknown,
+                    KeyPlace::File {
+                        path: path.to_path_buf(),
+                        line,
+                    },
+                )
+            }
+            // Without a span there is no line to name; the parse error says what it can.
+            (Some(_), None) | (None, _) => parse_error(error),
+        }
+    })?;
     Ok(Layer {
         table,
         origin,

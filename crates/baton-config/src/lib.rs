@@ -4,12 +4,14 @@
 //! user file < project `baton.toml` < environment < flags and `-c key=value`. [`load`] is
 //! a pure function of its [`LoadOptions`], so tests give it an explicit environment.
 //!
-//! Parts: [`settings`] (the resolved shape), [`layers`] (reading, merging, origins),
-//! [`env`] (every variable name, once), [`duration`], [`error`].
+//! Parts: [`settings`] (the resolved shape), [`layers`] (reading, checking, merging,
+//! origins), `keys` (unknown keys and the nearest known one, asked of `Settings` itself),
+//! [`mod@env`] (every variable name, once), [`duration`], [`error`].
 
 pub mod duration;
 pub mod env;
 pub mod error;
+mod keys;
 pub mod layers;
 pub mod settings;
 mod validate;
@@ -20,7 +22,7 @@ use std::path::{Path, PathBuf};
 use toml::Value;
 
 pub use env::EnvSnapshot;
-pub use error::ConfigError;
+pub use error::{ConfigError, KeyPlace};
 pub use layers::Origin;
 pub use settings::{
     BackendKind, BackendSettings, DispatchSettings, MemorySettings, Price, ProfileSettings,
@@ -92,6 +94,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, ConfigError> {
     }
     for text in &options.overrides {
         let (key, value) = layers::parse_override(text)?;
+        layers::check_override(text, &key, &value)?;
         flag_layer.set(&key, value, Origin::Flag(format!("-c {text}")));
     }
     flag_layer.check()?;
@@ -264,5 +267,7 @@ pub fn chat_url_to_base(url: &str) -> Result<String, String> {
     Ok(base.to_string())
 }
 
+#[cfg(test)]
+mod keys_tests;
 #[cfg(test)]
 mod tests;

@@ -120,19 +120,6 @@ fn a_malformed_file_is_reported_with_file_line_and_key() {
 }
 
 #[test]
-fn an_unknown_key_is_reported_with_its_line() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("baton.toml"),
-        "[backends.local]\n\nslotz = 4\n",
-    )
-    .unwrap();
-    let error = load(&options(dir.path(), &[])).unwrap_err();
-    let text = error.to_string();
-    assert!(text.contains(":3:") && text.contains("slotz"), "{text}");
-}
-
-#[test]
 fn an_unknown_profile_lists_the_known_ones() {
     let dir = tempfile::tempdir().unwrap();
     let error = load(&options(dir.path(), &[("BATON_PROFILE", "nope")])).unwrap_err();

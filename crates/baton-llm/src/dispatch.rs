@@ -271,7 +271,12 @@ impl Dispatcher {
             {
                 Ok(lease) => lease,
                 Err(error) => {
-                    let failed = Err((&error, attempt_started.elapsed(), None));
+                    let failed = Err(Failed {
+                        error: &error,
+                        latency: attempt_started.elapsed(),
+                        ttft: None,
+                        received_chars: 0,
+                    });
                     attempts.push(step.record(attempts.len(), started_at_ms, "", failed));
                     failures.push((target.label(), error));
                     return Ok(None);
@@ -304,7 +309,12 @@ impl Dispatcher {
                 }) => {
                     lease.report(!error.blames_endpoint());
                     drop(lease);
-                    let failed = Err((&error, latency, ttft));
+                    let failed = Err(Failed {
+                        error: &error,
+                        latency,
+                        ttft,
+                        received_chars,
+                    });
                     attempts.push(step.record(attempts.len(), started_at_ms, &endpoint, failed));
                     if received_chars > 0 {
                         sink.discard().map_err(DispatchError::Output)?;
@@ -420,6 +430,16 @@ impl Dispatcher {
     }
 }
 
+/// A failed attempt, as its ledger record needs it.
+struct Failed<'a> {
+    error: &'a CallError,
+    latency: Duration,
+    /// When the first token came; `None` when none did.
+    ttft: Option<Duration>,
+    /// Characters of reply received before it failed.
+    received_chars: usize,
+}
+
 /// What every attempt of one step of the chain shares.
 struct Step<'a> {
     settings: &'a Settings,
@@ -436,7 +456,7 @@ impl Step<'_> {
         previous: usize,
         started_at_ms: i64,
         endpoint: &str,
-        outcome: Result<&Completion, (&CallError, Duration, Option<Duration>)>,
+        outcome: Result<&Completion, Failed<'_>>,
     ) -> CallRecord {
         let Step {
             settings,
@@ -454,26 +474,14 @@ impl Step<'_> {
                 None,
                 None,
             ),
-            Err((error, latency, ttft)) => {
-                // A failed attempt still consumed the prompt on the server (when it got there);
-                // it is counted as estimated.
-                let usage = Usage {
-                    prompt_tokens: baton_core::usage::estimate_tokens_from_chars(
-                        request.content_chars(),
-                    ),
-                    completion_tokens: 0,
-                    cached_tokens: 0,
-                    estimated: true,
-                };
-                (
-                    usage,
-                    latency,
-                    ttft,
-                    CallOutcome::Error,
-                    Some(error.class()),
-                    Some(error.to_string()),
-                )
-            }
+            Err(failed) => (
+                failed_usage(request, &failed),
+                failed.latency,
+                failed.ttft,
+                CallOutcome::Error,
+                Some(failed.error.class()),
+                Some(failed.error.to_string()),
+            ),
         };
         let (cost_usd, avoided_usd) = price(settings, target, &usage);
         CallRecord {
@@ -497,6 +505,28 @@ impl Step<'_> {
             cost_usd,
             avoided_usd,
         }
+    }
+}
+
+/// The usage of a failed attempt, estimated: no server reports usage for a reply it did not
+/// finish. Only an attempt a model answered (a first token came) counts tokens: its prompt,
+/// and the reply received before it broke. One that never got a token (refused, an HTTP
+/// error, a timeout before the first token, no free slot) counts none, so it adds nothing to
+/// the local or cloud tokens, nor to the cost spent or avoided; the ledger still shows it as
+/// an error, with its latency. `baton-store`'s stats read older rows by the same rule.
+fn failed_usage(request: &ChatRequest, failed: &Failed<'_>) -> Usage {
+    let estimate = baton_core::usage::estimate_tokens_from_chars;
+    match failed.ttft {
+        Some(_) => Usage {
+            prompt_tokens: estimate(request.content_chars()),
+            completion_tokens: estimate(failed.received_chars),
+            cached_tokens: 0,
+            estimated: true,
+        },
+        None => Usage {
+            estimated: true,
+            ..Usage::default()
+        },
     }
 }
 

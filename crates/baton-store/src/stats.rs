@@ -7,13 +7,19 @@
 //!   `cache_hit`), else ok (outcome `ok`), else an error. So `ok + errors + cache_hits ==
 //!   calls`.
 //! - Tokens of cache hits count as neither local nor cloud spend: no model ran, so they cost
-//!   nothing and would only inflate whichever side served the original. Tokens of failed
-//!   attempts do count: the server did the work (or some of it) before failing.
+//!   nothing and would only inflate whichever side served the original.
+//! - A failed attempt counts its tokens, its cost and its avoided cost only when it reached a
+//!   model: a first token came back (`ttft_ms` is set) or the server reported usage (not
+//!   `estimated`). An error row with estimated usage and no first token was refused, timed
+//!   out before answering or got an HTTP error: it counts as an error and nothing else. Newer
+//!   ledgers record such attempts with zero usage; older ones recorded the estimated prompt,
+//!   which would have shown a dead local server as a rising local share and cost avoided.
 //! - Latency and time to first token are taken over ok attempts only: errors are often
 //!   timeouts (which would just echo the timeout) or instant refusals.
 //! - Percentiles are nearest-rank: the `ceil(p/100 * n)`-th smallest value, so always a value
 //!   that was observed.
-//! - Costs are the sums of what the ledger recorded, for every attempt.
+//! - Costs are the sums of what the ledger recorded, for every attempt that counts tokens
+//!   (cache hits included: their avoided cost is what serving them saved).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -134,10 +140,10 @@ impl<'a> Acc<'a> {
         let s = &mut self.stats;
         s.calls += 1;
         self.requests.insert(&row.request_id);
-        s.cost_spent_usd += row.cost_usd;
-        s.cost_avoided_usd += row.avoided_usd;
         if row.cache_hit || row.outcome == CallOutcome::CacheHit {
             s.cache_hits += 1;
+            s.cost_spent_usd += row.cost_usd;
+            s.cost_avoided_usd += row.avoided_usd;
             return;
         }
         if row.outcome == CallOutcome::Ok {
@@ -146,7 +152,12 @@ impl<'a> Acc<'a> {
             self.ttfts.extend(row.ttft_ms);
         } else {
             s.errors += 1;
+            if !reached_a_model(row) {
+                return;
+            }
         }
+        s.cost_spent_usd += row.cost_usd;
+        s.cost_avoided_usd += row.avoided_usd;
         let tokens = &mut s.tokens;
         match row.locality {
             Locality::Local => {
@@ -173,6 +184,12 @@ impl<'a> Acc<'a> {
         self.stats.ttft_ms = percentiles(&mut self.ttfts);
         self.stats
     }
+}
+
+/// Whether a failed attempt got as far as a model (see the module doc): a token came back,
+/// or the server reported usage.
+fn reached_a_model(row: &CallRecord) -> bool {
+    row.ttft_ms.is_some() || !row.usage.estimated
 }
 
 /// p50 and p95 of `values` (sorted in place); `None` when it is empty.

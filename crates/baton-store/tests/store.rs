@@ -244,9 +244,15 @@ fn expected_group(calls: &[&CallRecord], key: Option<(&str, &str, Locality)>) ->
         .collect();
     let latencies: Vec<u64> = ok.iter().map(|c| c.latency_ms).collect();
     let ttfts: Vec<u64> = ok.iter().filter_map(|c| c.ttft_ms).collect();
+    // A failed attempt with estimated usage and no first token never reached a model.
+    let never_reached = |c: &&&CallRecord| {
+        c.outcome == CallOutcome::Error && c.usage.estimated && c.ttft_ms.is_none()
+    };
+    let counted: Vec<&&CallRecord> = calls.iter().filter(|c| !never_reached(c)).collect();
     let sum = |locality, f: fn(&Usage) -> u64| -> u64 {
-        spent
+        counted
             .iter()
+            .filter(|c| !hit(c))
             .filter(|c| c.locality == locality)
             .map(|c| f(&c.usage))
             .sum()
@@ -256,7 +262,10 @@ fn expected_group(calls: &[&CallRecord], key: Option<(&str, &str, Locality)>) ->
         local_out: sum(Locality::Local, |u| u.completion_tokens),
         cloud_in: sum(Locality::Cloud, |u| u.prompt_tokens),
         cloud_out: sum(Locality::Cloud, |u| u.completion_tokens),
-        estimated_calls: spent.iter().filter(|c| c.usage.estimated).count() as u64,
+        estimated_calls: counted
+            .iter()
+            .filter(|c| !hit(c) && c.usage.estimated)
+            .count() as u64,
     };
     let local = tokens.local_in + tokens.local_out;
     let all = local + tokens.cloud_in + tokens.cloud_out;
@@ -277,8 +286,8 @@ fn expected_group(calls: &[&CallRecord], key: Option<(&str, &str, Locality)>) ->
         ttft_ms: percentiles(&ttfts),
         tokens,
         local_share: (all > 0).then(|| local as f64 / all as f64),
-        cost_spent_usd: calls.iter().map(|c| c.cost_usd).sum(),
-        cost_avoided_usd: calls.iter().map(|c| c.avoided_usd).sum(),
+        cost_spent_usd: counted.iter().map(|c| c.cost_usd).sum(),
+        cost_avoided_usd: counted.iter().map(|c| c.avoided_usd).sum(),
     }
 }
 
@@ -480,6 +489,94 @@ fn since_leaves_out_older_calls_from_the_list_and_the_stats() {
     let empty = store.stats(Some(i64::MAX)).unwrap();
     assert_eq!(empty.overall, GroupStats::default());
     assert_eq!(empty.by_backend_model, []);
+}
+
+/// A failed local attempt that never reached a model, as older ledgers recorded it: the
+/// estimated prompt as its usage and that prompt priced as avoided cost.
+fn refused_attempt(id: &str, attempt: u32) -> CallRecord {
+    CallRecord {
+        attempt,
+        outcome: CallOutcome::Error,
+        error_class: Some(ErrorClass::Retryable),
+        error: Some("cannot connect to http://127.0.0.1:11438/v1: connection refused".into()),
+        latency_ms: 2,
+        ttft_ms: None,
+        usage: Usage {
+            prompt_tokens: 900,
+            completion_tokens: 0,
+            cached_tokens: 0,
+            estimated: true,
+        },
+        avoided_usd: 0.0027,
+        ..call(id, "req-dead", 40_000 + i64::from(attempt))
+    }
+}
+
+#[test]
+fn attempts_that_never_reached_a_model_count_as_errors_and_nothing_else() {
+    let dir = TempDir::new().unwrap();
+    let store = Store::open(&db(&dir)).unwrap();
+    let dead: Vec<CallRecord> = (1..=3)
+        .map(|attempt| refused_attempt(&format!("dead-{attempt}"), attempt))
+        .collect();
+    store.record_calls(&dead).unwrap();
+
+    let report = store.stats(None).unwrap();
+    let overall = &report.overall;
+    assert_eq!((overall.calls, overall.ok, overall.errors), (3, 0, 3));
+    assert_eq!(overall.requests, 1);
+    assert_eq!(overall.tokens, TokenSplit::default());
+    assert_eq!(overall.local_share, None);
+    assert_eq!(
+        (overall.cost_spent_usd, overall.cost_avoided_usd),
+        (0.0, 0.0)
+    );
+    assert_eq!(overall.latency_ms, None, "latency is over ok attempts only");
+    assert_eq!(report.by_backend_model.len(), 1);
+    assert_eq!(report.by_backend_model[0].tokens, TokenSplit::default());
+
+    // Beside a cloud reply, they do not raise the local share from zero.
+    let cloud = CallRecord {
+        backend: "claude".into(),
+        locality: Locality::Cloud,
+        cost_usd: 0.25,
+        ..call("cloud-ok", "req-cloud", 50_000)
+    };
+    // A stream that broke after tokens came did reach the model: it counts.
+    let broken = CallRecord {
+        outcome: CallOutcome::Error,
+        error_class: Some(ErrorClass::Retryable),
+        error: Some("stream broke after 12 characters".into()),
+        ttft_ms: Some(40),
+        usage: Usage {
+            prompt_tokens: 50,
+            completion_tokens: 3,
+            cached_tokens: 0,
+            estimated: true,
+        },
+        avoided_usd: 0.5,
+        ..call("broken", "req-broken", 60_000)
+    };
+    store.record_calls(&[cloud]).unwrap();
+    let report = store.stats(None).unwrap();
+    assert_eq!(report.overall.local_share, Some(0.0));
+    assert_eq!(report.overall.cost_avoided_usd, 0.0);
+
+    store.record_calls(&[broken]).unwrap();
+    let report = store.stats(None).unwrap();
+    let tokens = report.overall.tokens;
+    assert_eq!(
+        (
+            tokens.local_in,
+            tokens.local_out,
+            tokens.cloud_in,
+            tokens.cloud_out
+        ),
+        (50, 3, 100, 20)
+    );
+    assert_eq!(tokens.estimated_calls, 1);
+    assert_eq!(report.overall.cost_avoided_usd, 0.5);
+    assert_eq!(report.overall.errors, 4);
 }
 
 #[test]

@@ -1,16 +1,16 @@
 //! Failures on one backend: retryable ones are retried there with backoff (honouring
 //! `Retry-After` up to `max_backoff`), final ones are not, and every attempt becomes a ledger
-//! record.
+//! record; one that never reached a model carries no tokens and no cost.
 
 use std::time::{Duration, Instant};
 
-use baton_core::{CallOutcome, ErrorClass};
+use baton_core::{CallOutcome, ErrorClass, Locality, Usage};
 use baton_llm::CallError;
 use baton_test_support::{Reply, Script};
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
-use crate::support::{chat_requests, dispatch, local, settings, start, with_fallback};
+use crate::support::{chat_requests, dispatch, local, refused_url, settings, start, with_fallback};
 
 #[tokio::test]
 async fn http_500_twice_then_success_is_retried_on_the_same_backend_with_three_records() {
@@ -159,4 +159,89 @@ async fn a_llama_server_context_overflow_is_a_final_context_overflow_error() {
     assert_eq!(chat_requests(&server), 1, "a final error is not retried");
     assert_eq!(failure.attempts.len(), 1);
     assert_eq!(failure.attempts[0].error_class, Some(ErrorClass::Final));
+}
+
+/// What a failed attempt that no model answered must carry: nothing.
+const NO_TOKENS: Usage = Usage {
+    prompt_tokens: 0,
+    completion_tokens: 0,
+    cached_tokens: 0,
+    estimated: true,
+};
+
+#[tokio::test]
+async fn attempts_at_a_refused_port_carry_no_tokens_and_no_cost_but_keep_their_error() {
+    let refused = refused_url();
+    let mut settings = settings(std::slice::from_ref(&refused));
+    local(&mut settings).retries = 2;
+    assert_eq!(settings.backends["local"].locality, Locality::Local);
+    assert!(
+        settings.stats.reference_price_per_mtok.input > 0.0,
+        "local tokens would be priced as avoided cost"
+    );
+
+    let (outcome, _sink) = dispatch(settings).await;
+    let failure = outcome.expect_err("nothing listens");
+
+    assert_eq!(failure.attempts.len(), 3, "one try and two retries");
+    for record in &failure.attempts {
+        assert_eq!(record.outcome, CallOutcome::Error);
+        assert_eq!(record.usage, NO_TOKENS, "{record:?}");
+        assert_eq!((record.cost_usd, record.avoided_usd), (0.0, 0.0));
+        assert_eq!(record.ttft_ms, None);
+        assert_eq!(record.error_class, Some(ErrorClass::Retryable));
+        let error = record.error.as_deref().expect("an error text");
+        assert!(error.contains(&refused), "{error} should name {refused}");
+    }
+}
+
+#[tokio::test]
+async fn an_http_error_before_any_token_carries_no_tokens() {
+    let server = start(Script::always(Reply::error(503, "loading model"))).await;
+    let mut settings = settings(&[server.openai_url()]);
+    local(&mut settings).retries = 1;
+
+    let (outcome, _sink) = dispatch(settings).await;
+    let failure = outcome.expect_err("the server never answers");
+
+    assert_eq!(chat_requests(&server), 2);
+    assert_eq!(failure.attempts.len(), 2);
+    for record in &failure.attempts {
+        assert_eq!(record.usage, NO_TOKENS, "{record:?}");
+        assert_eq!(record.avoided_usd, 0.0);
+        assert!(
+            record
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("HTTP 503"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stream_that_broke_after_tokens_came_counts_its_prompt_and_what_it_received() {
+    let server = start(
+        Script::new()
+            .then(Reply::cut_midway(["partial ", "text"]))
+            .default(Reply::text("the full reply")),
+    )
+    .await;
+    let settings = settings(&[server.openai_url()]);
+
+    let (outcome, _sink) = dispatch(settings).await;
+    let result = outcome.expect("the retry answers");
+
+    let broken = &result.attempts[0];
+    assert_eq!(broken.outcome, CallOutcome::Error);
+    assert!(broken.ttft_ms.is_some(), "a token came: {broken:?}");
+    assert!(broken.usage.estimated);
+    assert!(broken.usage.prompt_tokens > 0, "{broken:?}");
+    assert_eq!(
+        broken.usage.completion_tokens, 3,
+        "the 12 characters received, estimated"
+    );
+    assert!(
+        broken.avoided_usd > 0.0,
+        "local tokens that ran are avoided cloud cost"
+    );
 }

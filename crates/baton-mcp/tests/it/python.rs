@@ -17,7 +17,10 @@ use crate::common::TOOL_NAMES;
 /// How long one client run (start, ten calls, close) may take.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 
-const INSTALL: &str = "python3 -m pip install --user mcp";
+/// How to get the SDK: `scripts/test.sh` installs it into a venv of its own and points
+/// `BATON_TEST_PYTHON` at it; by hand, pip does.
+const INSTALL: &str = "run `bash scripts/test.sh` (it installs the SDK), or install it with \
+    `python3 -m pip install --user mcp`";
 
 fn python() -> String {
     std::env::var("BATON_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
@@ -52,7 +55,7 @@ async fn require_python_sdk() {
         .unwrap_or_else(|error| panic!("cannot run `{}`: {error}; install Python 3", python()));
     assert!(
         output.status.success(),
-        "the Python MCP SDK is missing: {}\nhint: install it with `{INSTALL}`",
+        "the Python MCP SDK is missing: {}\nhint: {INSTALL}",
         String::from_utf8_lossy(&output.stderr).trim()
     );
 }

@@ -35,6 +35,30 @@ fn stats_sum_the_ledger_with_local_share_and_cost_avoided() {
 }
 
 #[test]
+fn a_dead_local_server_adds_errors_but_no_tokens_and_no_cost_avoided() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let sandbox = Sandbox::new().coder_url(&format!("http://127.0.0.1:{port}/v1"));
+    let run = sandbox.run(&["dispatch", "x", "--local"]);
+    assert_ne!(run.code, 0, "{run:?}");
+    let calls = sandbox.calls();
+    assert_eq!(calls.len(), 3, "one try and two retries: {calls:?}");
+    let json = sandbox.run(&["stats", "--json"]).assert_ok().json();
+    let overall = &json["overall"];
+    assert_eq!(
+        (&overall["calls"], &overall["errors"]),
+        (&3.into(), &3.into())
+    );
+    assert_eq!(overall["local_share"], serde_json::Value::Null, "{overall}");
+    assert_eq!(overall["tokens"]["local_in"], 0);
+    assert_eq!(overall["tokens"]["local_out"], 0);
+    assert_eq!(overall["cost_avoided_usd"], 0.0);
+    assert_eq!(overall["cost_spent_usd"], 0.0);
+}
+
+#[test]
 fn since_filters_old_calls_and_bad_values_are_usage_errors() {
     let server = BlockingScriptedServer::start(Script::always(Reply::text("ok"))).unwrap();
     let sandbox = Sandbox::new().coder_url(&server.openai_url());
