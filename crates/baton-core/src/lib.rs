@@ -1,13 +1,15 @@
 //! Domain and wire types shared by every Baton room. No I/O lives here: these are the
 //! values that cross crate boundaries (a chat request, a usage count, a ledger row).
 //!
-//! Parts: [`chat`] (requests and messages sent to a model), [`clock`] (the wall clock), [`usage`] (token counts and
+//! Parts: [`chat`] (requests and messages sent to a model), [`clock`] (the wall clock),
+//! [`event`] (the audit trail's typed events), [`usage`] (token counts and
 //! whether they were estimated), [`ledger`] (one row per model call attempt, one per applied
 //! reply), [`route`] (where a request may go and why it went there, the edit formats),
 //! [`worker`] (agent and server processes Baton supervises).
 
 pub mod chat;
 pub mod clock;
+pub mod event;
 pub mod ledger;
 pub mod route;
 pub mod usage;
@@ -15,6 +17,7 @@ pub mod worker;
 
 pub use chat::{ChatMessage, ChatRequest, Role};
 pub use clock::now_ms;
+pub use event::Event;
 pub use ledger::{CallOutcome, CallRecord, EditRecord, ErrorClass};
 pub use route::{EditFormat, Locality, Route};
 pub use usage::{Usage, estimate_tokens};

@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 
+use baton_core::event::{FileStatus, FileTouched};
 use baton_core::{EditFormat, EditRecord};
 use baton_edit::{
     ApplyOptions, ApplyReport, EditOutcome, EditStatus, FileChange, ParseProblem, Parsed, Tally,
@@ -131,8 +132,11 @@ pub(crate) fn apply_with(
                 report.as_ref(),
                 well_formed,
             );
-            let files = serde_json::to_value(report.as_ref().map_or(&[][..], |r| &r.files[..]))
-                .map_err(|error| OpsError::internal(format!("cannot encode the files: {error}")))?;
+            let files: Vec<FileTouched> = report
+                .iter()
+                .flat_map(|report| &report.files)
+                .map(touched)
+                .collect();
             store.record_edit(&record, &files)?;
             Some(record.id)
         }
@@ -181,6 +185,21 @@ fn ledger_record(
         refused: count(tally.refused),
         written: report.is_some_and(ApplyReport::written),
         dry_run: options.dry_run,
+    }
+}
+
+/// What the edits ledger's event keeps of a changed file.
+fn touched(file: &FileChange) -> FileTouched {
+    FileTouched {
+        path: file.path.clone(),
+        status: match file.status {
+            baton_edit::FileStatus::Created => FileStatus::Created,
+            baton_edit::FileStatus::Modified => FileStatus::Modified,
+            baton_edit::FileStatus::Deleted => FileStatus::Deleted,
+        },
+        insertions: file.insertions,
+        deletions: file.deletions,
+        written: file.written,
     }
 }
 

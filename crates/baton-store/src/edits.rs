@@ -10,6 +10,8 @@
 //! - dry runs are recorded (with `dry_run` set) but not counted: checking a reply and then
 //!   applying it is one reply, not two.
 
+use baton_core::Event;
+use baton_core::event::{EditApplied, FileTouched};
 use baton_core::{EditFormat, EditRecord};
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
@@ -57,12 +59,12 @@ fn ratio(part: u64, whole: u64) -> f64 {
 
 impl Store {
     /// Appends one reply's outcome with its `edit.applied` event (subject: the record id;
-    /// data: the record and `files`, the caller's summary of what changed, never file
-    /// contents), in one transaction.
+    /// data: the record and `files`, what changed in each file, never file contents), in one
+    /// transaction.
     pub fn record_edit(
         &self,
         record: &EditRecord,
-        files: &serde_json::Value,
+        files: &[FileTouched],
     ) -> Result<(), StoreError> {
         const WHAT: &str = "record an applied reply";
         let tx = self.write_tx(WHAT)?;
@@ -90,12 +92,11 @@ impl Store {
             ])
         })
         .map_err(self.query_err(WHAT))?;
-        let mut data = serde_json::to_value(record).map_err(|source| StoreError::Encode {
-            what: "edit record",
-            source,
-        })?;
-        data["files"] = files.clone();
-        self.insert_event(&tx, "edit.applied", &record.id, &data)?;
+        let event = Event::EditApplied(EditApplied {
+            record: record.clone(),
+            files: files.to_vec(),
+        });
+        self.insert_event(&tx, &record.id, &event)?;
         tx.commit().map_err(self.query_err(WHAT))?;
         Ok(())
     }

@@ -136,6 +136,13 @@ pub enum StoreError {
     NotAnEnd { id: String, status: WorkerStatus },
     #[error("key \"{key}\" already exists in namespace \"{namespace}\"")]
     MemoryKeyExists { namespace: String, key: String },
+    /// An event row that does not decode as the event its kind and version name.
+    #[error("cannot read event {id}")]
+    Decode {
+        id: i64,
+        #[source]
+        source: baton_core::event::DecodeError,
+    },
     /// A memory entry, query or embedding the store refuses; `why` names what is wrong.
     #[error("cannot {what}: {why}")]
     InvalidMemory { what: &'static str, why: String },
@@ -167,6 +174,10 @@ impl StoreError {
                 )
             }
             StoreError::Query { .. } => None,
+            StoreError::Decode { .. } => Some(
+                "the event was written by another version of baton or by hand; upgrade baton, or report it"
+                    .into(),
+            ),
             StoreError::Encode { .. } | StoreError::NotAnEnd { .. } => {
                 Some("this is a bug in baton; please report it".into())
             }

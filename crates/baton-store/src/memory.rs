@@ -19,8 +19,9 @@ mod types;
 
 use std::collections::BTreeMap;
 
+use baton_core::Event;
+use baton_core::event::{DeleteReason, MemoryDeleted, MemoryEmbedded, MemoryWritten};
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::codec::json;
@@ -217,7 +218,7 @@ impl Store {
         let Some(existing) = existing(&tx, namespace, key).map_err(self.query_err(WHAT))? else {
             return Ok(false);
         };
-        self.delete_row(&tx, &existing, namespace, key, "deleted")?;
+        self.delete_row(&tx, &existing, namespace, key, DeleteReason::Deleted)?;
         tx.commit().map_err(self.query_err(WHAT))?;
         Ok(true)
     }
@@ -342,8 +343,13 @@ impl Store {
         if changed == 0 {
             return Ok(false);
         }
-        let data = json!({ "namespace": namespace, "key": key, "model": model, "dim": dim });
-        self.insert_event(&tx, "memory.embedded", &subject(namespace, key), &data)?;
+        let event = Event::MemoryEmbedded(MemoryEmbedded {
+            namespace: namespace.to_owned(),
+            key: key.to_owned(),
+            model: model.to_owned(),
+            dim,
+        });
+        self.insert_event(&tx, &subject(namespace, key), &event)?;
         tx.commit().map_err(self.query_err(WHAT))?;
         Ok(true)
     }
@@ -449,17 +455,19 @@ impl Store {
         let (namespace, key) = (entry.namespace.as_str(), entry.key.as_str());
         let mut found = existing(conn, namespace, key).map_err(self.query_err(WHAT))?;
         if let Some(old) = found.take_if(|old| is_expired(old.expires_at_ms, now_ms)) {
-            self.delete_row(conn, &old, namespace, key, "expired")?;
+            self.delete_row(conn, &old, namespace, key, DeleteReason::Expired)?;
         }
-        let mut data = json!({
-            "namespace": namespace,
-            "key": key,
-            "value_len": entry.value.len(),
-            "value_sha256": sha256_hex(&entry.value),
-            "is_json": entry.is_json,
-            "tags": entry.tags,
-            "expires_at_ms": entry.expires_at_ms,
-        });
+        let mut written = MemoryWritten {
+            namespace: namespace.to_owned(),
+            key: key.to_owned(),
+            value_len: entry.value.len(),
+            value_sha256: sha256_hex(&entry.value),
+            is_json: entry.is_json,
+            tags: entry.tags.clone(),
+            expires_at_ms: entry.expires_at_ms,
+            value_changed: None,
+            embedding_cleared: None,
+        };
         let (kind, outcome) = match found {
             None => {
                 conn.prepare_cached(
@@ -479,7 +487,10 @@ impl Store {
                     ])
                 })
                 .map_err(self.query_err(WHAT))?;
-                ("memory.stored", StoreOutcome::Created)
+                (
+                    Event::MemoryStored as fn(MemoryWritten) -> Event,
+                    StoreOutcome::Created,
+                )
             }
             Some(_) if !upsert => {
                 return Err(StoreError::MemoryKeyExists {
@@ -510,16 +521,16 @@ impl Store {
                     ])
                 })
                 .map_err(self.query_err(WHAT))?;
-                data["value_changed"] = json!(value_changed);
-                data["embedding_cleared"] = json!(embedding_cleared);
+                written.value_changed = Some(value_changed);
+                written.embedding_cleared = Some(embedding_cleared);
                 let outcome = StoreOutcome::Updated {
                     value_changed,
                     embedding_cleared,
                 };
-                ("memory.updated", outcome)
+                (Event::MemoryUpdated as fn(MemoryWritten) -> Event, outcome)
             }
         };
-        self.insert_event(conn, kind, &subject(namespace, key), &data)?;
+        self.insert_event(conn, &subject(namespace, key), &kind(written))?;
         Ok(outcome)
     }
 
@@ -546,7 +557,7 @@ impl Store {
             })
             .map_err(self.query_err(WHAT))?;
         for (namespace, key, row) in &expired {
-            self.delete_row(conn, row, namespace, key, "expired")?;
+            self.delete_row(conn, row, namespace, key, DeleteReason::Expired)?;
         }
         Ok(expired.len())
     }
@@ -558,19 +569,19 @@ impl Store {
         row: &Existing,
         namespace: &str,
         key: &str,
-        reason: &str,
+        reason: DeleteReason,
     ) -> Result<(), StoreError> {
         const WHAT: &str = "delete a memory entry";
         conn.prepare_cached("DELETE FROM memory WHERE id = ?1")
             .and_then(|mut stmt| stmt.execute([row.id]))
             .map_err(self.query_err(WHAT))?;
-        let data = json!({
-            "namespace": namespace,
-            "key": key,
-            "reason": reason,
-            "expires_at_ms": row.expires_at_ms,
+        let event = Event::MemoryDeleted(MemoryDeleted {
+            namespace: namespace.to_owned(),
+            key: key.to_owned(),
+            reason,
+            expires_at_ms: row.expires_at_ms,
         });
-        self.insert_event(conn, "memory.deleted", &subject(namespace, key), &data)?;
+        self.insert_event(conn, &subject(namespace, key), &event)?;
         Ok(())
     }
 }

@@ -41,6 +41,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0004_edits",
         sql: include_str!("../migrations/0004_edits.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_event_versions",
+        sql: include_str!("../migrations/0005_event_versions.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.

@@ -19,10 +19,12 @@
 //! `mark_ended` ends a worker from any of queued, starting and running; the first end
 //! recorded stands. `mark_supervisor` records the supervisor without changing the status.
 
-use baton_core::{WorkerRecord, WorkerRole, WorkerStatus};
+use baton_core::event::{
+    WorkerCreated, WorkerEnded, WorkerRestarting, WorkerStarted, WorkerStarting, WorkerSupervised,
+};
+use baton_core::{Event, WorkerRecord, WorkerStatus};
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde_json::json;
 
 use crate::codec::{json, text_enum};
 use crate::{EventRow, Store, StoreError};
@@ -98,20 +100,20 @@ impl Store {
             ])
         })
         .map_err(self.query_err(WHAT))?;
-        let kind = match record.status {
-            WorkerStatus::Queued => "worker.queued",
-            _ => "worker.created",
+        let created = WorkerCreated {
+            status: record.status,
+            why: record.why.clone(),
+            name: record.spec.name.clone(),
+            kind: record.spec.kind.clone(),
+            role: record.spec.role,
+            max_parallel: record.spec.max_parallel,
+            remediation_of: record.spec.remediation_of.clone(),
         };
-        let data = json!({
-            "status": record.status.as_str(),
-            "why": record.why,
-            "name": record.spec.name,
-            "kind": record.spec.kind,
-            "role": role_name(record.spec.role),
-            "max_parallel": record.spec.max_parallel,
-            "remediation_of": record.spec.remediation_of,
-        });
-        self.insert_event(&tx, kind, &record.id, &data)?;
+        let event = match record.status {
+            WorkerStatus::Queued => Event::WorkerQueued(created),
+            _ => Event::WorkerCreated(created),
+        };
+        self.insert_event(&tx, &record.id, &event)?;
         tx.commit().map_err(self.query_err(WHAT))
     }
 
@@ -138,12 +140,12 @@ impl Store {
             return Ok(None);
         };
         set_status(&tx, &id, WorkerStatus::Starting).map_err(self.query_err(WHAT))?;
-        let data = json!({
-            "status": WorkerStatus::Starting.as_str(),
-            "from": WorkerStatus::Queued.as_str(),
-            "agents_busy": busy,
+        let event = Event::WorkerStarting(WorkerStarting {
+            status: WorkerStatus::Starting,
+            from: WorkerStatus::Queued,
+            agents_busy: busy,
         });
-        self.insert_event(&tx, "worker.starting", &id, &data)?;
+        self.insert_event(&tx, &id, &event)?;
         let record = record_by_id(&tx, &id).map_err(self.query_err(WHAT))?;
         tx.commit().map_err(self.query_err(WHAT))?;
         Ok(record)
@@ -164,13 +166,12 @@ impl Store {
             "UPDATE workers SET supervisor_pid = ?2, supervisor_start = ?3 WHERE id = ?1",
             params![id, supervisor_pid, supervisor_start],
             |from| {
-                let data = json!({
-                    "status": from.as_str(),
-                    "from": from.as_str(),
-                    "supervisor_pid": supervisor_pid,
-                    "supervisor_start": supervisor_start,
-                });
-                ("worker.supervised", data)
+                Event::WorkerSupervised(WorkerSupervised {
+                    status: from,
+                    from,
+                    supervisor_pid,
+                    supervisor_start,
+                })
             },
         )
     }
@@ -198,34 +199,35 @@ impl Store {
              WHERE id = ?1",
             params![id, pid, pgid, process_start, at_ms, restarts],
             |from| {
-                let kind = if restarts > 0 {
-                    "worker.restarted"
-                } else {
-                    "worker.started"
+                let started = WorkerStarted {
+                    status: WorkerStatus::Running,
+                    from,
+                    pid,
+                    pgid,
+                    process_start,
+                    started_at_ms: at_ms,
+                    restarts,
                 };
-                let data = json!({
-                    "status": WorkerStatus::Running.as_str(),
-                    "from": from.as_str(),
-                    "pid": pid,
-                    "pgid": pgid,
-                    "process_start": process_start,
-                    "started_at_ms": at_ms,
-                    "restarts": restarts,
-                });
-                (kind, data)
+                if restarts > 0 {
+                    Event::WorkerRestarted(started)
+                } else {
+                    Event::WorkerStarted(started)
+                }
             },
         )
     }
 
     /// The worker's process exited and its supervisor restarts it (a restart policy): back
-    /// to `starting`, keeping its slot, with why and the exit code of the process that
-    /// ended. Event `worker.restarting`. `false`, and nothing written, unless it is
-    /// `running`. The next [`Store::mark_started`] gives the new process.
+    /// to `starting`, keeping its slot, with why, the exit code of the process that ended and
+    /// the restarts so far (this one included). Event `worker.restarting`. `false`, and
+    /// nothing written, unless it is `running`. The next [`Store::mark_started`] gives the new
+    /// process.
     pub fn mark_restarting(
         &self,
         id: &str,
         why: Option<&str>,
         exit_code: Option<i32>,
+        restarts: u32,
     ) -> Result<bool, StoreError> {
         self.change(
             "mark a worker restarting",
@@ -234,13 +236,12 @@ impl Store {
             "UPDATE workers SET status = 'starting', why = ?2, exit_code = ?3 WHERE id = ?1",
             params![id, why, exit_code],
             |from| {
-                let data = json!({
-                    "status": WorkerStatus::Starting.as_str(),
-                    "from": from.as_str(),
-                    "why": why,
-                    "exit_code": exit_code,
-                });
-                ("worker.restarting", data)
+                Event::WorkerRestarting(WorkerRestarting {
+                    from: Some(from),
+                    why: why.map(str::to_owned),
+                    exit_code,
+                    restarts: Some(restarts),
+                })
             },
         )
     }
@@ -271,14 +272,13 @@ impl Store {
              WHERE id = ?1",
             params![id, status.as_str(), why, exit_code, ended_at_ms],
             |from| {
-                let data = json!({
-                    "status": status.as_str(),
-                    "from": from.as_str(),
-                    "why": why,
-                    "exit_code": exit_code,
-                    "ended_at_ms": ended_at_ms,
-                });
-                ("worker.ended", data)
+                Event::WorkerEnded(WorkerEnded {
+                    status,
+                    from,
+                    why: why.map(str::to_owned),
+                    exit_code,
+                    ended_at_ms,
+                })
             },
         )
     }
@@ -295,13 +295,13 @@ impl Store {
             "UPDATE workers SET status = 'killed', why = ?2, ended_at_ms = ?3 WHERE id = ?1",
             params![id, why, now],
             |from| {
-                let data = json!({
-                    "status": WorkerStatus::Killed.as_str(),
-                    "from": from.as_str(),
-                    "why": why,
-                    "ended_at_ms": now,
-                });
-                ("worker.ended", data)
+                Event::WorkerEnded(WorkerEnded {
+                    status: WorkerStatus::Killed,
+                    from,
+                    why: Some(why.to_owned()),
+                    exit_code: None,
+                    ended_at_ms: now,
+                })
             },
         )
     }
@@ -318,13 +318,13 @@ impl Store {
             "UPDATE workers SET status = 'lost', why = ?2, ended_at_ms = ?3 WHERE id = ?1",
             params![id, why, now],
             |from| {
-                let data = json!({
-                    "status": WorkerStatus::Lost.as_str(),
-                    "from": from.as_str(),
-                    "why": why,
-                    "ended_at_ms": now,
-                });
-                ("worker.lost", data)
+                Event::WorkerLost(WorkerEnded {
+                    status: WorkerStatus::Lost,
+                    from,
+                    why: Some(why.to_owned()),
+                    exit_code: None,
+                    ended_at_ms: now,
+                })
             },
         )
     }
@@ -430,7 +430,7 @@ impl Store {
     /// The `worker.*` events of worker `id`, oldest first.
     pub fn worker_events(&self, id: &str) -> Result<Vec<EventRow>, StoreError> {
         let mut events = self.events_of(id)?;
-        events.retain(|event| event.kind.starts_with("worker."));
+        events.retain(|row| row.event.kind().starts_with("worker."));
         Ok(events)
     }
 
@@ -460,7 +460,7 @@ impl Store {
         from: &[WorkerStatus],
         update: &str,
         params: &[&dyn ToSql],
-        event: impl FnOnce(WorkerStatus) -> (&'static str, serde_json::Value),
+        event: impl FnOnce(WorkerStatus) -> Event,
     ) -> Result<bool, StoreError> {
         let tx = self.write_tx(what)?;
         let current = tx
@@ -479,8 +479,7 @@ impl Store {
         tx.prepare_cached(update)
             .and_then(|mut stmt| stmt.execute(params))
             .map_err(self.query_err(what))?;
-        let (kind, data) = event(current);
-        self.insert_event(&tx, kind, id, &data)?;
+        self.insert_event(&tx, id, &event(current))?;
         tx.commit().map_err(self.query_err(what))?;
         Ok(true)
     }
@@ -523,14 +522,6 @@ fn parse_status(value: &str) -> Option<WorkerStatus> {
     value.parse().ok()
 }
 
-/// The name serde gives `role` in the stored spec (and `PICK_QUEUED` compares with).
-fn role_name(role: WorkerRole) -> &'static str {
-    match role {
-        WorkerRole::Agent => "agent",
-        WorkerRole::Server => "server",
-    }
-}
-
 /// A GLOB pattern matching the strings that start with `prefix`: its wildcard characters
 /// are put in brackets, where they stand for themselves.
 fn glob_prefix(prefix: &str) -> String {
@@ -552,11 +543,20 @@ fn glob_prefix(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use baton_core::WorkerRole;
 
     #[test]
     fn a_glob_prefix_takes_wildcards_literally() {
         assert_eq!(glob_prefix("0190a"), "0190a*");
         assert_eq!(glob_prefix("a*b?c[d]"), "a[*]b[?]c[[]d]*");
+    }
+
+    /// The names `PICK_QUEUED` compares the stored spec's `role` with.
+    fn role_name(role: WorkerRole) -> &'static str {
+        match role {
+            WorkerRole::Agent => "agent",
+            WorkerRole::Server => "server",
+        }
     }
 
     #[test]

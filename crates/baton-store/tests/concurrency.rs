@@ -223,7 +223,7 @@ fn eight_processes_storing_500_memory_entries_each_at_once_lose_none() {
         .events(0, usize::MAX)
         .unwrap()
         .into_iter()
-        .filter(|e| e.kind == "memory.stored")
+        .filter(|e| e.kind() == "memory.stored")
         .count();
     assert_eq!(stored, MEMORY_WRITERS * MEMORY_PER_WRITER);
     assert_eq!(user_version(&path), SCHEMA_VERSION);
@@ -359,7 +359,7 @@ fn eight_threads_claiming_at_once_never_exceed_max_parallel_nor_claim_a_worker_t
     let mut taken = 0usize;
     let mut peak = 0usize;
     for event in store.events(0, usize::MAX).unwrap() {
-        match event.kind.as_str() {
+        match event.kind() {
             "worker.starting" => taken += 1,
             "worker.ended" => taken -= 1,
             _ => {}
@@ -374,7 +374,7 @@ fn eight_threads_claiming_at_once_never_exceed_max_parallel_nor_claim_a_worker_t
             .worker_events(&worker.id)
             .unwrap()
             .into_iter()
-            .map(|e| e.kind)
+            .map(|e| e.kind().to_string())
             .collect();
         assert_eq!(
             kinds,

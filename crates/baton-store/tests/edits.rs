@@ -6,6 +6,7 @@
     reason = "clippy allows unwrap in #[test] fns only; the helpers here panic on failure too"
 )]
 
+use baton_core::event::{FileStatus, FileTouched};
 use baton_core::{EditFormat, EditRecord};
 use baton_store::Store;
 use pretty_assertions::assert_eq;
@@ -41,18 +42,26 @@ fn a_recorded_reply_reads_back_as_written_with_an_event_that_carries_no_file_con
     malformed.edits = 0;
     malformed.applied = 0;
     malformed.written = false;
-    let files =
-        json!([{"path": "src/a.rs", "status": "modified", "insertions": 3, "deletions": 1}]);
+    let files = [FileTouched {
+        path: "src/a.rs".into(),
+        status: FileStatus::Modified,
+        insertions: 3,
+        deletions: 1,
+        written: false,
+    }];
     store.record_edit(&malformed, &files).unwrap();
     assert_eq!(store.edits(None).unwrap(), [malformed]);
     assert_eq!(store.edits(Some(11)).unwrap(), []);
 
     let events = store.events_of("a").unwrap();
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].kind, "edit.applied");
-    assert_eq!(events[0].data["files"], files);
-    assert_eq!(events[0].data["format"], "search-replace");
-    assert_eq!(events[0].data["well_formed"], false);
+    assert_eq!(events[0].kind(), "edit.applied");
+    assert_eq!(
+        events[0].data()["files"],
+        json!([{"path": "src/a.rs", "status": "modified", "insertions": 3, "deletions": 1, "written": false}])
+    );
+    assert_eq!(events[0].data()["format"], "search-replace");
+    assert_eq!(events[0].data()["well_formed"], false);
 }
 
 #[test]
@@ -60,8 +69,8 @@ fn a_duplicate_id_is_refused_and_writes_neither_row_nor_event() {
     let dir = TempDir::new().unwrap();
     let store = Store::open(&dir.path().join("baton.db")).unwrap();
     let first = record("same", Some("m"), EditFormat::Whole, 1);
-    store.record_edit(&first, &json!([])).unwrap();
-    assert!(store.record_edit(&first, &json!([])).is_err());
+    store.record_edit(&first, &[]).unwrap();
+    assert!(store.record_edit(&first, &[]).is_err());
     assert_eq!(store.edits(None).unwrap().len(), 1);
     assert_eq!(store.events_of("same").unwrap().len(), 1);
 }
@@ -72,33 +81,30 @@ fn stats_count_well_formed_and_applied_replies_per_model_and_format_leaving_out_
     let store = Store::open(&dir.path().join("baton.db")).unwrap();
     let qwen = Some("qwen");
     store
-        .record_edit(&record("1", qwen, EditFormat::Whole, 1), &json!([]))
+        .record_edit(&record("1", qwen, EditFormat::Whole, 1), &[])
         .unwrap();
     let mut failed = record("2", qwen, EditFormat::Whole, 2);
     failed.applied = 1;
     failed.failed = 1;
-    store.record_edit(&failed, &json!([])).unwrap();
+    store.record_edit(&failed, &[]).unwrap();
     let mut malformed = record("3", qwen, EditFormat::SearchReplace, 3);
     malformed.well_formed = false;
     malformed.edits = 0;
     malformed.applied = 0;
-    store.record_edit(&malformed, &json!([])).unwrap();
+    store.record_edit(&malformed, &[]).unwrap();
     let mut already = record("4", qwen, EditFormat::SearchReplace, 4);
     already.applied = 0;
     already.already_applied = 2;
-    store.record_edit(&already, &json!([])).unwrap();
+    store.record_edit(&already, &[]).unwrap();
     store
-        .record_edit(&record("5", None, EditFormat::Udiff, 5), &json!([]))
+        .record_edit(&record("5", None, EditFormat::Udiff, 5), &[])
         .unwrap();
     store
-        .record_edit(
-            &record("6", Some("alpha"), EditFormat::Udiff, 6),
-            &json!([]),
-        )
+        .record_edit(&record("6", Some("alpha"), EditFormat::Udiff, 6), &[])
         .unwrap();
     let mut checked = record("7", Some("alpha"), EditFormat::Udiff, 7);
     checked.dry_run = true;
-    store.record_edit(&checked, &json!([])).unwrap();
+    store.record_edit(&checked, &[]).unwrap();
 
     let stats = store.edit_stats(None).unwrap();
     let rows: Vec<(Option<&str>, EditFormat, u64, u64, u64)> = stats

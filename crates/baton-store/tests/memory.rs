@@ -168,7 +168,7 @@ fn an_expired_entry_is_purged_by_a_later_store() {
         .events_of("a/old")
         .unwrap()
         .into_iter()
-        .map(|e| (e.kind, e.data["reason"].clone()))
+        .map(|e| (e.kind().to_string(), e.data()["reason"].clone()))
         .collect();
     assert_eq!(
         deleted,
@@ -244,7 +244,7 @@ fn every_write_records_an_event_with_the_value_length_and_hash_but_not_the_value
     assert!(!store.memory_delete("patterns", "p1").unwrap());
 
     let events = store.events_of("patterns/p1").unwrap();
-    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind()).collect();
     assert_eq!(
         kinds,
         [
@@ -254,7 +254,7 @@ fn every_write_records_an_event_with_the_value_length_and_hash_but_not_the_value
             "memory.deleted"
         ]
     );
-    let stored = &events[0].data;
+    let stored = &events[0].data();
     assert_eq!(stored["value_len"], json!(secret_ish.len()));
     let digest: String = sha2::Sha256::digest(secret_ish.as_bytes())
         .iter()
@@ -262,13 +262,13 @@ fn every_write_records_an_event_with_the_value_length_and_hash_but_not_the_value
         .collect();
     assert_eq!(stored["value_sha256"], json!(format!("sha256:{digest}")));
     assert_eq!(stored["tags"], json!(["t"]));
-    assert_eq!(events[1].data["value_changed"], json!(false));
-    assert_eq!(events[3].data["reason"], json!("deleted"));
+    assert_eq!(events[1].data()["value_changed"], json!(false));
+    assert_eq!(events[3].data()["reason"], json!("deleted"));
     for event in &events {
         assert!(
-            !event.data.to_string().contains(secret_ish),
+            !event.data().to_string().contains(secret_ish),
             "{}",
-            event.data
+            event.data()
         );
     }
     // The failed duplicate store wrote nothing.

@@ -129,15 +129,22 @@ fn a_schema_v1_database_opens_and_reads_back_its_rows() {
     assert_eq!(
         (
             events[0].at_ms,
-            events[0].kind.as_str(),
+            events[0].kind(),
             events[0].subject.as_str()
         ),
         (1_760_000_004_000, "run.started", "run-1")
     );
-    assert_eq!(events[0].data, serde_json::json!({ "ticket": "T-1.md" }));
+    assert_eq!(events[0].data(), serde_json::json!({ "ticket": "T-1.md" }));
     // New rows go in beside the old ones.
     let next = store
-        .append_event("run.resumed", "run-1", &serde_json::json!({}))
+        .append_event(
+            "run-1",
+            &baton_core::Event::Other {
+                kind: "run.resumed".into(),
+                version: 1,
+                data: serde_json::json!({}),
+            },
+        )
         .unwrap();
     assert!(next > events[0].id);
 }
@@ -178,10 +185,7 @@ fn a_schema_v1_database_migrates_to_v2_keeping_its_rows_and_takes_workers() {
     let events = store.events(0, 10).unwrap();
     assert_eq!(events[0], old_events[0]);
     assert_eq!(
-        events[1..]
-            .iter()
-            .map(|e| e.kind.as_str())
-            .collect::<Vec<_>>(),
+        events[1..].iter().map(|e| e.kind()).collect::<Vec<_>>(),
         ["worker.queued"]
     );
     drop(store);
@@ -308,11 +312,14 @@ fn a_schema_v2_database_opens_and_reads_back_its_workers() {
             .worker_events(&ended.id)
             .unwrap()
             .iter()
-            .map(|e| (e.kind.as_str(), e.data["status"].as_str()))
+            .map(|e| (
+                e.kind().to_string(),
+                e.data()["status"].as_str().map(str::to_string)
+            ))
             .collect::<Vec<_>>(),
         [
-            ("worker.queued", Some("queued")),
-            ("worker.ended", Some("failed"))
+            ("worker.queued".to_string(), Some("queued".to_string())),
+            ("worker.ended".to_string(), Some("failed".to_string()))
         ]
     );
     // The server holds no agent slot: the queued agent starts.
@@ -351,7 +358,7 @@ fn a_schema_v2_database_migrates_to_v3_keeping_its_rows_and_takes_memory() {
     assert_eq!(reply.hits[0].key, "pattern-parser");
     let events = store.events(0, 10).unwrap();
     assert_eq!(events[..2], old_events[..]);
-    assert_eq!(events[2].kind, "memory.stored");
+    assert_eq!(events[2].kind(), "memory.stored");
     drop(store);
     Store::open(&path).unwrap();
     assert_eq!(user_version(&path), SCHEMA_VERSION);
@@ -428,7 +435,7 @@ fn a_schema_v3_database_opens_and_reads_back_its_memory() {
             .events_of("patterns/pattern-auth-retry")
             .unwrap()
             .iter()
-            .map(|e| e.kind.as_str())
+            .map(|e| e.kind())
             .collect::<Vec<_>>(),
         ["memory.stored", "memory.updated", "memory.embedded"]
     );
@@ -464,6 +471,61 @@ fn a_schema_v3_database_migrates_to_v4_keeping_its_memory_and_takes_edits() {
         written: true,
         dry_run: false,
     };
-    store.record_edit(&record, &serde_json::json!([])).unwrap();
+    store.record_edit(&record, &[]).unwrap();
     assert_eq!(store.edits(None).unwrap(), [record]);
+}
+
+#[test]
+fn a_schema_v4_database_migrates_to_v5_and_reads_every_event_back_typed() {
+    use baton_core::Event;
+    use baton_core::event::{FileStatus, WorkerRestarting};
+
+    let dir = TempDir::new().unwrap();
+    let path = database_from(&dir, include_str!("fixtures/v4.sql"));
+    let store = Store::open(&path).unwrap();
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+    const { assert!(SCHEMA_VERSION >= 5) };
+    let events = store.events(0, 100).unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.kind()).collect::<Vec<_>>(),
+        [
+            "memory.stored",
+            "memory.stored",
+            "memory.stored",
+            "memory.updated",
+            "memory.embedded",
+            "edit.applied",
+            "worker.ready",
+            "worker.restarting"
+        ]
+    );
+    // Every row was written before versions existed: all are version 1, and all decode.
+    assert!(events.iter().all(|e| e.event.version() == 1));
+    let Event::MemoryUpdated(updated) = &events[3].event else {
+        panic!("{:?}", events[3]);
+    };
+    assert_eq!(
+        (updated.value_len, updated.value_changed),
+        (100, Some(true))
+    );
+    let Event::EditApplied(applied) = &events[5].event else {
+        panic!("{:?}", events[5]);
+    };
+    assert_eq!(applied.record.model.as_deref(), Some("qwen2.5-coder-0.5b"));
+    assert_eq!(applied.files[0].status, FileStatus::Modified);
+    // The supervisor of that time wrote `worker.restarting` without the status it left.
+    assert_eq!(
+        events[7].event,
+        Event::WorkerRestarting(WorkerRestarting {
+            from: None,
+            why: Some("exited with code 1".into()),
+            exit_code: None,
+            restarts: Some(1),
+        })
+    );
+    // The typed events serialize back to the rows' own data.
+    let mirrored = serde_json::to_value(&events[4]).unwrap();
+    assert_eq!(mirrored["kind"], "memory.embedded");
+    assert_eq!(mirrored["version"], 1);
+    assert_eq!(mirrored["data"]["model"], "nomic-embed-text");
 }

@@ -53,7 +53,7 @@ fn kinds(store: &Store, id: &str) -> Vec<String> {
         .worker_events(id)
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind().to_string())
         .collect()
 }
 
@@ -235,7 +235,7 @@ fn mark_ended_is_idempotent_and_the_first_end_stands() {
     assert!(!store.set_lost("w", "gone").unwrap());
     assert!(!store.mark_queued_killed("w", "gone").unwrap());
     assert!(!store.mark_started("w", 8, 8, 100, 40, 1).unwrap());
-    assert!(!store.mark_restarting("w", None, None).unwrap());
+    assert!(!store.mark_restarting("w", None, None, 1).unwrap());
     assert!(!store.mark_supervisor("w", 1, 1).unwrap());
     assert_eq!(
         kinds(&store, "w"),
@@ -283,7 +283,7 @@ fn every_transition_writes_exactly_one_event_in_order() {
     assert!(store.mark_started("srv", 501, 501, 9001, 100, 0).unwrap());
     assert!(
         store
-            .mark_restarting("srv", Some("exited with code 1"), Some(1))
+            .mark_restarting("srv", Some("exited with code 1"), Some(1), 1)
             .unwrap()
     );
     // A start refused while queued or ended is covered elsewhere; starting -> running again.
@@ -303,43 +303,42 @@ fn every_transition_writes_exactly_one_event_in_order() {
     let events = store.worker_events("srv").unwrap();
     assert!(events.windows(2).all(|w| w[0].id < w[1].id));
     assert!(events.iter().all(|e| e.subject == "srv"));
-    let got: Vec<(&str, &serde_json::Value)> =
-        events.iter().map(|e| (e.kind.as_str(), &e.data)).collect();
+    let got: Vec<(&str, serde_json::Value)> = events.iter().map(|e| (e.kind(), e.data())).collect();
     assert_eq!(
         got,
         [
             (
                 "worker.queued",
-                &json!({"status": "queued", "why": null, "name": "coder1", "kind": null,
+                json!({"status": "queued", "why": null, "name": "coder1", "kind": null,
                         "role": "server", "max_parallel": 1, "remediation_of": null})
             ),
             (
                 "worker.starting",
-                &json!({"status": "starting", "from": "queued", "agents_busy": 0})
+                json!({"status": "starting", "from": "queued", "agents_busy": 0})
             ),
             (
                 "worker.supervised",
-                &json!({"status": "starting", "from": "starting",
+                json!({"status": "starting", "from": "starting",
                         "supervisor_pid": 500, "supervisor_start": 9000})
             ),
             (
                 "worker.started",
-                &json!({"status": "running", "from": "starting", "pid": 501, "pgid": 501,
+                json!({"status": "running", "from": "starting", "pid": 501, "pgid": 501,
                         "process_start": 9001, "started_at_ms": 100, "restarts": 0})
             ),
             (
                 "worker.restarting",
-                &json!({"status": "starting", "from": "running",
-                        "why": "exited with code 1", "exit_code": 1})
+                json!({"from": "running", "why": "exited with code 1", "exit_code": 1,
+                        "restarts": 1})
             ),
             (
                 "worker.restarted",
-                &json!({"status": "running", "from": "starting", "pid": 502, "pgid": 502,
+                json!({"status": "running", "from": "starting", "pid": 502, "pgid": 502,
                         "process_start": 9002, "started_at_ms": 200, "restarts": 1})
             ),
             (
                 "worker.ended",
-                &json!({"status": "killed", "from": "running", "why": "baton server down",
+                json!({"status": "killed", "from": "running", "why": "baton server down",
                         "exit_code": null, "ended_at_ms": 300})
             ),
         ]
@@ -394,9 +393,9 @@ fn lost_and_killed_while_queued_record_why_and_when() {
         let ended = worker.ended_at_ms.unwrap();
         assert!(before <= ended && ended <= now, "{ended}");
         let last = store.worker_events(id).unwrap().pop().unwrap();
-        assert_eq!(last.kind, kind);
+        assert_eq!(last.kind(), kind);
         assert_eq!(
-            (&last.data["status"], &last.data["why"]),
+            (&last.data()["status"], &last.data()["why"]),
             (&json!(status.as_str()), &json!(why))
         );
     }

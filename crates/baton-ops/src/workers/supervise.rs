@@ -7,7 +7,8 @@
 
 use std::path::Path;
 
-use baton_core::{WorkerRecord, WorkerStatus};
+use baton_core::event::WorkerReady;
+use baton_core::{Event, WorkerRecord, WorkerStatus};
 use baton_exec::supervise::{Observer, Started, StopRequest};
 use baton_store::Store;
 use tokio::sync::mpsc;
@@ -36,15 +37,19 @@ impl Observer for StoreObserver<'_> {
     }
 
     fn ready(&mut self) {
-        let data = serde_json::json!({ "status": "ready" });
-        if let Err(error) = self.store.append_event("worker.ready", self.id, &data) {
+        let ready = Event::WorkerReady(WorkerReady {});
+        if let Err(error) = self.store.append_event(self.id, &ready) {
             tracing::error!(%error, "cannot record readiness");
         }
     }
 
     fn restarting(&mut self, restarts: u32, why: &str) {
-        let data = serde_json::json!({ "restarts": restarts, "why": why });
-        if let Err(error) = self.store.append_event("worker.restarting", self.id, &data) {
+        // The state change (back to `starting`) and its event, in one transaction; the next
+        // `started` records the new process.
+        if let Err(error) = self
+            .store
+            .mark_restarting(self.id, Some(why), None, restarts)
+        {
             tracing::error!(%error, "cannot record the restart");
         }
     }

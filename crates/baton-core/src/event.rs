@@ -1,0 +1,295 @@
+//! The audit trail's events (DESIGN.md section 2): every state change Baton records, as one
+//! [`Event`] with a typed payload. A row of the store's `events` table holds an event as its
+//! kind (`worker.ended`), its payload's version and the payload as JSON; the store writes an
+//! `&Event` and reads one back typed, and so do the `events.jsonl` mirror and the live stream.
+//!
+//! Versions: every payload is at version 1. A payload whose shape changes gets a new version
+//! and [`Event::decode`] keeps reading the old one, so a database written by an older baton
+//! reads back whole. A kind this baton does not know (a row written by hand or by a tool) is
+//! kept as [`Event::Other`], never dropped.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ledger::EditRecord;
+use crate::worker::{WorkerRole, WorkerStatus};
+
+/// A worker recorded (`worker.queued`, or `worker.created` for one recorded in another state).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerCreated {
+    pub status: WorkerStatus,
+    pub why: Option<String>,
+    pub name: String,
+    pub kind: Option<String>,
+    pub role: WorkerRole,
+    pub max_parallel: u32,
+    pub remediation_of: Option<String>,
+}
+
+/// A queued worker took a free slot (`worker.starting`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerStarting {
+    pub status: WorkerStatus,
+    pub from: WorkerStatus,
+    /// Agents starting or running when it took its slot.
+    pub agents_busy: i64,
+}
+
+/// A supervisor wrote itself down (`worker.supervised`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerSupervised {
+    pub status: WorkerStatus,
+    pub from: WorkerStatus,
+    pub supervisor_pid: u32,
+    pub supervisor_start: u64,
+}
+
+/// The worker's process started (`worker.started`), or started again (`worker.restarted`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerStarted {
+    pub status: WorkerStatus,
+    pub from: WorkerStatus,
+    pub pid: u32,
+    pub pgid: u32,
+    pub process_start: u64,
+    pub started_at_ms: i64,
+    pub restarts: u32,
+}
+
+/// The worker's process ended and its supervisor restarts it (`worker.restarting`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerRestarting {
+    /// The status it left; absent in rows of early versions that did not record it.
+    #[serde(default)]
+    pub from: Option<WorkerStatus>,
+    pub why: Option<String>,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// Restarts so far, this one included.
+    #[serde(default)]
+    pub restarts: Option<u32>,
+}
+
+/// A model server's health check passed (`worker.ready`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerReady {}
+
+/// The worker ended (`worker.ended`), or its supervisor was found gone (`worker.lost`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerEnded {
+    pub status: WorkerStatus,
+    pub from: WorkerStatus,
+    pub why: Option<String>,
+    /// Absent for a worker that never ran a process (killed while queued, lost).
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    pub ended_at_ms: i64,
+}
+
+/// How a file an edit touched changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileStatus {
+    Created,
+    Modified,
+    Deleted,
+}
+
+/// One file a reply changed (or would change, in a dry run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileTouched {
+    pub path: String,
+    pub status: FileStatus,
+    pub insertions: usize,
+    pub deletions: usize,
+    /// Whether the change is on disk.
+    pub written: bool,
+}
+
+/// A reply handed to the applier (`edit.applied`): its edits ledger row and the files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EditApplied {
+    #[serde(flatten)]
+    pub record: EditRecord,
+    pub files: Vec<FileTouched>,
+}
+
+/// A memory entry written (`memory.stored`, `memory.updated`). The value itself is not in the
+/// trail: its length and SHA-256 are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryWritten {
+    pub namespace: String,
+    pub key: String,
+    pub value_len: usize,
+    /// `sha256:` and the hex digest.
+    pub value_sha256: String,
+    pub is_json: bool,
+    pub tags: Vec<String>,
+    pub expires_at_ms: Option<i64>,
+    /// For an update: whether the value changed, and whether that cleared its embedding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_changed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_cleared: Option<bool>,
+}
+
+/// A memory entry's vector recorded (`memory.embedded`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryEmbedded {
+    pub namespace: String,
+    pub key: String,
+    pub model: String,
+    pub dim: usize,
+}
+
+/// Why a memory entry went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeleteReason {
+    Deleted,
+    Expired,
+}
+
+/// A memory entry deleted or expired (`memory.deleted`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryDeleted {
+    pub namespace: String,
+    pub key: String,
+    pub reason: DeleteReason,
+    pub expires_at_ms: Option<i64>,
+}
+
+/// Declares [`Event`] with one variant per kind, and its kind names, versions, encoding and
+/// decoding, from one table, so a new kind cannot be half added.
+macro_rules! events {
+    ($($(#[$doc:meta])* $variant:ident($payload:ty) = $kind:literal, v $version:literal;)*) => {
+        /// One recorded state change; see the module documentation.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Event {
+            $($(#[$doc])* $variant($payload),)*
+            /// A kind this baton does not write, kept as it was found.
+            Other {
+                kind: String,
+                version: u32,
+                data: serde_json::Value,
+            },
+        }
+
+        impl Event {
+            /// Every kind this baton writes, for documentation and tests.
+            pub const KINDS: &'static [&'static str] = &[$($kind),*];
+
+            /// The kind, as the `kind` column holds it: `worker.ended`.
+            pub fn kind(&self) -> &str {
+                match self {
+                    $(Event::$variant(_) => $kind,)*
+                    Event::Other { kind, .. } => kind,
+                }
+            }
+
+            /// The version of the payload's shape.
+            pub fn version(&self) -> u32 {
+                match self {
+                    $(Event::$variant(_) => $version,)*
+                    Event::Other { version, .. } => *version,
+                }
+            }
+
+            /// The payload as JSON, as the `data` column holds it.
+            pub fn data(&self) -> Result<serde_json::Value, serde_json::Error> {
+                match self {
+                    $(Event::$variant(payload) => serde_json::to_value(payload),)*
+                    Event::Other { data, .. } => Ok(data.clone()),
+                }
+            }
+
+            /// The event a row holds. A known kind whose payload does not match its version's
+            /// shape is an error; an unknown kind is [`Event::Other`].
+            pub fn decode(
+                kind: &str,
+                version: u32,
+                data: serde_json::Value,
+            ) -> Result<Event, DecodeError> {
+                match (kind, version) {
+                    $(($kind, $version) => serde_json::from_value(data)
+                        .map(Event::$variant)
+                        .map_err(|source| DecodeError::Payload { kind: $kind, version, source }),)*
+                    $(($kind, _) => Err(DecodeError::Version { kind: $kind, version }),)*
+                    _ => Ok(Event::Other { kind: kind.to_string(), version, data }),
+                }
+            }
+        }
+    };
+}
+
+events! {
+    WorkerQueued(WorkerCreated) = "worker.queued", v 1;
+    WorkerCreated(WorkerCreated) = "worker.created", v 1;
+    WorkerStarting(WorkerStarting) = "worker.starting", v 1;
+    WorkerSupervised(WorkerSupervised) = "worker.supervised", v 1;
+    WorkerStarted(WorkerStarted) = "worker.started", v 1;
+    WorkerRestarted(WorkerStarted) = "worker.restarted", v 1;
+    WorkerRestarting(WorkerRestarting) = "worker.restarting", v 1;
+    WorkerReady(WorkerReady) = "worker.ready", v 1;
+    WorkerEnded(WorkerEnded) = "worker.ended", v 1;
+    WorkerLost(WorkerEnded) = "worker.lost", v 1;
+    EditApplied(EditApplied) = "edit.applied", v 1;
+    MemoryStored(MemoryWritten) = "memory.stored", v 1;
+    MemoryUpdated(MemoryWritten) = "memory.updated", v 1;
+    MemoryEmbedded(MemoryEmbedded) = "memory.embedded", v 1;
+    MemoryDeleted(MemoryDeleted) = "memory.deleted", v 1;
+}
+
+/// Why a row's event cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("event `{kind}` v{version} does not have the shape of its version")]
+    Payload {
+        kind: &'static str,
+        version: u32,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("event `{kind}` has version {version}, which this baton does not know")]
+    Version { kind: &'static str, version: u32 },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_its_row_form() {
+        let ended = Event::WorkerEnded(WorkerEnded {
+            status: WorkerStatus::Failed,
+            from: WorkerStatus::Running,
+            why: Some("exit code 3".into()),
+            exit_code: Some(3),
+            ended_at_ms: 7,
+        });
+        let data = ended.data().unwrap();
+        assert_eq!(
+            data,
+            serde_json::json!({"status": "failed", "from": "running", "why": "exit code 3", "exit_code": 3, "ended_at_ms": 7})
+        );
+        let back = Event::decode(ended.kind(), ended.version(), data).unwrap();
+        assert_eq!(back, ended);
+    }
+
+    #[test]
+    fn an_unknown_kind_is_kept_and_a_bad_payload_or_version_is_an_error() {
+        let other = Event::decode("run.started", 1, serde_json::json!({"ticket": "T-1.md"}));
+        assert!(matches!(other, Ok(Event::Other { ref kind, .. }) if kind == "run.started"));
+        let bad = Event::decode("worker.ended", 1, serde_json::json!({"status": "nope"}));
+        assert!(matches!(bad, Err(DecodeError::Payload { .. })));
+        let newer = Event::decode("worker.ended", 9, serde_json::json!({}));
+        assert!(matches!(newer, Err(DecodeError::Version { .. })));
+    }
+
+    #[test]
+    fn kinds_are_unique() {
+        let mut kinds = Event::KINDS.to_vec();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), Event::KINDS.len());
+    }
+}
