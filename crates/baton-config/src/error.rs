@@ -81,10 +81,13 @@ impl ConfigError {
         match self {
             ConfigError::Read { .. } => "check the file's permissions, or remove it".into(),
             ConfigError::Parse { .. } | ConfigError::Layer { .. } | ConfigError::Invalid { .. } => {
-                "fix the value, then check with `baton config show --origins`".into()
+                "fix the value, then check where each value comes from with `baton config show`"
+                    .into()
             }
             ConfigError::Env { var, .. } => format!("unset {var} or give it a valid value"),
-            ConfigError::Override { .. } => "write overrides as `-c dotted.key=value`".into(),
+            ConfigError::Override { .. } => {
+                "write an override as `dotted.key=value`, e.g. `dispatch.route=local`".into()
+            }
             ConfigError::UnknownProfile { .. } => {
                 "pick one of the known profiles, or add `[profiles.NAME]` to baton.toml".into()
             }

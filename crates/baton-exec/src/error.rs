@@ -88,7 +88,7 @@ pub enum ExecError {
     )]
     NotReaped { program: String, pid: u32 },
     /// `tmux` is not installed (or not on PATH).
-    #[error("cannot start `tmux`\nhint: install tmux, or run without `--tmux`")]
+    #[error("cannot start `tmux`\nhint: install tmux, or run the worker without tmux")]
     TmuxMissing {
         #[source]
         source: io::Error,

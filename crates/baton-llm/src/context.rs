@@ -66,9 +66,9 @@ impl ContextPart {
 /// Problems gathering or fitting context.
 #[derive(Debug, thiserror::Error)]
 pub enum ContextError {
-    #[error("invalid --context pattern `{pattern}`: {message}")]
+    #[error("invalid context pattern `{pattern}`: {message}")]
     Pattern { pattern: String, message: String },
-    #[error("--context `{pattern}` matches no file")]
+    #[error("context `{pattern}` matches no file")]
     NoMatch { pattern: String },
     #[error("cannot read context file {}", path.display())]
     Read {

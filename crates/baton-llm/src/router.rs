@@ -222,7 +222,7 @@ pub fn plan(
                 .into_iter()
                 .filter(|t| t.locality() == Locality::Local)
                 .collect();
-            (Route::Local, "pinned local (--local)".to_string(), local)
+            (Route::Local, "pinned local".to_string(), local)
         }
         Route::Api => {
             let mut cloud: Vec<Target> = full
@@ -235,7 +235,7 @@ pub fn plan(
                     .filter(|t| t.locality() == Locality::Cloud)
                     .collect();
             }
-            (Route::Api, "pinned cloud (--api)".to_string(), cloud)
+            (Route::Api, "pinned cloud".to_string(), cloud)
         }
         Route::Auto => {
             let (route, reason) = decided.unwrap_or((Route::Local, "auto: local first".into()));

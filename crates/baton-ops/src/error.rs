@@ -311,7 +311,7 @@ impl OpsError {
                 "add `[servers.NAME]` with `command` and `health` to baton.toml".into()
             }
             OpsError::UnknownWorker { .. } => {
-                "see the ids and names of the workers with `baton ps --all`".into()
+                "see the ids and names of the workers with `baton ps`".into()
             }
             OpsError::NoLog { .. } => "it may still be queued: see `baton ps`".into(),
             OpsError::WaitTimeout { .. } => {
@@ -319,10 +319,10 @@ impl OpsError {
             }
             OpsError::WorkersFailed { chains } => match chains.first() {
                 Some(chain) => format!(
-                    "see why in its log: `baton logs {}`; a remediation worker retries a failed one when asked for",
+                    "see why in its log: `baton logs {}`; ask for remediation when spawning to have a worker retry a failed one",
                     chain.last
                 ),
-                None => "see `baton ps --all`".into(),
+                None => "see the workers with `baton ps`".into(),
             },
             OpsError::Unhealthy { .. } => "start the model server (e.g. `llama-server -m MODEL \
                 --port 11438`) or fix backends.NAME.urls"

@@ -181,7 +181,7 @@ impl StoreError {
             StoreError::Encode { .. } | StoreError::NotAnEnd { .. } => {
                 Some("this is a bug in baton; please report it".into())
             }
-            StoreError::UnknownWorker { .. } => Some("`baton ps --all` lists the workers".into()),
+            StoreError::UnknownWorker { .. } => Some("`baton ps` lists the workers".into()),
             StoreError::AmbiguousWorker { .. } => {
                 Some("give more characters of the id, or the worker's name".into())
             }

@@ -11,6 +11,9 @@ pub struct Cli {
     /// More log output on stderr (-v, -vv); `BATON_LOG` overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// No notices or warnings on stderr (errors still); `--json` implies it.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     /// Override a config value: `-c dotted.key=value` (repeatable, highest precedence).
     #[arg(short = 'c', long = "config", global = true, value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,

@@ -30,7 +30,8 @@ pub fn run() -> ExitCode {
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
-    init_logging(cli.verbose, cli.command.prints_json());
+    crate::output::set_quiet(cli.quiet);
+    init_logging(cli.verbose, cli.quiet || cli.command.prints_json());
     match execute(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -76,11 +77,11 @@ fn execute(cli: Cli) -> Result<ExitCode, CliError> {
     }
 }
 
-/// Logs on stderr: warnings by default, only errors when the command prints JSON (stderr then
-/// carries nothing but errors), more with `-v`; `BATON_LOG` overrides.
-fn init_logging(verbose: u8, json: bool) {
+/// Logs on stderr: warnings by default, only errors when the command prints JSON or is quiet
+/// (stderr then carries nothing but errors), more with `-v`; `BATON_LOG` overrides.
+fn init_logging(verbose: u8, errors_only: bool) {
     let default = match verbose {
-        0 if json => "error",
+        0 if errors_only => "error",
         0 => "warn",
         1 => "info,baton=debug",
         _ => "debug",

@@ -239,15 +239,28 @@ where
     table
 }
 
-/// What a command prints, and how: data on stdout, notices on stderr unless `--json`.
+/// `--quiet`: set once at start, for every printer of the process.
+static QUIET: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// Silences notices and warnings for the rest of the process (`--quiet`); errors still show.
+pub fn set_quiet(quiet: bool) {
+    let _ = QUIET.set(quiet);
+}
+
+/// What a command prints, and how: data on stdout; notices on stderr unless `--json` or
+/// `--quiet`.
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
     json: bool,
+    quiet: bool,
 }
 
 impl Printer {
     pub fn new(json: bool) -> Printer {
-        Printer { json }
+        Printer {
+            json,
+            quiet: QUIET.get().copied().unwrap_or(false),
+        }
     }
 
     /// Whether data is printed as JSON.
@@ -295,7 +308,7 @@ impl Printer {
 
 impl Notices for Printer {
     fn notice(&self, notice: Notice) {
-        if self.json {
+        if self.json || self.quiet {
             return;
         }
         let prefix = match notice.level {
