@@ -2,7 +2,7 @@
 //! `memory_store` and `memory_search`): entries in the `memory` table, unique per
 //! (namespace, key), and everything that writes, reads, lists, counts, expires and embeds them.
 //! Search lives in `memory/search.rs` (its terms and stop words in `memory/terms.rs`, its
-//! score in `memory/score.rs`, its reads of the full-text index in `memory/candidates.rs`),
+//! score in `memory/score.rs`, its reads of the full-text index in `memory/candidates.rs` and `memory/bm25.rs`),
 //! the public value types in `memory/types.rs`.
 //!
 //! Every write runs in one `BEGIN IMMEDIATE` transaction together with the `events` row that
@@ -16,6 +16,7 @@
 //! returns it, storing its key again starts a fresh entry, and it is deleted by
 //! [`Store::purge_expired`] or, a few at a time, by any store.
 
+mod bm25;
 mod candidates;
 mod score;
 mod search;

@@ -7,36 +7,32 @@
 //! How a query is run:
 //! - its terms are split and the stop words set aside as `memory/terms.rs` says; a query of
 //!   nothing but stop words searches nothing and says so in `note`;
-//! - each searched term's matching entries are read from the index (ids only, in id order);
-//!   how many hold it gives its weight, and merging the lists gives each candidate the set
-//!   of terms it holds, hence its score. Candidates are the entries holding any term, less
-//!   the expired ones (found by the expiry index), those outside the searched namespaces
-//!   (when some namespace is left out: checked row by row for a few candidates, against the
-//!   namespaces' ids read from their index for many) and those without every asked tag
-//!   (row by row);
+//! - the index gives how many entries hold each term (its weight), which terms each
+//!   candidate holds (its score: `memory/score.rs`) and how many candidates there are, less
+//!   those the search must not return (expired, outside the searched namespaces, without
+//!   every asked tag): `memory/candidates.rs`, by reading every matching id, or, for one or
+//!   two terms and nothing to filter, by counting;
 //! - `min_score` drops candidates by score; of the rest, those that can be among the best
-//!   `limit` (`score::to_compare`) get their bm25 from FTS5, and the hits are ordered by
-//!   score, then bm25, then newest updated. bm25 is computed under the expression "holds
-//!   exactly these terms" for each set of terms, which gives the same value as under the
-//!   reply's `fts_query` (terms an entry does not hold add nothing to its bm25).
+//!   `limit` (`score::to_compare`) get their bm25 from FTS5 (`memory/bm25.rs`), and the hits
+//!   are ordered by score, then bm25, then newest updated.
 //!
-//! Cost (release build, 100k entries, `bench/memory.sh`): reading the ids costs about 50 ns
-//! per entry per term it matches, and FTS5 spends about 25 ns per matching entry again to
-//! weigh the terms for bm25; bm25 itself, about a microsecond, is paid only for the entries
-//! compared (the hits, and at most [`super::score::TIE_WINDOW`] more at the cut). A namespace filter
-//! costs on top about 0.75 µs per candidate, or 45 ns per entry of the searched namespaces,
-//! whichever is less; a tag filter 1 µs or more per candidate. On top of all that a fixed part
-//! of about a hundred microseconds.
+//! Cost (release build, 100k entries, `bench/memory.sh`): reading ids costs about 50 ns per
+//! entry per term it matches, counting about 34 ns; FTS5 spends about 25 ns per matching entry
+//! again to weigh the terms for bm25, and bm25 itself, about a microsecond an entry, is paid
+//! only for the entries compared (the hits, and at most [`super::score::TIE_WINDOW`] more at
+//! the cut). A namespace filter costs on top about 0.75 µs per candidate, or 45 ns per entry
+//! of the searched namespaces, whichever is less; a tag filter 1 µs or more per candidate.
+//! On top of all that a fixed part of about a hundred microseconds.
 
 use std::borrow::Cow;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
-use super::candidates::{Ranked, entry_count, keep_in_scope, merge, term_postings, with_bm25};
+use super::bm25::{Ranked, with_bm25};
+use super::candidates::{COUNT_FROM, Scope, entry_count, expired_ids, find};
 use super::namespace_param;
-use super::score::{Scored, Weights, to_compare};
-use super::terms::{QueryTerms, fts_any, fts_phrase};
+use super::terms::{QueryTerms, fts_any};
 use crate::codec::json;
 use crate::{Store, StoreError};
 
@@ -275,58 +271,52 @@ impl Store {
         }
 
         let entries = entry_count(&read).map_err(self.query_err(WHAT))?;
-        let mut postings = Vec::with_capacity(terms.searched.len());
-        for term in &terms.searched {
-            postings.push(term_postings(&read, &fts_phrase(term)).map_err(self.query_err(WHAT))?);
-        }
-        let holders: Vec<usize> = postings.iter().map(Vec::len).collect();
-        let weights = Weights::new(&holders, entries);
-        reply.terms = terms
-            .searched
-            .iter()
-            .zip(&holders)
-            .enumerate()
-            .map(|(i, (term, &n))| SearchTerm {
-                term: term.clone(),
-                entries: n,
-                weight: weights.of(i),
-            })
-            .collect();
-
-        let mut matched = merge(&postings);
-        drop(postings);
-        let scope = if narrowed {
+        let expired = expired_ids(&read, now_ms).map_err(self.query_err(WHAT))?;
+        let namespaces = if narrowed {
             namespace_param(&reply.namespaces_searched)?
         } else {
             None
         };
-        keep_in_scope(
-            &read,
-            &mut matched,
-            &reply.fts_query,
+        let scope = Scope {
+            fts_query: &reply.fts_query,
             now_ms,
             entries,
-            scope
+            expired: &expired,
+            namespaces: namespaces
                 .as_deref()
                 .map(|json| (json, reply.namespaces_searched.as_slice())),
-            tags.as_deref(),
+            tags: tags.as_deref(),
+        };
+        let found = find(
+            &read,
+            &terms.searched,
+            &scope,
+            query.min_score,
+            query.limit,
+            COUNT_FROM,
         )
         .map_err(self.query_err(WHAT))?;
-        reply.total_candidates = matched.len();
-        let scored: Vec<Scored> = matched
+        let mut ranked = with_bm25(
+            &read,
+            &terms.searched,
+            &found.holders,
+            |low, high| found.in_range(low, high),
+            &found.compared,
+        )
+        .map_err(self.query_err(WHAT))?;
+        reply.terms = terms
+            .searched
             .iter()
-            .map(|&(id, mask)| Scored {
-                id,
-                mask,
-                score: weights.score(mask),
+            .zip(&found.holders)
+            .enumerate()
+            .map(|(i, (term, &n))| SearchTerm {
+                term: term.clone(),
+                entries: n,
+                weight: found.weights.of(i),
             })
-            .filter(|c| c.score >= query.min_score)
             .collect();
-        reply.dropped_below_min_score = reply.total_candidates - scored.len();
-
-        let compared = to_compare(scored, query.limit);
-        let mut ranked = with_bm25(&read, &terms.searched, &holders, &matched, &compared)
-            .map_err(self.query_err(WHAT))?;
+        reply.total_candidates = found.total;
+        reply.dropped_below_min_score = found.dropped;
         ranked.sort_unstable_by(|a, b| {
             b.scored
                 .score
