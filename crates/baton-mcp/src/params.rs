@@ -45,8 +45,9 @@ pub struct MemorySearchParams {
     /// Most hits to return (default 10).
     #[serde(default)]
     pub limit: Option<u32>,
-    /// Drop hits scoring below this, within 0..=1 (default 0). Scores are normalized so
-    /// that above 0.7 is a strong match.
+    /// Drop hits scoring below this, within 0..=1 (default 0). Scores are absolute (the
+    /// reply's `normalization` says how): above 0.7 a hit holds more than half of the query's
+    /// weight.
     #[serde(default)]
     pub min_score: Option<f64>,
     /// Only entries carrying all of these tags.

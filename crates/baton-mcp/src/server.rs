@@ -106,11 +106,14 @@ storing an existing key is an error."
     }
 
     #[tool(
-        description = "Full-text search of Baton's shared memory, best matches first, scores \
-normalized to 0..1. Use BEFORE starting a task to find patterns that worked before \
-(`namespace: \"patterns\"`, `limit: 5`; trust hits scoring above 0.7). Searches all namespaces \
-unless `namespace`/`namespaces` is given; the reply lists the namespaces searched, the ranking \
-method and how many hits `min_score` dropped."
+        description = "Full-text search of Baton's shared memory, best matches first. Each hit's \
+`score` (0..1) is absolute: how much of the query's words it holds, rarer words weighing more, \
+stop words such as \"the\" or \"for\" ignored; 1.0 holds every word, and above 0.7 it holds more \
+than half of the query's weight, in any search. Use BEFORE starting a task to find patterns that \
+worked before (`namespace: \"patterns\"`, `limit: 5`, `min_score: 0.7`). Searches all namespaces \
+unless `namespace`/`namespaces` is given; the reply lists the namespaces searched, the searched \
+terms with their weights, the ignored words (`note` says when nothing was searched), the \
+ranking method and how many hits `min_score` dropped."
     )]
     async fn memory_search(
         &self,

@@ -17,14 +17,19 @@
 //! Searches (all namespaces, limit 10), 1000 per size, the kinds interleaved in a seeded
 //! shuffle after 20 warm-up searches. A search only reads; the write that counts the returned
 //! hits' accesses, which callers make after replying, is timed apart. The kinds:
-//! - `rare`: the rarest word of a random stored entry (at least one hit, checked);
+//! - `rare`: the rarest word of a random stored entry that is not a stop word (at least one
+//!   hit, checked);
 //! - `two-word`: two vocabulary words of rank 100..2000 (the 100 most common words excluded);
 //! - `key-like`: the words of a topic, such as `auth retry` (hits, checked);
 //! - `miss`: a word no entry holds (no candidate, checked).
 //!
-//! `overall` is those four. A fifth kind, `common` (one of the 10 most common words, found in
-//! most entries), is timed separately (200 searches) and not part of `overall`: FTS5 ranks
-//! every matching entry, so its cost grows with the number of matches.
+//! `overall` is those four. Three more kinds are timed separately (200 searches each) and not
+//! part of `overall`, because a search reads or counts every matching entry and their cost
+//! grows with the number of matches: `common`, one of the 10 most common words that are not
+//! stop words (found in most entries); `scoped`, a `key-like` query in one namespace of the
+//! three, which also checks every candidate's namespace; and `task`, a sentence as a worker
+//! would ask it, four vocabulary words of rank 20..500 joined by stop words (`W1 the W2 with W3
+//! and W4`, the stop words ignored).
 
 // A benchmark program: it prints its report, and a failed store or search ends it.
 #![allow(
@@ -37,7 +42,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use baton_store::{MemoryQuery, NewMemory, Store};
+use baton_store::{MEMORY_STOP_WORDS, MemoryQuery, NewMemory, Store};
 
 const VOCAB: usize = 2000;
 const NAMESPACES: [&str; 3] = ["patterns", "swarm", "project"];
@@ -289,6 +294,8 @@ enum Kind {
     KeyLike,
     Miss,
     Common,
+    Scoped,
+    Task,
 }
 
 impl Kind {
@@ -299,6 +306,8 @@ impl Kind {
             Kind::KeyLike => "key-like",
             Kind::Miss => "miss",
             Kind::Common => "common",
+            Kind::Scoped => "scoped",
+            Kind::Task => "task",
         }
     }
 }
@@ -442,20 +451,32 @@ fn main() {
             size as f64 / load
         );
 
-        // The queries.
+        // The queries. A search ignores stop words, so `common` takes the most common others.
+        let common: Vec<String> = vocab
+            .iter()
+            .filter(|w| !MEMORY_STOP_WORDS.contains(&w.as_str()))
+            .take(10)
+            .cloned()
+            .collect();
         let mut rng = Rng(args.seed ^ 0x5EA2C4 ^ size as u64);
         let make = |kind: Kind, rng: &mut Rng| -> String {
             match kind {
                 Kind::Rare => {
+                    // A made-up word can spell a stop word ("weren"), which is not searched.
                     let ranks = &all_ranks[rng.below(size)];
-                    vocab[*ranks.iter().max().expect("text")].clone()
+                    let rarest = ranks
+                        .iter()
+                        .filter(|&&r| !MEMORY_STOP_WORDS.contains(&vocab[r].as_str()))
+                        .max()
+                        .expect("text");
+                    vocab[*rarest].clone()
                 }
                 Kind::TwoWord => format!(
                     "{} {}",
                     vocab[100 + rng.below(VOCAB - 100)],
                     vocab[100 + rng.below(VOCAB - 100)]
                 ),
-                Kind::KeyLike => {
+                Kind::KeyLike | Kind::Scoped => {
                     let topic = if rng.below(4) == 0 {
                         "auth-retry"
                     } else {
@@ -464,35 +485,49 @@ fn main() {
                     topic.replace('-', " ")
                 }
                 Kind::Miss => format!("q{}zx", rng.below(1_000_000)),
-                Kind::Common => vocab[rng.below(10)].clone(),
+                Kind::Common => common[rng.below(common.len())].clone(),
+                Kind::Task => {
+                    let mut word = || vocab[20 + rng.below(480)].as_str();
+                    format!("{} the {} with {} and {}", word(), word(), word(), word())
+                }
             }
         };
         let main_kinds = [Kind::Rare, Kind::TwoWord, Kind::KeyLike, Kind::Miss];
         let mut plan: Vec<Kind> = (0..args.searches).map(|i| main_kinds[i % 4]).collect();
         plan.extend(std::iter::repeat_n(Kind::Common, args.searches / 5));
+        plan.extend(std::iter::repeat_n(Kind::Scoped, args.searches / 5));
+        plan.extend(std::iter::repeat_n(Kind::Task, args.searches / 5));
         for i in (1..plan.len()).rev() {
             plan.swap(i, rng.below(i + 1));
         }
         let queries: Vec<(Kind, String)> = plan.iter().map(|&k| (k, make(k, &mut rng))).collect();
+        let search = |kind: Kind, q: &str| {
+            let query = MemoryQuery::new(q);
+            if kind == Kind::Scoped {
+                query.in_namespaces([NAMESPACES[0]])
+            } else {
+                query
+            }
+        };
         for i in 0..20 {
-            let (_, q) = &queries[i % queries.len()];
+            let (kind, q) = &queries[i % queries.len()];
             store
-                .memory_search(&MemoryQuery::new(q.clone()), now_ms)
+                .memory_search(&search(*kind, q), now_ms)
                 .expect("search");
         }
         let mut times: Vec<(Kind, f64, usize, usize)> = Vec::with_capacity(queries.len());
         // The write a caller makes after handing the hits on, timed apart from the search.
         let mut counting: Vec<f64> = Vec::with_capacity(queries.len());
         for (kind, q) in &queries {
-            let query = MemoryQuery::new(q.clone());
+            let query = search(*kind, q);
             let t = Instant::now();
             let reply = store.memory_search(&query, now_ms).expect("search");
             let us = t.elapsed().as_secs_f64() * 1e6;
             std::hint::black_box(&reply);
             let ok = match kind {
-                Kind::Rare | Kind::KeyLike | Kind::Common => !reply.hits.is_empty(),
+                Kind::Rare | Kind::KeyLike | Kind::Common | Kind::Scoped => !reply.hits.is_empty(),
                 Kind::Miss => reply.total_candidates == 0,
-                Kind::TwoWord => true,
+                Kind::TwoWord | Kind::Task => true,
             };
             if !ok {
                 failed_checks += 1;
@@ -538,9 +573,17 @@ fn main() {
         for k in main_kinds {
             row(k.name(), &|x| x == k);
         }
-        let (p50, p99) = row("overall", &|x| x != Kind::Common);
+        let (p50, p99) = row("overall", &|x| {
+            !matches!(x, Kind::Common | Kind::Scoped | Kind::Task)
+        });
         let (cp50, cp99) = row("common*", &|x| x == Kind::Common);
-        println!("  (* not in overall: one of the 10 most common words, matching most entries)");
+        row("scoped*", &|x| x == Kind::Scoped);
+        row("task*", &|x| x == Kind::Task);
+        println!(
+            "  (* not in overall: one of the 10 most common words that are not stop words, \
+             matching most entries; a key-like query in one namespace of three; four words \
+             of rank 20..500 joined by stop words)"
+        );
         counting.sort_by(f64::total_cmp);
         println!(
             "counting the hits' accesses afterwards (one write transaction, not in the search \
@@ -586,5 +629,8 @@ fn main() {
         eprintln!("{failed_checks} correctness check(s) failed");
         std::process::exit(1);
     }
-    println!("checks: every rare, key-like and common query had hits; every miss had no candidate");
+    println!(
+        "checks: every rare, key-like, common and scoped query had hits; every miss had no \
+         candidate"
+    );
 }

@@ -13,9 +13,11 @@
 //! - `events.rs`: the append-only audit trail ([`EventRow`]);
 //! - `workers.rs`: supervised workers, their slot queue and state changes
 //!   ([`baton_core::WorkerRecord`]), each change with its event;
-//! - `memory.rs` (with `memory/types.rs`, `memory/search.rs`): the shared memory workers
-//!   store patterns and results in ([`MemoryEntry`]), its FTS5 search ([`SearchReply`]) and
-//!   embeddings kept for a later hybrid ranking, each write with its event;
+//! - `memory.rs` (with `memory/types.rs`, `memory/search.rs`, `memory/terms.rs`,
+//!   `memory/score.rs`, `memory/candidates.rs`): the shared memory workers store patterns
+//!   and results in ([`MemoryEntry`]), its FTS5 search with absolute scores
+//!   ([`SearchReply`]) and embeddings kept for a later hybrid ranking, each write with its
+//!   event;
 //! - `edits.rs`: the edits ledger, one row per reply handed to the applier
 //!   ([`baton_core::EditRecord`]), and well-formedness per model and format ([`EditStats`]);
 //! - `pool.rs`: [`StorePool`], connections shared by the tasks of a long-lived process;
@@ -44,9 +46,9 @@ pub use cache::CachedReply;
 pub use edits::EditStats;
 pub use events::EventRow;
 pub use memory::{
-    MEMORY_MAX_TERMS, MEMORY_SCORE_NORMALIZATION, MEMORY_SEARCH_METHOD, MemoryEntry, MemoryQuery,
-    NamespaceStats, NewMemory, SearchHit, SearchReply, StoreManySummary, StoreOutcome, ToEmbed,
-    VectorCandidate,
+    MEMORY_MAX_TERMS, MEMORY_SCORE_NORMALIZATION, MEMORY_SEARCH_METHOD, MEMORY_STOP_WORDS,
+    MemoryEntry, MemoryQuery, NamespaceStats, NewMemory, SearchHit, SearchReply, SearchTerm,
+    StoreManySummary, StoreOutcome, ToEmbed, VectorCandidate,
 };
 pub use migrate::SCHEMA_VERSION;
 pub use pool::{PooledStore, StorePool};

@@ -1,7 +1,9 @@
 //! The shared memory workers read and write (DESIGN.md section 1: `baton memory`, the MCP tools
 //! `memory_store` and `memory_search`): entries in the `memory` table, unique per
 //! (namespace, key), and everything that writes, reads, lists, counts, expires and embeds them.
-//! Search lives in `memory/search.rs`, the public value types in `memory/types.rs`.
+//! Search lives in `memory/search.rs` (its terms and stop words in `memory/terms.rs`, its
+//! score in `memory/score.rs`, its reads of the full-text index in `memory/candidates.rs` and `memory/bm25.rs`),
+//! the public value types in `memory/types.rs`.
 //!
 //! Every write runs in one `BEGIN IMMEDIATE` transaction together with the `events` row that
 //! records it (kinds `memory.stored`, `memory.updated`, `memory.deleted`, `memory.embedded`;
@@ -14,7 +16,11 @@
 //! returns it, storing its key again starts a fresh entry, and it is deleted by
 //! [`Store::purge_expired`] or, a few at a time, by any store.
 
+mod bm25;
+mod candidates;
+mod score;
 mod search;
+mod terms;
 mod types;
 
 use std::collections::BTreeMap;
@@ -27,10 +33,9 @@ use sha2::{Digest, Sha256};
 use crate::codec::json;
 use crate::{Store, StoreError};
 
-pub use search::{
-    MEMORY_MAX_TERMS, MEMORY_SCORE_NORMALIZATION, MEMORY_SEARCH_METHOD, MemoryQuery, SearchHit,
-    SearchReply,
-};
+pub use score::MEMORY_SCORE_NORMALIZATION;
+pub use search::{MEMORY_SEARCH_METHOD, MemoryQuery, SearchHit, SearchReply, SearchTerm};
+pub use terms::{MEMORY_MAX_TERMS, MEMORY_STOP_WORDS};
 pub use types::{
     MemoryEntry, NamespaceStats, NewMemory, StoreManySummary, StoreOutcome, ToEmbed,
     VectorCandidate,

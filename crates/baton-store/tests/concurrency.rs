@@ -157,11 +157,11 @@ fn store_memories(path: &Path, writer: &str) {
         .with_tags(["parallel"]);
         store.memory_store(&entry, false, 1 + i as i64).unwrap();
         if i.is_multiple_of(5) {
-            let again = NewMemory {
-                value: format!("shared word and {writer} entry {i} again"),
+            let revised = NewMemory {
+                value: format!("shared word and {writer} entry {i} revised"),
                 ..entry
             };
-            store.memory_store(&again, true, 2 + i as i64).unwrap();
+            store.memory_store(&revised, true, 2 + i as i64).unwrap();
         }
     }
 }
@@ -199,7 +199,7 @@ fn eight_processes_storing_500_memory_entries_each_at_once_lose_none() {
         assert_eq!(keys, expected, "{namespace}");
         for entry in &entries {
             let i: usize = entry.key.rsplit('-').next().unwrap().parse().unwrap();
-            let suffix = if i.is_multiple_of(5) { " again" } else { "" };
+            let suffix = if i.is_multiple_of(5) { " revised" } else { "" };
             assert_eq!(
                 entry.value,
                 format!("shared word and {writer} entry {i}{suffix}")
@@ -212,11 +212,11 @@ fn eight_processes_storing_500_memory_entries_each_at_once_lose_none() {
         .unwrap();
     assert_eq!(reply.total_candidates, MEMORY_WRITERS * MEMORY_PER_WRITER);
     assert_eq!(reply.namespaces_searched.len(), MEMORY_WRITERS);
-    let again = store
-        .memory_search(&MemoryQuery::new("again").with_limit(0), now)
+    let revised = store
+        .memory_search(&MemoryQuery::new("revised").with_limit(0), now)
         .unwrap();
     assert_eq!(
-        again.total_candidates,
+        revised.total_candidates,
         MEMORY_WRITERS * MEMORY_PER_WRITER / 5
     );
     let stored = store

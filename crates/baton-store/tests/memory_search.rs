@@ -1,7 +1,9 @@
 //! Searching the shared memory through the store's public API, on real SQLite files in temp
 //! dirs: what a query finds (keys, value words, tags), how the reply accounts for the
-//! namespaces it searched and the hits it dropped, the score normalization, queries made of
-//! FTS5 syntax, and a bulk load of 20k entries with search timings printed. Writes, reads and
+//! namespaces it searched and the hits it dropped, the absolute score (its formula, recomputed
+//! from SQLite's counts; stop words; unrelated queries and paraphrases; what a threshold of 0.7
+//! keeps on the labelled set of `fixtures/memory_relevance.json`), ties, queries made of FTS5
+//! syntax, and a bulk load of 20k entries with search timings printed. Writes, reads and
 //! expiry are in `memory.rs`.
 
 #![allow(
@@ -11,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use baton_store::{MEMORY_SCORE_NORMALIZATION, MemoryQuery, NewMemory, StoreError};
+use baton_store::{MEMORY_SCORE_NORMALIZATION, MemoryQuery, NewMemory, SearchHit, StoreError};
 use pretty_assertions::assert_eq;
 use tempfile::TempDir;
 
@@ -117,6 +119,57 @@ fn a_namespace_filter_searches_only_those_and_the_reply_lists_what_was_searched(
 }
 
 #[test]
+fn a_namespace_filter_drops_the_same_entries_for_few_candidates_and_for_many() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir);
+    // 160 entries in two namespaces. "rare" is in 4 of them, few enough that each row is
+    // checked; "common" in 120, so many that the namespace's ids are read instead. Entry 2,
+    // holding both, has expired by the time of the searches.
+    let entries: Vec<NewMemory> = (0..160)
+        .map(|i| {
+            let namespace = if i % 2 == 0 { "even" } else { "odd" };
+            let rare = if i < 4 { "rare " } else { "" };
+            let common = if i < 120 { "common " } else { "" };
+            let entry = NewMemory::text(namespace, format!("k{i}"), format!("{rare}{common}x"));
+            if i == 2 {
+                entry.with_ttl(T0, 1_000)
+            } else {
+                entry
+            }
+        })
+        .collect();
+    store.memory_store_many(&entries, false, T0).unwrap();
+    let now = T0 + 1_000;
+    let count = |word: &str, namespaces: &[&str]| {
+        let reply = store
+            .memory_search(
+                &MemoryQuery::new(word)
+                    .in_namespaces(namespaces.iter().copied())
+                    .with_limit(1000),
+                now,
+            )
+            .unwrap();
+        assert!(
+            reply
+                .hits
+                .iter()
+                .all(|h| namespaces.is_empty() || namespaces.contains(&h.namespace.as_str())),
+            "{reply:#?}"
+        );
+        assert!(reply.hits.iter().all(|h| h.key != "k2"), "expired");
+        assert_eq!(reply.hits.len(), reply.total_candidates);
+        reply.total_candidates
+    };
+    assert_eq!(count("rare", &["even"]), 1);
+    assert_eq!(count("rare", &["odd"]), 2);
+    assert_eq!(count("rare", &[]), 3);
+    assert_eq!(count("common", &["even"]), 59);
+    assert_eq!(count("common", &["odd"]), 60);
+    assert_eq!(count("common", &["odd", "even"]), 119);
+    assert_eq!(count("common", &[]), 119);
+}
+
+#[test]
 fn min_score_drops_weaker_hits_and_the_reply_counts_them() {
     let dir = TempDir::new().unwrap();
     let store = open(&dir);
@@ -143,7 +196,7 @@ fn min_score_drops_weaker_hits_and_the_reply_counts_them() {
         (3, 2)
     );
 
-    // The best hit scores 1.0, so even the strictest threshold keeps it.
+    // "strong" holds every word: it scores 1.0, which even the strictest threshold keeps.
     let reply = search(&store, query().with_min_score(1.0));
     assert_eq!(keys(&reply), ["p/strong"]);
 
@@ -164,14 +217,16 @@ fn min_score_drops_weaker_hits_and_the_reply_counts_them() {
 }
 
 #[test]
-fn scores_are_between_0_and_1_and_follow_the_raw_bm25_order() {
+fn every_score_follows_the_stated_formula_and_every_raw_score_is_sqlites_bm25() {
     let dir = TempDir::new().unwrap();
     let store = open(&dir);
     let entries: Vec<NewMemory> = (0..60)
         .map(|i| {
-            // Entry i holds "needle" i % 5 times among i % 7 other words, some in the key.
+            // Entry i holds "needle" i % 5 times among i % 7 + 1 "hay", some in the key, and
+            // "thread" when i % 4 == 0.
             let words: Vec<&str> = std::iter::repeat_n("needle", i % 5)
                 .chain(std::iter::repeat_n("hay", i % 7 + 1))
+                .chain(std::iter::repeat_n("thread", usize::from(i % 4 == 0)))
                 .collect();
             let key = if i.is_multiple_of(3) {
                 format!("needle-{i}")
@@ -182,45 +237,380 @@ fn scores_are_between_0_and_1_and_follow_the_raw_bm25_order() {
         })
         .collect();
     store.memory_store_many(&entries, false, T0).unwrap();
+    // Unrelated entries, so that the three words are not in every entry.
+    let filler: Vec<NewMemory> = (0..40)
+        .map(|i| NewMemory::text("other", format!("f{i}"), "lorem ipsum"))
+        .collect();
+    store.memory_store_many(&filler, false, T0).unwrap();
 
-    let reply = search(&store, MemoryQuery::new("needle hay").with_limit(100));
+    let reply = search(
+        &store,
+        MemoryQuery::new("needle in the hay thread").with_limit(100),
+    );
+    assert_eq!(reply.fts_query, r#""needle" OR "hay" OR "thread""#);
+    assert_eq!(reply.ignored_terms, ["in", "the"]);
     assert_eq!(reply.total_candidates, 60);
-    let best = reply.hits[0].raw_score;
-    assert_eq!(reply.hits[0].score, 1.0);
-    for pair in reply.hits.windows(2) {
-        assert!(pair[0].raw_score >= pair[1].raw_score);
-        assert!(pair[0].score >= pair[1].score);
-    }
-    for hit in &reply.hits {
-        assert!((0.0..=1.0).contains(&hit.score), "{hit:?}");
-        assert_eq!(hit.score, hit.raw_score / best);
-    }
+    assert_eq!(reply.hits.len(), 60);
 
-    // raw_score is SQLite's own -bm25 (weights key 2, value 1, tags 2) for that row.
+    // Every score is 2M / (W + M) over idf = ln(1 + (N - n + 0.5) / (n + 0.5)), recomputed
+    // here from SQLite's own counts.
     let conn = rusqlite::Connection::open(db(&dir)).unwrap();
+    let count =
+        |sql: &str| -> f64 { conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as f64 };
+    let n_all = count("SELECT count(*) FROM memory");
+    let holds = |word: &str| -> BTreeMap<String, bool> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT m.key, m.id IN (SELECT rowid FROM memory_fts WHERE memory_fts MATCH ?1)
+                 FROM memory AS m",
+            )
+            .unwrap();
+        stmt.query_map([word], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let words = ["needle", "hay", "thread"];
+    let held: Vec<BTreeMap<String, bool>> = words.iter().map(|w| holds(w)).collect();
+    let idf: Vec<f64> = held
+        .iter()
+        .map(|h| {
+            let n = h.values().filter(|&&b| b).count() as f64;
+            (1.0 + (n_all - n + 0.5) / (n + 0.5)).ln()
+        })
+        .collect();
+    for (term, weight) in reply.terms.iter().zip(&idf) {
+        assert!((term.weight - weight).abs() < 1e-12, "{term:?}");
+    }
+    let total: f64 = idf.iter().sum();
+    for hit in &reply.hits {
+        let m: f64 = (0..3).filter(|&t| held[t][&hit.key]).map(|t| idf[t]).sum();
+        let expected = 2.0 * m / (total + m);
+        assert!((hit.score - expected).abs() < 1e-12, "{hit:?}: {expected}");
+        assert!((0.0..=1.0).contains(&hit.score), "{hit:?}");
+    }
+    // Entries holding all three score exactly 1.0 and come first.
+    let all_three = reply
+        .hits
+        .iter()
+        .filter(|h| held.iter().all(|holds| holds[&h.key]))
+        .count();
+    assert!(all_three > 5, "{all_three}");
+    assert!(reply.hits[..all_three].iter().all(|h| h.score == 1.0));
+    assert!(reply.hits[all_three..].iter().all(|h| h.score < 1.0));
+
+    // Best first: by score, then raw_score.
+    for pair in reply.hits.windows(2) {
+        assert!(pair[0].score >= pair[1].score, "{pair:?}");
+        if pair[0].score == pair[1].score {
+            assert!(pair[0].raw_score >= pair[1].raw_score, "{pair:?}");
+        }
+    }
+    // raw_score is SQLite's own -bm25 (weights key 2, value 1, tags 2) under the reply's
+    // fts_query, for every hit.
     let mut stmt = conn
         .prepare(
-            "SELECT m.namespace, m.key, -bm25(memory_fts, 2.0, 1.0, 2.0)
+            "SELECT m.key, -bm25(memory_fts, 2.0, 1.0, 2.0)
              FROM memory_fts JOIN memory AS m ON m.id = memory_fts.rowid
-             WHERE memory_fts MATCH '\"needle\" OR \"hay\"'",
+             WHERE memory_fts MATCH ?1",
         )
         .unwrap();
     let sqlite: BTreeMap<String, f64> = stmt
-        .query_map([], |r| {
-            Ok((
-                format!("{}/{}", r.get::<_, String>(0)?, r.get::<_, String>(1)?),
-                r.get(2)?,
-            ))
-        })
+        .query_map([&reply.fts_query], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
+    assert_eq!(sqlite.len(), 60);
     for hit in &reply.hits {
-        assert_eq!(
-            sqlite[&format!("{}/{}", hit.namespace, hit.key)],
-            hit.raw_score
+        assert_eq!(sqlite[&hit.key], hit.raw_score, "{}", hit.key);
+    }
+    // The same when only entries holding all three are compared (bm25 is then computed
+    // under "needle AND hay AND thread"): the best three of them by bm25.
+    let top = search(
+        &store,
+        MemoryQuery::new("needle in the hay thread").with_limit(3),
+    );
+    let mut best_of_all_three: Vec<(f64, &String)> = reply.hits[..all_three]
+        .iter()
+        .map(|h| (h.raw_score, &h.key))
+        .collect();
+    best_of_all_three.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (hit, (raw, key)) in top.hits.iter().zip(&best_of_all_three) {
+        assert_eq!((hit.raw_score, &hit.key), (*raw, *key));
+        assert_eq!(sqlite[&hit.key], hit.raw_score);
+    }
+}
+
+/// The two entries a new user stored before finding that `for` and `the` made a hit of 1.0.
+fn two_patterns(dir: &TempDir) -> baton_store::Store {
+    let store = open(dir);
+    store
+        .memory_store_many(
+            &[
+                NewMemory::text(
+                    "patterns",
+                    "pattern-retry",
+                    "exponential backoff on HTTP 429",
+                ),
+                NewMemory::text(
+                    "patterns",
+                    "pattern-tests",
+                    "pytest fixtures for the database session",
+                ),
+            ],
+            false,
+            T0,
+        )
+        .unwrap();
+    store
+}
+
+#[test]
+fn an_unrelated_task_sharing_only_stop_words_with_an_entry_finds_nothing() {
+    let dir = TempDir::new().unwrap();
+    let store = two_patterns(&dir);
+    let reply = search(
+        &store,
+        MemoryQuery::new("add a schema migration for the orders table client"),
+    );
+    assert_eq!(keys(&reply), Vec::<String>::new());
+    assert_eq!(reply.total_candidates, 0);
+    assert_eq!(reply.ignored_terms, ["a", "for", "the"]);
+    assert_eq!(
+        reply.fts_query,
+        r#""add" OR "schema" OR "migration" OR "orders" OR "table" OR "client""#
+    );
+    assert_eq!(
+        reply.note, None,
+        "words were searched; none is in the memory"
+    );
+    assert!(
+        reply.terms.iter().all(|t| t.entries == 0),
+        "{:?}",
+        reply.terms
+    );
+}
+
+#[test]
+fn a_paraphrase_of_an_entry_scores_above_0_7_and_the_other_entry_not_at_all() {
+    let dir = TempDir::new().unwrap();
+    let store = two_patterns(&dir);
+    let reply = search(
+        &store,
+        MemoryQuery::new("retry with exponential backoff when the API returns 429"),
+    );
+    assert_eq!(keys(&reply), ["patterns/pattern-retry"]);
+    // retry (from the key), exponential, backoff and 429 of six searched terms.
+    assert!(reply.hits[0].score > 0.7, "{reply:#?}");
+    assert_eq!(reply.ignored_terms, ["with", "when", "the"]);
+    let kept = search(
+        &store,
+        MemoryQuery::new("retry with exponential backoff when the API returns 429")
+            .with_min_score(0.7),
+    );
+    assert_eq!(keys(&kept), ["patterns/pattern-retry"]);
+}
+
+#[test]
+fn a_weak_best_hit_scores_low_and_min_score_can_drop_every_hit() {
+    let dir = TempDir::new().unwrap();
+    let store = two_patterns(&dir);
+    // The best (only) match holds one of four words: it is the best, and still weak.
+    let query = || MemoryQuery::new("database sharding across regions");
+    let reply = search(&store, query());
+    assert_eq!(keys(&reply), ["patterns/pattern-tests"]);
+    assert!(reply.hits[0].score < 0.5, "{reply:#?}");
+    let reply = search(&store, query().with_min_score(0.7));
+    assert_eq!(keys(&reply), Vec::<String>::new());
+    assert_eq!(
+        (reply.total_candidates, reply.dropped_below_min_score),
+        (1, 1)
+    );
+}
+
+#[test]
+fn a_query_of_only_stop_words_searches_nothing_and_says_so() {
+    let dir = TempDir::new().unwrap();
+    let store = two_patterns(&dir);
+    for query in ["for the", "The FOR", "what is it", "-- ? !"] {
+        let reply = search(&store, MemoryQuery::new(query));
+        assert_eq!(keys(&reply), Vec::<String>::new(), "{query:?}");
+        assert_eq!((reply.total_candidates, reply.fts_query.as_str()), (0, ""));
+        assert!(reply.terms.is_empty());
+        let note = reply.note.as_deref().unwrap_or_default();
+        assert!(note.contains("nothing was searched"), "{query:?}: {note}");
+        assert_eq!(reply.namespaces_searched, ["patterns"]);
+    }
+    let reply = search(&store, MemoryQuery::new("for the"));
+    assert_eq!(reply.ignored_terms, ["for", "the"]);
+    assert!(reply.note.unwrap().contains("(for, the)"));
+    let empty = search(&store, MemoryQuery::new("  "));
+    assert!(empty.ignored_terms.is_empty());
+    assert!(empty.note.unwrap().contains("no words"));
+}
+
+#[test]
+fn among_many_entries_of_equal_score_the_newest_window_is_compared_by_bm25() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir);
+    // 500 entries holding "needle" once among 0 to 9 other words: all score 1.0; shorter
+    // ones have the higher bm25.
+    let entries: Vec<NewMemory> = (0..500)
+        .map(|i| {
+            let hay = "hay ".repeat((i * 7) % 10);
+            NewMemory::text("ns", format!("k{i:03}"), format!("{hay}needle"))
+        })
+        .collect();
+    store.memory_store_many(&entries, false, T0).unwrap();
+    let reply = search(&store, MemoryQuery::new("needle").with_limit(5));
+    assert_eq!(reply.total_candidates, 500);
+    assert!(reply.hits.iter().all(|h| h.score == 1.0));
+
+    // SQLite's bm25 of every entry; the hits are the best five of the newest 100 (the
+    // window), best first.
+    let conn = rusqlite::Connection::open(db(&dir)).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT m.id, m.key, -bm25(memory_fts, 2.0, 1.0, 2.0)
+             FROM memory_fts JOIN memory AS m ON m.id = memory_fts.rowid
+             WHERE memory_fts MATCH '\"needle\"' ORDER BY m.id DESC LIMIT 100",
+        )
+        .unwrap();
+    let mut window: Vec<(f64, i64, String)> = stmt
+        .query_map([], |r| Ok((r.get(2)?, r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    window.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+    let expected: Vec<String> = window[..5].iter().map(|w| format!("ns/{}", w.2)).collect();
+    assert_eq!(keys(&reply), expected);
+    assert!(
+        reply
+            .hits
+            .windows(2)
+            .all(|p| p[0].raw_score >= p[1].raw_score)
+    );
+
+    // With room for all of them, every one is compared: the shortest entries come first.
+    let all = search(&store, MemoryQuery::new("needle").with_limit(500));
+    assert_eq!(all.hits.len(), 500);
+    assert!(all.hits[..50].iter().all(|h| h.value == "needle"));
+}
+
+/// The labelled set in `fixtures/memory_relevance.json`.
+#[derive(serde::Deserialize)]
+struct Labelled {
+    entries: Vec<LabelledEntry>,
+    queries: Vec<LabelledQuery>,
+}
+
+#[derive(serde::Deserialize)]
+struct LabelledEntry {
+    key: String,
+    value: String,
+    tags: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct LabelledQuery {
+    query: String,
+    relevant: Vec<String>,
+}
+
+/// What a threshold kept over the labelled queries.
+#[derive(Debug, Default)]
+struct Tally {
+    relevant_kept: usize,
+    relevant: usize,
+    unrelated_kept: usize,
+    /// Queries with no relevant entry for which something was kept.
+    noisy_queries: usize,
+}
+
+impl Tally {
+    fn add(&mut self, kept: &[String], relevant: &[String]) {
+        self.relevant += relevant.len();
+        self.relevant_kept += relevant.iter().filter(|k| kept.contains(k)).count();
+        self.unrelated_kept += kept.iter().filter(|k| !relevant.contains(k)).count();
+        self.noisy_queries += usize::from(relevant.is_empty() && !kept.is_empty());
+    }
+}
+
+#[test]
+#[allow(
+    clippy::print_stdout,
+    reason = "the figures printed are the measurement the score's definition rests on"
+)]
+fn on_a_labelled_set_a_threshold_of_0_7_keeps_most_relevant_patterns_and_no_unrelated_one() {
+    let labelled: Labelled =
+        serde_json::from_str(include_str!("fixtures/memory_relevance.json")).unwrap();
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir);
+    let entries: Vec<NewMemory> = labelled
+        .entries
+        .iter()
+        .map(|e| NewMemory::text("patterns", &e.key, &e.value).with_tags(e.tags.clone()))
+        .collect();
+    store.memory_store_many(&entries, false, T0).unwrap();
+
+    let mut absolute = Tally::default();
+    let mut share = Tally::default();
+    let mut relative = Tally::default();
+    let mut relevant_at_most_0_7 = Vec::new();
+    let mut highest_unrelated = 0.0_f64;
+    for q in &labelled.queries {
+        let reply = search(&store, MemoryQuery::new(&q.query).with_limit(100));
+        let kept = |above: &dyn Fn(&SearchHit) -> bool| -> Vec<String> {
+            reply
+                .hits
+                .iter()
+                .filter(|h| above(h))
+                .map(|h| h.key.clone())
+                .collect()
+        };
+        absolute.add(&kept(&|h| h.score > 0.7), &q.relevant);
+        // The share of the query's weight itself, c = M / W (score = 2c / (1 + c)).
+        share.add(&kept(&|h| h.score / (2.0 - h.score) > 0.7), &q.relevant);
+        // The old normalization, over the same hits: raw_score relative to the best hit's.
+        let best = reply.hits.iter().map(|h| h.raw_score).fold(0.0, f64::max);
+        relative.add(&kept(&|h| h.raw_score / best > 0.7), &q.relevant);
+        for hit in &reply.hits {
+            if !q.relevant.contains(&hit.key) {
+                highest_unrelated = highest_unrelated.max(hit.score);
+            } else if hit.score <= 0.7 {
+                relevant_at_most_0_7.push(format!("{:.2} {:?}", hit.score, q.query));
+            }
+        }
+    }
+    let nothing_for = labelled
+        .queries
+        .iter()
+        .filter(|q| q.relevant.is_empty())
+        .count();
+    for (name, t) in [
+        ("score", &absolute),
+        ("M / W", &share),
+        ("raw_score / best", &relative),
+    ] {
+        println!(
+            "memory relevance ({} patterns, {} queries), hits above 0.7 by {name}: {} of {} \
+             relevant entries, {} unrelated entries, a hit for {} of the {nothing_for} \
+             queries the memory has nothing for",
+            labelled.entries.len(),
+            labelled.queries.len(),
+            t.relevant_kept,
+            t.relevant,
+            t.unrelated_kept,
+            t.noisy_queries,
         );
     }
+    println!(
+        "highest score of an unrelated entry {highest_unrelated:.3}; relevant entries at or \
+         below 0.7: {relevant_at_most_0_7:?}"
+    );
+    assert_eq!((absolute.unrelated_kept, absolute.noisy_queries), (0, 0));
+    assert!(highest_unrelated < 0.7, "{highest_unrelated}");
+    assert!(absolute.relevant_kept >= 15, "{absolute:?}");
 }
 
 #[test]
@@ -259,6 +649,9 @@ fn queries_of_fts5_syntax_characters_match_literally_or_nothing_and_never_fail()
     );
     let empty = search(&store, MemoryQuery::new("  "));
     assert_eq!((empty.fts_query.as_str(), empty.total_candidates), ("", 0));
+    // Operators that are stop words are not searched either: `AND` is the word "and".
+    let reply = search(&store, MemoryQuery::new("OR NOT"));
+    assert_eq!(reply.ignored_terms, ["OR", "NOT"]);
 }
 
 #[test]

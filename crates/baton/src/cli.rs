@@ -450,7 +450,8 @@ pub enum MemoryCommand {
         namespaces: Vec<String>,
         #[arg(long, default_value_t = 10)]
         limit: usize,
-        /// Drop hits scoring below this (0..1, relative to the best hit).
+        /// Drop hits scoring below this (0..1, absolute: 0.7 keeps entries holding more than
+        /// half of the query's weight).
         #[arg(long, default_value_t = 0.0)]
         min_score: f64,
         /// Only entries with this tag (repeatable: all must match).

@@ -25,9 +25,9 @@ use crate::OpsError;
 /// The `method` of a search reply that ran hybrid ranking.
 pub const HYBRID_METHOD: &str = "hybrid";
 
-/// Rows found only by vector join the hits when their similarity (0..=1, 0.5 = unrelated) is
-/// at least this: a cosine of 0.5 or more.
-pub(crate) const VECTOR_ONLY_FLOOR: f64 = 0.75;
+/// Rows found only by vector join the hits when their similarity (the cosine, 0 for an
+/// unrelated or opposite vector) is at least this.
+pub(crate) const VECTOR_ONLY_FLOOR: f64 = 0.5;
 
 /// The text search of a hybrid search reads this many times the asked limit (at least
 /// [`MIN_TEXT_WINDOW`]) of the best text matches, so that re-ranking can lift a weaker text
@@ -36,12 +36,13 @@ const TEXT_WINDOW_FACTOR: usize = 5;
 const MIN_TEXT_WINDOW: usize = 50;
 
 /// How a hybrid reply's scores are computed, as the reply states it.
-pub const HYBRID_NORMALIZATION: &str = "text = the text search's score (see its method, 0..1); \
-    vector = (cosine + 1) / 2 against the query's vector of the same model (0..1); a hit with \
-    both: score = (1 - hybrid_weight) * text + hybrid_weight * vector (ranked_by hybrid); a text \
-    match without a vector of this model: score = text (ranked_by fts5-bm25); a vector match \
-    without a text match: score = hybrid_weight * vector (ranked_by cosine:MODEL, raw_score = \
-    the cosine); min_score applies to score";
+pub const HYBRID_NORMALIZATION: &str = "text = the text search's absolute score (see \
+    memory search's normalization: the share of the query's weight an entry holds, 0..1); vector \
+    = max(0, cosine) against the query's vector of the same model (0 unrelated, 1 the same \
+    direction); score = (1 - hybrid_weight) * text + hybrid_weight * vector, with text = 0 for a \
+    match by vector only (ranked_by cosine:MODEL, raw_score = the cosine) and score = text for a \
+    text match without a vector of this model (ranked_by fts5-bm25); a hit with both is ranked_by \
+    hybrid; min_score applies to score";
 
 /// What the vector side of a search did: the reply's `vector` section.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -117,8 +118,8 @@ pub(crate) async fn search(
             continue;
         }
         vector.compared += 1;
-        let sim = cosine_01(&query_vector, &candidate.vector);
-        let cosine = sim * 2.0 - 1.0;
+        let cosine = cosine_01(&query_vector, &candidate.vector) * 2.0 - 1.0;
+        let sim = cosine.max(0.0);
         similarity.insert((candidate.namespace, candidate.key), (sim, cosine));
     }
     count_skipped(&store, request, &model, now_ms, &mut vector)?;

@@ -1,53 +1,47 @@
-//! Full-text search over the memory: FTS5 (`memory_fts`, tokenizer `porter unicode61`) ranked
-//! by `bm25()`, with a reply that says what was searched and how it was ranked, so that an
-//! empty result can be told apart from a filter that hid everything.
+//! Full-text search over the memory: FTS5 (`memory_fts`, tokenizer `porter unicode61`) finds
+//! the entries holding the query's terms, each hit gets an absolute score in 0..=1 (how much
+//! of the query's weight it holds, `memory/score.rs`), and the reply says what was searched,
+//! what was ignored and how it was ranked, so that an empty result can be told apart from a
+//! filter that hid everything.
 //!
 //! How a query is run:
-//! - the query text is split on whitespace and control characters into terms (duplicates,
-//!   ignoring case, dropped; at most [`MEMORY_MAX_TERMS`]); each term is quoted as an FTS5
-//!   string, so no character of it is FTS5 syntax (`"`, `*`, `-`, `:`, `^`, `NEAR`, `OR` are
-//!   plain text), and the tokenizer splits it as it split the indexed text:
-//!   `pattern-auth-retry` becomes the phrase `pattern auth retry`. A term with no word
-//!   characters is a phrase that matches nothing;
-//! - terms are joined with `OR`: an entry matching any term is a candidate, and bm25 ranks
-//!   those matching more, rarer terms first. The reply's `fts_query` is the exact expression;
-//! - candidates are the live entries of the searched namespaces carrying every asked tag; only
-//!   their ids and bm25 values are read (no row text), then the hits' rows by id;
-//! - scores are normalized as [`MEMORY_SCORE_NORMALIZATION`] says; see [`normalize`] for why.
+//! - its terms are split and the stop words set aside as `memory/terms.rs` says; a query of
+//!   nothing but stop words searches nothing and says so in `note`;
+//! - the index gives how many entries hold each term (its weight), which terms each
+//!   candidate holds (its score: `memory/score.rs`) and how many candidates there are, less
+//!   those the search must not return (expired, outside the searched namespaces, without
+//!   every asked tag): `memory/candidates.rs`, by reading every matching id, or, for one or
+//!   two terms and nothing to filter, by counting;
+//! - `min_score` drops candidates by score; of the rest, those that can be among the best
+//!   `limit` (`score::to_compare`) get their bm25 from FTS5 (`memory/bm25.rs`), and the hits
+//!   are ordered by score, then bm25, then newest updated.
 //!
-//! Cost: FTS5 computes bm25 for every entry matching a term (it has no top-k pruning), and the
-//! reply counts all candidates, so a search costs 1 to 2 microseconds (release build) per
-//! matching entry, about two thirds of it bm25 and one third the lookup of the entry's row for
-//! the filters, on top of a fixed part of about a hundred microseconds: selective words are
-//! cheap at any size, a word found in every one of 100k entries is not (`bench/memory.sh`).
+//! Cost (release build, 100k entries, `bench/memory.sh`): reading ids costs about 50 ns per
+//! entry per term it matches, counting about 34 ns; FTS5 spends about 25 ns per matching entry
+//! again to weigh the terms for bm25, and bm25 itself, about a microsecond an entry, is paid
+//! only for the entries compared (the hits, and at most [`super::score::TIE_WINDOW`] more at
+//! the cut). A namespace filter costs on top about 0.75 µs per candidate, or 45 ns per entry
+//! of the searched namespaces, whichever is less; a tag filter 1 µs or more per candidate.
+//! On top of all that a fixed part of about a hundred microseconds.
 
 use std::borrow::Cow;
 
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
+use super::bm25::{Ranked, with_bm25};
+use super::candidates::{COUNT_FROM, Scope, entry_count, expired_ids, find};
 use super::namespace_param;
+use super::terms::{QueryTerms, fts_any};
 use crate::codec::json;
 use crate::{Store, StoreError};
 
-/// The ranking every search reply and hit names in `method` / `ranked_by`.
+/// The ranking every search reply and hit names in `method` / `ranked_by`: FTS5 matching,
+/// scored as [`super::MEMORY_SCORE_NORMALIZATION`] says, ties ordered by bm25.
 pub const MEMORY_SEARCH_METHOD: &str = "fts5-bm25";
-
-/// The score normalization, in one sentence, as every reply states it.
-pub const MEMORY_SCORE_NORMALIZATION: &str = "score = raw_score / the best raw_score among this \
-    search's candidates (raw_score = -bm25, higher is better), so the best hit scores 1.0 and \
-    min_score is the fraction of the best hit's relevance a hit must reach";
-
-/// At most this many distinct terms of a query are searched (the reply lists them in
-/// `fts_query`); a longer query is cut, not refused.
-pub const MEMORY_MAX_TERMS: usize = 32;
 
 /// The `limit` of a [`MemoryQuery`] that does not give one.
 const DEFAULT_LIMIT: usize = 10;
-
-/// bm25 column weights (key, value, tags): a word in the key or a tag, which someone chose to
-/// name the entry by, counts twice a word of the value.
-const BM25: &str = "-bm25(memory_fts, 2.0, 1.0, 2.0)";
 
 /// A search of the memory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,27 +109,44 @@ impl MemoryQuery {
 
 /// The answer to a [`MemoryQuery`], saying what was searched and how it was ranked.
 ///
-/// Ranking and scores: entries are ranked by FTS5's `bm25()` (column weights key 2, value 1,
-/// tags 2). `raw_score` is `-bm25`, so higher is better. `score` is `raw_score` divided by the
-/// best `raw_score` among this search's candidates (after namespace, tag and expiry filters,
-/// before `min_score` and `limit`): the best hit scores exactly 1.0, every score is in 0..=1,
-/// and scores rise and fall with `raw_score`. `min_score` therefore keeps the hits at least
-/// that fraction as relevant as the best one: 0.7 means "within 70% of the best match", the
-/// same in a memory of three entries as in one of 100k, and it can never hide the best hit.
-/// It says nothing about absolute relevance (a query matching only a common word still has a
-/// 1.0 hit): use `raw_score`, which grows with how rare the matched words are, for that.
+/// Scores: a hit's `score` is absolute, as [`super::MEMORY_SCORE_NORMALIZATION`] states:
+/// `2M / (W + M)` over the inverse document frequencies of the searched terms, `W` for all of
+/// them and `M` for those the entry holds. It depends on the query and the memory's word
+/// counts, not on the other candidates: 1.0 means the entry holds every searched term, a hit
+/// holding only common words scores low however few candidates there are, and a threshold
+/// such as 0.7 means the same in every search. `terms` shows each term's weight.
+/// `raw_score` is `-bm25` (column weights key 2, value 1, tags 2) for the searched terms,
+/// higher is better, comparable only within one search; it orders hits of equal score.
 ///
-/// Counts: `total_candidates` entries matched; `dropped_below_min_score` of them scored below
-/// `min_score`; the rest, best first, were cut to `limit` to give `hits`. So an empty `hits`
-/// with `total_candidates == 0` means nothing matched in `namespaces_searched`, and with
-/// `dropped_below_min_score > 0` that `min_score` hid them.
+/// Order: best first, by `score`, then `raw_score`, then newest updated. When more entries
+/// share the lowest score that makes the cut than there are hits left, only the newest 100
+/// of them (or as many as the hits left, if more) are compared by `raw_score`; the hits'
+/// scores are the best there are either way.
+///
+/// Counts: `total_candidates` entries hold at least one searched term (in the searched
+/// namespaces, with every asked tag, not expired); `dropped_below_min_score` of them scored
+/// below `min_score`; the rest, best first, were cut to `limit` to give `hits`. So an empty
+/// `hits` with `total_candidates == 0` means nothing matched in `namespaces_searched` (or,
+/// with `note` set, that nothing was searched), and with `dropped_below_min_score > 0` that
+/// `min_score` hid them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchReply {
     /// The query text as given.
     pub query: String,
-    /// The FTS5 expression that ran: the quoted terms joined by `OR`; empty when the query
-    /// had no terms (then nothing was searched and nothing matched).
+    /// The FTS5 expression of the searched terms: each quoted, joined by `OR`. Empty when no
+    /// term was searched (then nothing matched, and `note` says why).
     pub fts_query: String,
+    /// The searched terms in query order, with how many entries hold each and its weight.
+    #[serde(default)]
+    pub terms: Vec<SearchTerm>,
+    /// Terms of the query that were not searched: stop words
+    /// ([`super::MEMORY_STOP_WORDS`]) and terms without a letter or digit.
+    #[serde(default)]
+    pub ignored_terms: Vec<String>,
+    /// Why nothing was searched, when nothing was: the query is empty, or every term of it
+    /// was ignored. `None` whenever a term was searched.
+    #[serde(default)]
+    pub note: Option<String>,
     /// The namespaces searched: those asked (duplicates dropped), or, when none were asked,
     /// every namespace that holds an entry.
     pub namespaces_searched: Vec<String>,
@@ -148,12 +159,24 @@ pub struct SearchReply {
     pub limit: usize,
     /// Always [`MEMORY_SEARCH_METHOD`].
     pub method: Cow<'static, str>,
-    /// Always [`MEMORY_SCORE_NORMALIZATION`].
+    /// Always [`super::MEMORY_SCORE_NORMALIZATION`].
     pub normalization: Cow<'static, str>,
     pub total_candidates: usize,
     pub dropped_below_min_score: usize,
-    /// Best first: by `raw_score`, then newest updated.
+    /// Best first: by `score`, then `raw_score`, then newest updated.
     pub hits: Vec<SearchHit>,
+}
+
+/// One searched term of a [`SearchReply`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchTerm {
+    /// As written in the query.
+    pub term: String,
+    /// Entries holding it, in the whole memory (every namespace, expired ones not yet purged
+    /// included), as FTS5 counts them for bm25.
+    pub entries: usize,
+    /// Its weight in the score: `ln(1 + (N - n + 0.5) / (n + 0.5))`.
+    pub weight: f64,
 }
 
 /// One entry found by a search. Handing it on counts as an access of the entry
@@ -166,7 +189,7 @@ pub struct SearchHit {
     pub value: String,
     pub is_json: bool,
     pub tags: Vec<String>,
-    /// 0..=1, see [`SearchReply`].
+    /// 0..=1, absolute; see [`SearchReply`].
     pub score: f64,
     /// `-bm25()`: higher is better; comparable only within one search.
     pub raw_score: f64,
@@ -183,21 +206,13 @@ pub struct SearchHit {
     pub updated_at_ms: i64,
 }
 
-/// A matching entry before its row is read.
-#[derive(Debug, Clone, Copy)]
-struct Candidate {
-    id: i64,
-    raw: f64,
-    updated_at_ms: i64,
-}
-
 impl Store {
     /// Searches the memory; see [`SearchReply`] for what comes back and the module
     /// documentation for how the query is matched. Entries expired at `now_ms` are not
     /// searched. Only reads: the caller counts the accesses of the hits it hands on with
-    /// [`Store::count_search_accesses`]. A query that is
-    /// empty or made only of punctuation is not an error: it matches nothing. A `min_score`
-    /// outside 0..=1 is [`StoreError::InvalidMemory`].
+    /// [`Store::count_search_accesses`]. A query that is empty, or made only of stop words
+    /// and punctuation, is not an error: it searches nothing, and the reply's `note` says so.
+    /// A `min_score` outside 0..=1 is [`StoreError::InvalidMemory`].
     pub fn memory_search(
         &self,
         query: &MemoryQuery,
@@ -210,9 +225,8 @@ impl Store {
                 why: format!("min_score {} is not within 0..=1", query.min_score),
             });
         }
-        let fts_query = fts_expression(&query_terms(&query.query));
+        let terms = QueryTerms::parse(&query.query);
         let asked = dedup(&query.namespaces);
-        let scope = namespace_param(&asked)?;
         let tags = if query.tags.is_empty() {
             None
         } else {
@@ -223,61 +237,110 @@ impl Store {
                 })?,
             )
         };
-
-        // One snapshot for the namespaces, the candidates and the hits' rows.
-        let read = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)
-            .map_err(self.query_err(WHAT))?;
-        let (namespaces_searched, unknown_namespaces) = if asked.is_empty() {
-            (
-                all_namespaces(&read).map_err(self.query_err(WHAT))?,
-                Vec::new(),
-            )
-        } else {
-            let mut unknown = Vec::new();
-            for namespace in &asked {
-                if !namespace_exists(&read, namespace).map_err(self.query_err(WHAT))? {
-                    unknown.push(namespace.clone());
-                }
-            }
-            (asked, unknown)
-        };
-        let mut candidates = if fts_query.is_empty() {
-            Vec::new()
-        } else {
-            candidates(&read, &fts_query, now_ms, scope.as_deref(), tags.as_deref())
-                .map_err(self.query_err(WHAT))?
-        };
-        let total_candidates = candidates.len();
-        let best = candidates
-            .iter()
-            .map(|c| c.raw)
-            .fold(f64::NEG_INFINITY, f64::max);
-        candidates.retain(|c| normalize(c.raw, best) >= query.min_score);
-        let dropped_below_min_score = total_candidates - candidates.len();
-        keep_best(&mut candidates, query.limit);
-        let mut hits = Vec::with_capacity(candidates.len());
-        for candidate in &candidates {
-            if let Some(hit) = hit_by_id(&read, candidate, best).map_err(self.query_err(WHAT))? {
-                hits.push(hit);
-            }
-        }
-        // Only read: ending the snapshot either way is the same.
-        read.commit().map_err(self.query_err(WHAT))?;
-
-        Ok(SearchReply {
+        let mut reply = SearchReply {
             query: query.query.clone(),
-            fts_query,
-            namespaces_searched,
-            unknown_namespaces,
+            fts_query: fts_any(&terms.searched),
+            terms: Vec::new(),
+            ignored_terms: terms.ignored.clone(),
+            note: None,
+            namespaces_searched: Vec::new(),
+            unknown_namespaces: Vec::new(),
             tags: query.tags.clone(),
             min_score: query.min_score,
             limit: query.limit,
             method: Cow::Borrowed(MEMORY_SEARCH_METHOD),
-            normalization: Cow::Borrowed(MEMORY_SCORE_NORMALIZATION),
-            total_candidates,
-            dropped_below_min_score,
-            hits,
-        })
+            normalization: Cow::Borrowed(super::MEMORY_SCORE_NORMALIZATION),
+            total_candidates: 0,
+            dropped_below_min_score: 0,
+            hits: Vec::new(),
+        };
+
+        // One snapshot for the namespaces, the counts, the candidates and the hits' rows.
+        let read = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)
+            .map_err(self.query_err(WHAT))?;
+        let every = all_namespaces(&read).map_err(self.query_err(WHAT))?;
+        // Asked namespaces narrow the search only when some namespace is left out.
+        let narrowed = !asked.is_empty() && every.iter().any(|n| !asked.contains(n));
+        if asked.is_empty() {
+            reply.namespaces_searched = every;
+        } else {
+            reply.unknown_namespaces = asked
+                .iter()
+                .filter(|n| !every.contains(n))
+                .cloned()
+                .collect();
+            reply.namespaces_searched = asked;
+        }
+        if terms.searched.is_empty() {
+            reply.note = Some(nothing_searched(&terms.ignored));
+            read.commit().map_err(self.query_err(WHAT))?;
+            return Ok(reply);
+        }
+
+        let entries = entry_count(&read).map_err(self.query_err(WHAT))?;
+        let expired = expired_ids(&read, now_ms).map_err(self.query_err(WHAT))?;
+        let namespaces = if narrowed {
+            namespace_param(&reply.namespaces_searched)?
+        } else {
+            None
+        };
+        let scope = Scope {
+            fts_query: &reply.fts_query,
+            now_ms,
+            entries,
+            expired: &expired,
+            namespaces: namespaces
+                .as_deref()
+                .map(|json| (json, reply.namespaces_searched.as_slice())),
+            tags: tags.as_deref(),
+        };
+        let found = find(
+            &read,
+            &terms.searched,
+            &scope,
+            query.min_score,
+            query.limit,
+            COUNT_FROM,
+        )
+        .map_err(self.query_err(WHAT))?;
+        let mut ranked = with_bm25(
+            &read,
+            &terms.searched,
+            &found.holders,
+            |low, high| found.in_range(low, high),
+            &found.compared,
+        )
+        .map_err(self.query_err(WHAT))?;
+        reply.terms = terms
+            .searched
+            .iter()
+            .zip(&found.holders)
+            .enumerate()
+            .map(|(i, (term, &n))| SearchTerm {
+                term: term.clone(),
+                entries: n,
+                weight: found.weights.of(i),
+            })
+            .collect();
+        reply.total_candidates = found.total;
+        reply.dropped_below_min_score = found.dropped;
+        ranked.sort_unstable_by(|a, b| {
+            b.scored
+                .score
+                .total_cmp(&a.scored.score)
+                .then(b.raw.total_cmp(&a.raw))
+                .then(b.updated_at_ms.cmp(&a.updated_at_ms))
+                .then(b.scored.id.cmp(&a.scored.id))
+        });
+        ranked.truncate(query.limit);
+        for candidate in &ranked {
+            if let Some(hit) = hit_by_id(&read, candidate).map_err(self.query_err(WHAT))? {
+                reply.hits.push(hit);
+            }
+        }
+        // Only read: ending the snapshot either way is the same.
+        read.commit().map_err(self.query_err(WHAT))?;
+        Ok(reply)
     }
 
     /// Counts one access of each hit of `hits` still stored under its (namespace, key), in one
@@ -306,53 +369,18 @@ impl Store {
     }
 }
 
-/// The score of a candidate with bm25 relevance `raw` (`-bm25`) when the best candidate of the
-/// same search has `best`: `raw / best`, in 0..=1, 1.0 for the best.
-///
-/// Why relative to the best hit and not a fixed curve such as `raw / (raw + k)`: bm25's raw
-/// values are not comparable across memories. FTS5 weighs a word by
-/// `ln((N - n + 0.5) / (n + 0.5))` (N rows, n rows with the word) and floors that at 1e-6, so
-/// in a memory of one or two entries, or for a word in half the rows, `raw` is about 1e-6
-/// whatever the match; in a memory of three entries a perfect match is about 0.7; at 100k
-/// entries it is 10 or more. Any fixed `k` would make a threshold like 0.7 hide every hit of
-/// a young memory (the silent empty result this crate exists to avoid) or pass everything in
-/// a large one. Relative to the best hit, 0.7 means the same at every size: "at least 70% as
-/// relevant as the best match of this search". `raw_score` stays in every hit for callers
-/// that want the absolute value.
-pub(crate) fn normalize(raw: f64, best: f64) -> f64 {
-    if !(best > 0.0 && best.is_finite()) {
-        // bm25 is always above 0 for a match; should it not be, no candidate is better than
-        // another.
-        return 1.0;
+/// The reply's `note` when no term is left to search.
+fn nothing_searched(ignored: &[String]) -> String {
+    if ignored.is_empty() {
+        return "the query has no words, so nothing was searched; give words that name what \
+            to find"
+            .into();
     }
-    let score = raw / best;
-    if score.is_nan() {
-        0.0
-    } else {
-        score.clamp(0.0, 1.0)
-    }
-}
-
-/// The terms of `query`, separated by whitespace and control characters (FTS5's parser stops
-/// at a NUL), first spelling kept for terms differing only in case, at most
-/// [`MEMORY_MAX_TERMS`].
-pub(crate) fn query_terms(query: &str) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    query
-        .split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|term| !term.is_empty() && seen.insert(term.to_lowercase()))
-        .take(MEMORY_MAX_TERMS)
-        .map(str::to_owned)
-        .collect()
-}
-
-/// The FTS5 expression for `terms`: each as a string (`"` doubled inside), joined by `OR`.
-pub(crate) fn fts_expression(terms: &[String]) -> String {
-    terms
-        .iter()
-        .map(|term| format!("\"{}\"", term.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(" OR ")
+    format!(
+        "every term of the query is a stop word or has no letter or digit ({}), so nothing \
+         was searched; add a word that names what to find",
+        ignored.join(", ")
+    )
 }
 
 fn dedup(namespaces: &[String]) -> Vec<String> {
@@ -367,7 +395,7 @@ fn dedup(namespaces: &[String]) -> Vec<String> {
 
 /// Every namespace holding an entry, in name order: one index seek per namespace (a skip
 /// scan over the (namespace, key) index), not a scan of the entries.
-fn all_namespaces(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<String>> {
+fn all_namespaces(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     conn.prepare_cached(
         "WITH RECURSIVE ns (name) AS (
             SELECT min(namespace) FROM memory
@@ -381,81 +409,22 @@ fn all_namespaces(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<String>> 
     .collect()
 }
 
-fn namespace_exists(conn: &rusqlite::Connection, namespace: &str) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM memory WHERE namespace = ?1)")?
-        .query_row([namespace], |r| r.get(0))
-}
-
-/// Id, relevance and update time of every live entry matching `fts_query` in the namespaces
-/// of `scope` (a JSON array; `None`: all) carrying every tag of `tags` (a JSON array).
-/// CROSS JOIN keeps the full-text index as the outer loop: matches drive the lookups.
-fn candidates(
-    conn: &rusqlite::Connection,
-    fts_query: &str,
-    now_ms: i64,
-    scope: Option<&str>,
-    tags: Option<&str>,
-) -> rusqlite::Result<Vec<Candidate>> {
-    conn.prepare_cached(&format!(
-        "SELECT m.id, {BM25}, m.updated_at_ms
-         FROM memory_fts CROSS JOIN memory AS m ON m.id = memory_fts.rowid
-         WHERE memory_fts MATCH ?1
-           AND (m.expires_at_ms IS NULL OR m.expires_at_ms > ?2)
-           AND (?3 IS NULL OR m.namespace IN (SELECT value FROM json_each(?3)))
-           AND (?4 IS NULL OR NOT EXISTS (
-                SELECT 1 FROM json_each(?4) AS want
-                WHERE want.value NOT IN (SELECT value FROM json_each(m.tags))))"
-    ))?
-    .query_map(params![fts_query, now_ms, scope, tags], |r| {
-        Ok(Candidate {
-            id: r.get(0)?,
-            raw: r.get(1)?,
-            updated_at_ms: r.get(2)?,
-        })
-    })?
-    .collect()
-}
-
-/// Cuts `candidates` to the best `limit`, best first (by relevance, then newest updated, then
-/// newest stored), without sorting the ones cut.
-fn keep_best(candidates: &mut Vec<Candidate>, limit: usize) {
-    let order = |a: &Candidate, b: &Candidate| {
-        b.raw
-            .total_cmp(&a.raw)
-            .then(b.updated_at_ms.cmp(&a.updated_at_ms))
-            .then(b.id.cmp(&a.id))
-    };
-    if limit == 0 {
-        candidates.clear();
-        return;
-    }
-    if candidates.len() > limit {
-        candidates.select_nth_unstable_by(limit - 1, order);
-        candidates.truncate(limit);
-    }
-    candidates.sort_unstable_by(order);
-}
-
-fn hit_by_id(
-    conn: &rusqlite::Connection,
-    candidate: &Candidate,
-    best: f64,
-) -> rusqlite::Result<Option<SearchHit>> {
+fn hit_by_id(conn: &Connection, candidate: &Ranked) -> rusqlite::Result<Option<SearchHit>> {
     conn.prepare_cached(
         "SELECT namespace, key, value, is_json, tags, created_at_ms, updated_at_ms
          FROM memory WHERE id = ?1",
     )?
-    .query_row([candidate.id], |r| {
+    .query_row([candidate.scored.id], |r| {
         Ok(SearchHit {
             namespace: r.get(0)?,
             key: r.get(1)?,
             value: r.get(2)?,
             is_json: r.get(3)?,
             tags: json(r, 4)?,
-            score: normalize(candidate.raw, best),
+            score: candidate.scored.score,
             raw_score: candidate.raw,
             ranked_by: Cow::Borrowed(MEMORY_SEARCH_METHOD),
-            text_score: Some(normalize(candidate.raw, best)),
+            text_score: Some(candidate.scored.score),
             vector_score: None,
             created_at_ms: r.get(5)?,
             updated_at_ms: r.get(6)?,
@@ -469,45 +438,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_term_is_quoted_so_no_character_is_fts5_syntax() {
-        let terms = query_terms(r#"pattern-auth-retry "quoted" a*b key:x NEAR OR"#);
-        assert_eq!(
-            fts_expression(&terms),
-            r#""pattern-auth-retry" OR """quoted""" OR "a*b" OR "key:x" OR "NEAR" OR "OR""#
+    fn the_note_names_the_ignored_terms() {
+        assert!(nothing_searched(&[]).contains("no words"));
+        let note = nothing_searched(&["for".into(), "the".into()]);
+        assert!(
+            note.contains("(for, the)") && note.contains("add a word"),
+            "{note}"
         );
-        assert_eq!(fts_expression(&query_terms("   ")), "");
-    }
-
-    #[test]
-    fn terms_are_deduplicated_ignoring_case_and_capped() {
-        assert_eq!(query_terms("Auth auth AUTH retry"), ["Auth", "retry"]);
-        assert_eq!(query_terms("a\u{0}b\tc"), ["a", "b", "c"]);
-        let many: String = (0..100).map(|i| format!("w{i} ")).collect();
-        assert_eq!(query_terms(&many).len(), MEMORY_MAX_TERMS);
-    }
-
-    #[test]
-    fn normalization_is_relative_to_the_best_and_stays_in_range() {
-        assert_eq!(normalize(4.0, 4.0), 1.0);
-        assert_eq!(normalize(1.0, 4.0), 0.25);
-        assert_eq!(normalize(1e-6, 1e-6), 1.0);
-        assert_eq!(normalize(5.0, 4.0), 1.0);
-        assert_eq!(normalize(-1.0, 4.0), 0.0);
-        assert_eq!(normalize(1.0, 0.0), 1.0);
-        assert_eq!(normalize(f64::NAN, 4.0), 0.0);
-    }
-
-    #[test]
-    fn keep_best_orders_by_relevance_then_recency() {
-        let c = |id, raw, updated_at_ms| Candidate {
-            id,
-            raw,
-            updated_at_ms,
-        };
-        let mut all = vec![c(1, 1.0, 5), c(2, 3.0, 1), c(3, 3.0, 2), c(4, 2.0, 9)];
-        keep_best(&mut all, 3);
-        assert_eq!(all.iter().map(|c| c.id).collect::<Vec<_>>(), [3, 2, 4]);
-        keep_best(&mut all, 0);
-        assert!(all.is_empty());
     }
 }

@@ -219,6 +219,14 @@ fn render_search(found: &SearchResponse) -> String {
         "searched: {searched}; ranked by {} ({})",
         reply.method, reply.normalization
     ));
+    if let Some(note) = &reply.note {
+        lines.push(note.clone());
+    } else if !reply.ignored_terms.is_empty() {
+        lines.push(format!(
+            "ignored (stop words): {}",
+            reply.ignored_terms.join(", ")
+        ));
+    }
     if !reply.unknown_namespaces.is_empty() {
         lines.push(format!(
             "no entries at all in: {}",

@@ -37,7 +37,12 @@ fn a_stored_pattern_is_found_and_the_reply_says_what_was_searched_and_how() {
         serde_json::json!(["patterns", "results"])
     );
     assert_eq!(reply["method"], "fts5-bm25");
-    assert!(reply["normalization"].as_str().unwrap().contains("best"));
+    assert!(
+        reply["normalization"]
+            .as_str()
+            .unwrap()
+            .contains("score = 2M / (W + M)")
+    );
     assert_eq!(reply["hits"][0]["key"], "pattern-auth-retry");
     assert_eq!(reply["hits"][0]["ranked_by"], "fts5-bm25");
     let scoped = sandbox
