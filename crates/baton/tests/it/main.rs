@@ -9,6 +9,11 @@
     reason = "tests start the binary under test and tools directly"
 )]
 //! stray variables), against the scripted server or the real llama-server of the LLM rig.
+//!
+//! The `snapshot_*` modules pin exit code, stdout and stderr of every error path and every
+//! `--json` shape in files under `snapshots/` (insta). To accept changed output:
+//! `INSTA_UPDATE=always cargo nextest run -p baton -E 'test(/snapshot/)'`, then review the
+//! diff of `snapshots/` line by line; with `CI=true` nothing is written and a difference fails.
 
 mod apply;
 mod config;
@@ -19,6 +24,10 @@ mod memory;
 mod memory_hybrid;
 mod readme;
 mod servers;
+mod snapshot_backends;
+mod snapshot_errors;
+mod snapshot_memory;
+mod snapshot_workers;
 mod stats;
 mod support;
 mod workers;
