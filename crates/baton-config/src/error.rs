@@ -80,6 +80,10 @@ impl ConfigError {
     pub fn hint(&self) -> String {
         match self {
             ConfigError::Read { .. } => "check the file's permissions, or remove it".into(),
+            ConfigError::Parse { key: None, .. } => {
+                "fix the TOML at that line and column, then check the file with `baton config show`"
+                    .into()
+            }
             ConfigError::Parse { .. } | ConfigError::Layer { .. } | ConfigError::Invalid { .. } => {
                 "fix the value, then check where each value comes from with `baton config show`"
                     .into()

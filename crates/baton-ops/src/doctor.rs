@@ -48,7 +48,12 @@ impl DoctorReport {
     /// A report with problems, as an error (after the report is shown).
     pub fn failure(&self) -> Option<OpsError> {
         (!self.problems.is_empty()).then(|| OpsError::Unhealthy {
-            failed: self.problems.len(),
+            down: self
+                .endpoints
+                .iter()
+                .filter(|e| !e.ok && e.skipped.is_none() && e.locality == Locality::Local)
+                .map(|e| e.url.clone())
+                .collect(),
         })
     }
 }

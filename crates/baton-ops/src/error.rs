@@ -133,8 +133,11 @@ pub enum OpsError {
     WaitTimeout { pending: Vec<String> },
     #[error("{}", failed_chains(chains))]
     WorkersFailed { chains: Vec<FailedChain> },
-    #[error("{failed} local endpoint(s) did not answer")]
-    Unhealthy { failed: usize },
+    #[error("{} local endpoint(s) did not answer: {}", down.len(), down.join(", "))]
+    Unhealthy {
+        /// The URLs of the local endpoints that did not answer.
+        down: Vec<String>,
+    },
     #[error("no entry `{key}` in namespace `{namespace}`")]
     NoEntry { namespace: String, key: String },
     #[error("memory embeddings are off: there is no model to embed with")]
@@ -324,9 +327,10 @@ impl OpsError {
                 ),
                 None => "see the workers with `baton ps`".into(),
             },
-            OpsError::Unhealthy { .. } => "start the model server (e.g. `llama-server -m MODEL \
-                --port 11438`) or fix backends.NAME.urls"
-                .into(),
+            OpsError::Unhealthy { down } => format!(
+                "start the model server at {} (e.g. `llama-server -m MODEL --port PORT`), or fix the backend's urls",
+                down.first().map_or("the backend's URL", String::as_str)
+            ),
             OpsError::NoEntry { .. } => {
                 "search every namespace by content, or list the keys of a namespace".into()
             }
@@ -358,20 +362,20 @@ impl OpsError {
     /// repeated).
     pub fn message(&self) -> String {
         let mut text = self.to_string();
+        // A transparent variant shows the wrapped error and hands on its causes. A cause that
+        // only repeats what was said (rusqlite's "Error code 26: file is not a database"
+        // under "file is not a database") is left out.
         let mut source = std::error::Error::source(self);
-        // A transparent variant's source is the wrapped error itself, already displayed.
-        if matches!(
-            self,
-            OpsError::Config(_) | OpsError::Store(_) | OpsError::Route(_) | OpsError::Context(_)
-        ) {
-            source = source.and_then(std::error::Error::source);
-        }
+        let mut last = String::new();
         while let Some(cause) = source {
             let cause_text = cause.to_string();
-            if !text.contains(&cause_text) {
+            let repeats =
+                text.contains(&cause_text) || (!last.is_empty() && cause_text.ends_with(&last));
+            if !repeats {
                 text.push_str(": ");
                 text.push_str(&cause_text);
             }
+            last = cause_text;
             source = cause.source();
         }
         text

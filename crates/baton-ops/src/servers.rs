@@ -60,6 +60,13 @@ pub struct ServerStatus {
 fn names(project: &Project, name: Option<&str>) -> Result<Vec<String>, OpsError> {
     let settings = project.settings()?;
     let names: Vec<String> = match name {
+        Some(name) if !settings.servers.contains_key(name) => {
+            return Err(OpsError::Unknown {
+                what: "server",
+                name: name.into(),
+                known: settings.servers.keys().cloned().collect(),
+            });
+        }
         Some(name) => vec![name.to_string()],
         None => settings.servers.keys().cloned().collect(),
     };
@@ -191,17 +198,27 @@ pub async fn status(project: &Project) -> Result<Vec<ServerStatus>, OpsError> {
     Ok(rows)
 }
 
-/// The newest supervisor record of a server, to show its log.
+/// The newest supervisor record of a server, to show its log. A server no longer configured
+/// still has the logs of its past runs.
 pub async fn last_run(project: &Project, name: &str) -> Result<WorkerRecord, OpsError> {
-    project
+    let settings = project.settings()?;
+    let found = project
         .store()?
         .workers(true)?
         .into_iter()
         .rev()
-        .find(|w| w.spec.role == WorkerRole::Server && w.spec.name == name)
-        .ok_or_else(|| OpsError::ServerNeverRan {
+        .find(|w| w.spec.role == WorkerRole::Server && w.spec.name == name);
+    match found {
+        Some(record) => Ok(record),
+        None if settings.servers.contains_key(name) => Err(OpsError::ServerNeverRan {
             server: name.into(),
-        })
+        }),
+        None => Err(OpsError::Unknown {
+            what: "server",
+            name: name.into(),
+            known: settings.servers.keys().cloned().collect(),
+        }),
+    }
 }
 
 /// Starts `server` (the server of `target`, a step's label) when its health URL does not

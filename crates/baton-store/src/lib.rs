@@ -136,7 +136,7 @@ pub enum StoreError {
     },
     #[error("cannot end worker `{id}` as `{status}`: the worker would still be going")]
     NotAnEnd { id: String, status: WorkerStatus },
-    #[error("key \"{key}\" already exists in namespace \"{namespace}\"")]
+    #[error("key `{key}` already exists in namespace `{namespace}`")]
     MemoryKeyExists { namespace: String, key: String },
     /// An event row that does not decode as the event its kind and version name.
     #[error("cannot read event {id}")]

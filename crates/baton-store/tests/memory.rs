@@ -33,7 +33,7 @@ fn an_upsert_keeps_created_at_and_bumps_updated_at_and_without_upsert_a_duplicat
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        r#"key "pattern-db-wal" already exists in namespace "patterns""#
+        "key `pattern-db-wal` already exists in namespace `patterns`"
     );
     assert!(matches!(err, StoreError::MemoryKeyExists { .. }));
     assert_eq!(

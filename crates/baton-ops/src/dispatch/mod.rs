@@ -86,7 +86,8 @@ pub struct DispatchResponse {
     pub request_id: String,
     pub reply: String,
     pub backend: String,
-    pub endpoint: String,
+    /// The endpoint that answered; `None` for a reply from the cache.
+    pub endpoint: Option<String>,
     pub model: String,
     pub profile: String,
     pub locality: Locality,
@@ -95,7 +96,7 @@ pub struct DispatchResponse {
     /// Wall time of the whole dispatch, retries and fallbacks included (0 from the cache).
     pub latency_ms: u64,
     pub ttft_ms: Option<u64>,
-    /// The attempt number that answered.
+    /// The attempt number that answered; 0 for a reply from the cache (nothing was sent).
     pub attempts: u32,
     pub cache_hit: bool,
     pub cost_usd: f64,

@@ -56,11 +56,12 @@ pub(super) async fn check(
             None => kept.push(target),
         }
     }
-    for reason in &refused {
-        notices.notice(Notice::info(format!("skipping {reason}")));
-    }
     if kept.is_empty() {
         return Err(OpsError::DoesNotFit { refused });
+    }
+    // Said only when another step is left to try; otherwise the error says it.
+    for reason in &refused {
+        notices.notice(Notice::info(format!("skipping a step: {reason}")));
     }
     plan.chain = kept;
     Ok(())

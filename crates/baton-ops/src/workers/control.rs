@@ -290,17 +290,30 @@ impl WaitChain {
     }
 }
 
-/// How the workers waited for ended.
+/// How the workers waited for ended, or where they stood when the wait ran out of time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WaitResponse {
     /// Whether every chain ended in success.
     pub succeeded: bool,
+    /// Whether the wait ran out of time with chains still going.
+    pub timed_out: bool,
     pub workers: Vec<WaitChain>,
 }
 
 impl WaitResponse {
-    /// The chains that did not end in success, as an error (after the response is shown).
+    /// A wait that ran out of time, or chains that did not end in success, as an error (after
+    /// the response is shown).
     pub fn failure(&self) -> Option<OpsError> {
+        if self.timed_out {
+            return Some(OpsError::WaitTimeout {
+                pending: self
+                    .workers
+                    .iter()
+                    .filter(|c| !c.done())
+                    .map(|c| c.worker.clone())
+                    .collect(),
+            });
+        }
         let chains: Vec<FailedChain> = self
             .workers
             .iter()
@@ -339,9 +352,8 @@ fn chains(store: &Store, roots: &[String]) -> Result<Vec<WaitChain>, OpsError> {
 }
 
 /// Returns as soon as the workers (and their remediation workers) have ended; `on_cycle` is
-/// called once per polling cycle when `poll` is set. Running out of `timeout` is an error
-/// naming what still runs; chains that ended badly are in the response
-/// ([`WaitResponse::failure`]).
+/// called once per polling cycle when `poll` is set. Running out of `timeout`, and chains
+/// that ended badly, are in the response ([`WaitResponse::failure`]).
 pub async fn wait(
     project: &Project,
     request: WaitRequest,
@@ -402,12 +414,10 @@ pub async fn wait(
             .timeout
             .is_some_and(|limit| started.elapsed() >= limit)
         {
-            return Err(OpsError::WaitTimeout {
-                pending: current
-                    .iter()
-                    .filter(|c| !c.done())
-                    .map(|c| c.worker.clone())
-                    .collect(),
+            return Ok(WaitResponse {
+                succeeded: false,
+                timed_out: true,
+                workers: current,
             });
         }
         let pause = match request.timeout {
@@ -422,6 +432,7 @@ pub async fn wait(
     };
     Ok(WaitResponse {
         succeeded: chains.iter().all(WaitChain::succeeded),
+        timed_out: false,
         workers: chains,
     })
 }

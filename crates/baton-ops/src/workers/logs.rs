@@ -132,16 +132,29 @@ pub async fn follow_file(
     }
 }
 
-/// The last line of a log without the timestamp the log writer puts in front; `None` when
-/// the log is missing or empty.
+/// Lines at the end of a log looked through for the worker's own last line.
+const LAST_LINE_WINDOW: usize = 8;
+
+/// The last line the worker itself wrote, without the timestamp the log writer puts in front;
+/// the supervisor's own notes (`baton: exited with code 3`) are passed over, since the status
+/// and why already say them, unless nothing else is near the end. `None` when the log is
+/// missing or empty.
 pub(crate) fn last_line(log_path: &str) -> Option<String> {
-    let tail = baton_exec::read_tail(Path::new(log_path), 1).ok()?;
-    let line = tail.trim_end_matches(['\n', '\r']);
-    if line.is_empty() {
-        return None;
-    }
-    Some(strip_timestamp(line).to_owned())
+    let tail = baton_exec::read_tail(Path::new(log_path), LAST_LINE_WINDOW).ok()?;
+    let lines: Vec<&str> = tail
+        .lines()
+        .map(strip_timestamp)
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    let own = lines
+        .iter()
+        .rev()
+        .find(|line| !line.starts_with(SUPERVISOR_NOTE));
+    own.or(lines.last()).map(|line| (*line).to_owned())
 }
+
+/// How the log writer marks the supervisor's own lines (`baton_exec::LogWriter::note`).
+const SUPERVISOR_NOTE: &str = "baton: ";
 
 /// `line` without a leading RFC 3339 timestamp and the spaces after it (the log writer pads
 /// its prefix to a fixed width); other lines unchanged.

@@ -141,10 +141,12 @@ pub async fn run(project: &Project, command: MemoryCommand) -> Result<ExitCode, 
             let deleted = memory::delete(project, &namespace, &key).await?;
             if json {
                 printer.json(&deleted)?;
-            } else if let Some(error) = deleted.missing() {
-                return Err(error.into());
-            } else {
+            } else if deleted.deleted {
                 printer.text(format!("deleted {namespace}/{key}"))?;
+            }
+            // The same exit code with or without --json.
+            if let Some(error) = deleted.missing() {
+                return Err(error.into());
             }
         }
         MemoryCommand::Reembed {

@@ -333,11 +333,11 @@ fn memory_errors_name_the_key_and_namespace_with_their_exit_codes() {
             &["memory", "delete", "nope", "-n", "notes"],
             7,
         ),
-        // With --json a missing key is `"deleted": false` and exit 0, unlike the text form.
+        // With --json a missing key is `"deleted": false`, and the same exit code.
         (
             "memory-delete-missing-key-json",
             &["memory", "delete", "nope", "-n", "notes", "--json"],
-            0,
+            7,
         ),
         ("memory-reembed-embeddings-off", &["memory", "reembed"], 3),
         (

@@ -200,9 +200,9 @@ fn an_unknown_server_and_the_log_of_one_that_never_ran_are_errors_with_a_hint() 
             3,
         ),
         ("server-logs-never-ran", &["server", "logs", "web"][..], 7),
-        ("server-logs-unknown", &["server", "logs", "nope"][..], 7),
-        // Unlike `up`, `down` of an unknown server says it is not running and exits 0.
-        ("server-down-unknown", &["server", "down", "nope"][..], 0),
+        ("server-logs-unknown", &["server", "logs", "nope"][..], 3),
+        // `down` of an unknown server is the same config error as `up`.
+        ("server-down-unknown", &["server", "down", "nope"][..], 3),
     ] {
         let run = sandbox.run(args);
         assert_eq!(run.code, code, "{run:?}");
