@@ -6,7 +6,8 @@
 #   bash bench/edits_corpus.sh replay    # apply the kept replies again with this build's parsers
 #
 # collect: for each model (qwen2.5-coder-0.5b, then qwen2.5-coder-1.5b), starts the rig's
-# llama-server on a free loopback port (nice -n 10, -t 2, one slot), and for each task of
+# llama-server on a free loopback port (scripts/start-llm.sh under nice -n 10: one slot, as
+# many threads as cores), and for each task of
 # bench/edits_corpus/tasks.tsv and each of its formats runs, in a fresh copy of the task's
 # files, exactly what a user runs: `baton dispatch --local --apply --json` with the context
 # files and `profiles.code.edit_format` set (so the prompt is Baton's: the default system
@@ -58,12 +59,11 @@ if [ -z "${BATON_BIN:-}" ]; then
 fi
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/baton-edits-corpus.XXXXXX")"
-server_pid=""
+server_port=""
 stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
+  if [ -n "$server_port" ]; then
+    bash "$ROOT/scripts/start-llm.sh" stop "$server_port" || true
+    server_port=""
   fi
 }
 cleanup() {
@@ -79,27 +79,18 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_server MODEL: sets PORT and server_pid once /health answers.
+# start_server MODEL: the rig's llama-server for MODEL on a free port (scripts/start-llm.sh:
+# one slot, niced, so the machine's other work keeps its share); sets PORT.
 start_server() {
-  local model="$1" lines server gguf
+  local model="$1" lines
   lines="$(BATON_LLM_MODEL="$model" bash "$ROOT/scripts/install-llm.sh")"
-  server="$(sed -n 's/^BATON_LLAMA_SERVER=//p' <<<"$lines")"
-  gguf="$(sed -n 's/^BATON_LLAMA_MODEL=//p' <<<"$lines")"
   PORT="$(free_port)"
-  say "$model: llama-server on 127.0.0.1:$PORT"
-  OMP_WAIT_POLICY=passive nice -n 10 "$server" -m "$gguf" --alias "$model" --host 127.0.0.1 \
-    --port "$PORT" -c 8192 -np 1 -t 2 --no-webui >"$WORK/server-$model.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 240); do
-    if curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1; then
-      echo "model: $model ($gguf), $("$server" --version 2>&1 | grep -m1 version || true)"
-      return 0
-    fi
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.5
-  done
-  echo "edits_corpus: error: llama-server for $model did not become healthy; hint: see $WORK/server-$model.log (BENCH_KEEP=1 keeps it)" >&2
-  exit 1
+  BATON_LLM_MODEL="$model" BATON_LLM_SLOTS=1 BATON_LLM_CTX=8192 nice -n 10 \
+    bash "$ROOT/scripts/start-llm.sh" "$PORT" >/dev/null
+  server_port="$PORT"
+  local server
+  server="$(sed -n 's/^BATON_LLAMA_SERVER=//p' <<<"$lines")"
+  echo "model: $model ($(sed -n 's/^BATON_LLAMA_MODEL=//p' <<<"$lines")), $("$server" --version 2>&1 | grep -m1 version || true), port $PORT"
 }
 
 # project TASK: a fresh copy of the task's files with a baton.toml for the running server.
