@@ -12,7 +12,11 @@
 //!
 //! A reply is all or nothing: a refused edit stops every write, a failed one too unless
 //! [`ApplyOptions::partial`]. Several edits to one file apply in order on its text in
-//! memory; the file is written once.
+//! memory; the file is written once. An edit echoing a prompt's example
+//! ([`Edit::example`]) is never applied: it is dropped, with a note and no failure,
+//! when its file does not exist (the model echoed the example before its answer), and fails
+//! when the file exists. An edit whose written path does not exist but that has an
+//! [`Edit::context_file`] edits that file instead, with a note on its outcome.
 
 mod kinds;
 mod patch;
@@ -96,6 +100,10 @@ pub struct EditOutcome {
     /// Flattened in JSON: `"status": "applied", "method": "exact"`.
     #[serde(flatten)]
     pub status: EditStatus,
+    /// Set when the edit went to its [`Edit::context_file`] because the path the reply wrote
+    /// does not exist: says which path was written and which file was edited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// The edit's change is part of what was written (in a dry run: would be written).
     /// False for edits that failed, were refused or were already applied, and for applied
     /// edits whose file is not written: another edit to it failed, the reply as a whole did
@@ -118,6 +126,10 @@ pub enum EditStatus {
     Failed { report: String },
     /// The edit's path or file is refused by the safety rules.
     Refused { refusal: crate::Refusal },
+    /// Not applied, and not a failure: the edit echoes a prompt's example ([`Edit::example`])
+    /// for a file that does not exist, as models echo the example before their answer; `note`
+    /// says so.
+    Dropped { note: String },
 }
 
 /// How an edit's target text was found.
@@ -162,6 +174,7 @@ pub struct Tally {
     pub already_applied: usize,
     pub failed: usize,
     pub refused: usize,
+    pub dropped: usize,
 }
 
 impl Tally {
@@ -174,6 +187,7 @@ impl Tally {
                 EditStatus::AlreadyApplied => &mut tally.already_applied,
                 EditStatus::Failed { .. } => &mut tally.failed,
                 EditStatus::Refused { .. } => &mut tally.refused,
+                EditStatus::Dropped { .. } => &mut tally.dropped,
             };
             *count += 1;
         }
@@ -226,8 +240,17 @@ pub fn apply(edits: &[Edit], options: &ApplyOptions) -> ApplyReport {
     let mut slots: Vec<Slot> = Vec::new();
     let mut slot_of_edit: Vec<Option<usize>> = Vec::with_capacity(edits.len());
     for edit in edits {
-        let (status, slot) = apply_edit(edit, &root, options, &mut slots);
-        report.outcomes.push(outcome(edit, status));
+        let redirected = to_context_file(edit, &root, options);
+        let used = redirected.as_ref().unwrap_or(edit);
+        let (status, slot) = apply_edit(used, &root, options, &mut slots);
+        let mut done = outcome(used, status);
+        if redirected.is_some() {
+            done.note = Some(format!(
+                "The reply wrote `{}`, which does not exist: edited the context file `{}`.",
+                edit.path, used.path
+            ));
+        }
+        report.outcomes.push(done);
         slot_of_edit.push(slot);
     }
     let tally = report.tally();
@@ -271,8 +294,29 @@ fn outcome(edit: &Edit, status: EditStatus) -> EditOutcome {
         path: edit.path.clone(),
         kind: edit.kind.name(),
         status,
+        note: None,
         committed: false,
     }
+}
+
+/// `edit` for its [`Edit::context_file`], when it has one, the path it wrote is permitted but
+/// does not exist, and the context file does: what the model meant (it copied the example's
+/// path onto its answer). `None`: apply `edit` as written.
+fn to_context_file(edit: &Edit, root: &Path, options: &ApplyOptions) -> Option<Edit> {
+    let file = edit.context_file.as_ref()?;
+    let exists = |path: &str| {
+        let target = safety::check(root, path, options.allow.as_deref()).ok()?;
+        Some(fs::symlink_metadata(&target.resolved).is_ok())
+    };
+    if exists(&edit.path)? || !exists(file)? {
+        return None;
+    }
+    Some(Edit {
+        path: file.clone(),
+        context_file: None,
+        example: false,
+        ..edit.clone()
+    })
 }
 
 fn canonical_root(root: &Path) -> Result<PathBuf, String> {
@@ -316,6 +360,9 @@ fn apply_edit(
         Ok(target) => target,
         Err(refusal) => return (EditStatus::Refused { refusal }, None),
     };
+    if edit.example {
+        return (copied_example(edit, &target), None);
+    }
     if writes_nul(&edit.kind) {
         let refusal = Refusal::Binary {
             path: edit.path.clone(),
@@ -373,6 +420,27 @@ fn apply_edit(
         }
     };
     (status, Some(index))
+}
+
+/// What becomes of an edit echoing a prompt's example: dropped when its file does not exist
+/// (nothing is lost by not writing the echo), failed when it does (writing the echo over the
+/// file would destroy it, and the model meant something else for it).
+fn copied_example(edit: &Edit, target: &Target) -> EditStatus {
+    let path = &edit.path;
+    match fs::symlink_metadata(&target.resolved) {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => EditStatus::Dropped {
+            note: format!(
+                "`{path}` echoes the example of the instructions, and no such file exists: \
+                 not written."
+            ),
+        },
+        _ => EditStatus::Failed {
+            report: format!(
+                "`{path}`: this edit echoes the example of the instructions instead of \
+                 changing the file. Write the file's real change, or leave the file out."
+            ),
+        },
+    }
 }
 
 /// Whether the edit would put a NUL byte in a file: that makes it binary.

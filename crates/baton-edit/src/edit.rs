@@ -17,6 +17,19 @@ pub struct Edit {
     pub kind: EditKind,
     /// Where in the reply this edit came from, for reports sent back to the model.
     pub origin: Origin,
+    /// The context file a person reads the edit as being for when `path` does not exist
+    /// under the root: the model wrote a context file's path with the prompt example's
+    /// directory in front (`src/a.py` for `a.py`), or the example's own path for its answer
+    /// about the only context file. Set by [`crate::parse_with_context`]; the applier then
+    /// edits that file instead, saying so, and `path` when it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_file: Option<String>,
+    /// The edit echoes a prompt's example beside the reply's real edits: it is the example's
+    /// change (whatever path it names), or it is for the example's path. Set by
+    /// [`crate::parse_for`]; the applier never writes such an edit: it drops it when its file
+    /// does not exist, and fails it when the file does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub example: bool,
 }
 
 /// Where an edit starts in the reply.

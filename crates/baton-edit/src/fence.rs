@@ -23,6 +23,16 @@
 //! nothing tells it from a closer), and an inner opener with an info string that is never
 //! closed (the outer block then runs to the end of the reply and is reported as not closed).
 //! The prompts ask for a longer fence whenever a file holds fence lines.
+//!
+//! # A path fenced on its own
+//!
+//! Small models often put the path in a bare block of its own and the file in the next
+//! block: a bare opener, then a path line, then either the file's opener (```` ```python ````,
+//! the path's block left open and closed after the file, or never) or a closer followed by
+//! the file's opener. Such a block is the file's heading ([`Block::heading`]), not a block:
+//! a person reads the path, then the file. A bare closer right after the file (blank lines
+//! aside) is the heading block's own and is skipped. Only a bare opener not itself headed by
+//! a path line counts, so a file whose content starts with a path line keeps it.
 
 use std::borrow::Cow;
 
@@ -130,6 +140,9 @@ pub(crate) struct Block<'a> {
     pub(crate) content: Vec<&'a str>,
     /// 0-based index of the closer line; `None` when the reply ended inside the block.
     pub(crate) close: Option<usize>,
+    /// 0-based index of the path line the model fenced on its own just before this block
+    /// (see the module doc).
+    pub(crate) heading: Option<usize>,
 }
 
 impl Block<'_> {
@@ -138,7 +151,8 @@ impl Block<'_> {
     }
 }
 
-/// The top-level fenced blocks of `lines`, in order (see the module doc for nesting).
+/// The top-level fenced blocks of `lines`, in order (see the module doc for nesting and for
+/// paths fenced on their own).
 pub(crate) fn blocks<'a>(lines: &[&'a str]) -> Vec<Block<'a>> {
     let mut found = Vec::new();
     let mut index = 0;
@@ -147,11 +161,58 @@ pub(crate) fn blocks<'a>(lines: &[&'a str]) -> Vec<Block<'a>> {
             index += 1;
             continue;
         };
-        let block = read_block(lines, index, fence);
+        let heading = fenced_path(lines, index, fence);
+        let (open, file_fence) = match heading {
+            Some((_, open, file_fence)) => (open, file_fence),
+            None => (index, fence),
+        };
+        let mut block = read_block(lines, open, file_fence);
         index = block.close.map_or(lines.len(), |close| close + 1);
+        if let Some((path_line, ..)) = heading {
+            block.heading = Some(path_line);
+            // The heading block's own closer, when the model closes it after the file.
+            let next = (index..lines.len()).find(|&at| !lines[at].trim().is_empty());
+            if let Some(next) = next.filter(|_| block.is_closed())
+                && closer_len(lines[next], fence.marker).is_some_and(|run| run >= fence.len)
+            {
+                index = next + 1;
+            }
+        }
         found.push(block);
     }
     found
+}
+
+/// When the bare opener `fence` at `open` holds only a path line before the file's own
+/// opener (the module doc's path fenced on its own): the path line, and the file's opener
+/// line and fence.
+fn fenced_path<'a>(
+    lines: &[&'a str],
+    open: usize,
+    fence: Fence<'a>,
+) -> Option<(usize, usize, Fence<'a>)> {
+    if !fence.info.is_empty() || path_from_line(lines.get(open + 1)?).is_none() {
+        return None;
+    }
+    let headed = lines[..open]
+        .iter()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .is_some_and(|line| path_from_line(line).is_some());
+    if headed {
+        return None;
+    }
+    let after = open + 2;
+    let same = |found: &Fence<'_>| found.marker == fence.marker;
+    let next = opener(lines.get(after)?).filter(same)?;
+    if !next.info.is_empty() {
+        return Some((open + 1, after, next));
+    }
+    // `after` closes the path's block: the file's opener must come next.
+    closer_len(lines[after], fence.marker).filter(|&run| run >= fence.len)?;
+    let file = (after + 1..lines.len()).find(|&at| !lines[at].trim().is_empty())?;
+    let file_fence = opener(lines[file]).filter(same)?;
+    Some((open + 1, file, file_fence))
 }
 
 /// Reads the block `fence` opens at `open`, up to its closer or the end of `lines`.
@@ -172,6 +233,7 @@ fn read_block<'a>(lines: &[&'a str], open: usize, fence: Fence<'a>) -> Block<'a>
                         info: fence.info,
                         content,
                         close: Some(index),
+                        heading: None,
                     };
                 }
                 None => {}
@@ -190,6 +252,7 @@ fn read_block<'a>(lines: &[&'a str], open: usize, fence: Fence<'a>) -> Block<'a>
         info: fence.info,
         content,
         close: None,
+        heading: None,
     }
 }
 
@@ -438,6 +501,49 @@ mod tests {
         assert_eq!(found[0].content, vec!["a"]);
         assert_eq!(found[1].open, 4);
         assert!(!found[1].is_closed());
+    }
+
+    #[test]
+    fn a_path_fenced_on_its_own_heads_the_next_block_and_its_closer_is_skipped() {
+        // The heading block left open: closed after the file, or never.
+        for text in [
+            "```\nsolution.py\n```python\ndef a():\n    pass\n```\n```\nDone.\n",
+            "```\nsolution.py\n```python\ndef a():\n    pass\n```\nDone.\n",
+        ] {
+            let lines = lines(text);
+            let found = blocks(&lines);
+            assert_eq!(found.len(), 1, "{text:?}");
+            assert_eq!(found[0].heading, Some(1));
+            assert_eq!((found[0].open, found[0].close), (2, Some(5)));
+            assert_eq!(found[0].content, vec!["def a():", "    pass"]);
+        }
+        // The heading block closed before the file.
+        let lines = lines("```\nsolution.py\n```\n\n```python\nx = 1\n```\n");
+        let found = blocks(&lines);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].heading, found[0].open), (Some(1), 4));
+    }
+
+    #[test]
+    fn a_block_is_a_heading_only_when_it_holds_nothing_but_a_path_line() {
+        // A file whose content starts with a path line keeps it.
+        let text = "docs/guide.md\n```\nREADME.md\n```sh\ncargo build\n```\n```\n";
+        let guide = lines(text);
+        let found = blocks(&guide);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].heading, None);
+        assert_eq!(found[0].content[0], "README.md");
+        for text in [
+            "```\nsome words\n```python\nx = 1\n```\n```\n",
+            "```text\nsolution.py\n```python\nx = 1\n```\n",
+            "```\nsolution.py\n```\nx = 1\n```\n",
+        ] {
+            let lines = lines(text);
+            assert!(
+                blocks(&lines).iter().all(|block| block.heading.is_none()),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

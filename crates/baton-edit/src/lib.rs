@@ -4,8 +4,16 @@
 //! text exactly, then ignoring whitespace, then by the best unique fuzzy match, refuses paths
 //! outside the root, and writes atomically.
 //!
+//! What small models copy from a prompt's example is marked by the parse, which is told the
+//! context files ([`parse_with_context`]), and decided by the applier, which sees the files: an
+//! echoed example ([`Edit::example`]) is dropped when its file does not exist, and an answer
+//! put under the example's path or directory ([`Edit::context_file`]) edits the context file
+//! when the written path does not exist.
+//!
 //! Knows nothing of the store or of models: callers record outcomes (the ledger's `edits`
-//! rows) and send [`ApplyReport::feedback`] back to the model.
+//! rows) and send [`ApplyReport::feedback`] back to the model. `tests/corpus/real/` holds real
+//! replies of the rig's models in every format (rebuilt by `bench/edits_corpus.sh`), each with
+//! what it parses to.
 
 mod apply;
 mod detect;
@@ -21,6 +29,6 @@ pub use apply::{
     ApplyOptions, ApplyReport, EditOutcome, EditStatus, FileChange, FileStatus, MatchMethod, Tally,
     apply,
 };
-pub use detect::{detect, parse, parse_for, prompt};
+pub use detect::{detect, parse, parse_for, parse_with_context, prompt};
 pub use edit::{Edit, EditFormat, EditKind, Hunk, HunkLine, Origin, ParseProblem, Parsed};
 pub use safety::Refusal;

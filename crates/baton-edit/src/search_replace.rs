@@ -21,6 +21,9 @@
 //! `src/b.rs`:``), or a comment naming the path (`// src/b.rs`). A block with none inherits
 //! the previous block's path. An empty SEARCH creates a file.
 //!
+//! The same edit written with the words `SEARCH` and `REPLACE` above two fenced blocks
+//! instead of markers is read as one edit too (the private `worded` module).
+//!
 //! A fenced block headed by a path but holding no marker is a whole file mixed into the
 //! reply. Beside SEARCH/REPLACE blocks it is a new file ([`EditKind::Create`]: applying it
 //! fails, writing nothing, when the file exists); in a reply without any block it is a
@@ -33,6 +36,10 @@
 //! one not inside a `<<<<<<< x` ... `>>>>>>> y` conflict region of the block, else the only
 //! one that is exactly `=======`. When that still leaves more than one, the block is a
 //! problem asking for SEARCH text that avoids such lines.
+
+mod worded;
+
+pub(crate) use worded::label as worded_label;
 
 use crate::edit::{Edit, EditFormat, EditKind, Origin, ParseProblem, Parsed};
 use crate::{fence, whole};
@@ -170,13 +177,41 @@ pub(crate) fn parse_for(reply: &str, sole_file: Option<&str>) -> Parsed {
                 index: edits.len(),
                 line,
             },
+            context_file: None,
+            example: false,
         });
     }
-    let inside_a_block = |line: usize| {
-        spans
-            .iter()
-            .any(|&(from, to)| (from..=to).contains(&(line - 1)))
+    let inside = |spans: &[(usize, usize)], at: usize| {
+        spans.iter().any(|&(from, to)| (from..=to).contains(&at))
     };
+    let worded = worded::parse(&lines, |open| inside(&spans, open));
+    for edit in worded.edits {
+        let line = edit.at + 1;
+        spans.push((edit.at, edit.end));
+        let Some(path) = edit.path.or_else(|| sole_file.map(str::to_string)) else {
+            problems.push(ParseProblem {
+                line,
+                message: format!(
+                    "The SEARCH part at line {line} has no file path. Write the file's path \
+                     alone on the line before the block, e.g. `src/main.rs`."
+                ),
+            });
+            continue;
+        };
+        edits.push(Edit {
+            path,
+            kind: EditKind::SearchReplace {
+                search: edit.search,
+                replace: edit.replace,
+            },
+            origin: Origin { index: 0, line },
+            context_file: None,
+            example: false,
+        });
+    }
+    problems.extend(worded.problems);
+    let inside_a_block =
+        |line: usize| inside(&spans, line - 1) || worded.opens.contains(&(line - 1));
     // A reply of SEARCH/REPLACE blocks that also holds a path-headed block without markers
     // most often writes a new file that way: it becomes a creation, which fails (nothing
     // written) if the file exists. Without any block, the reply is whole files written in
@@ -196,6 +231,8 @@ pub(crate) fn parse_for(reply: &str, sole_file: Option<&str>) -> Parsed {
                     content: fence::join_lines(&content),
                 },
                 origin: Origin { index: 0, line },
+                context_file: None,
+                example: false,
             });
         } else if !marked {
             problems.push(ParseProblem {
@@ -218,9 +255,11 @@ pub(crate) fn parse_for(reply: &str, sole_file: Option<&str>) -> Parsed {
     )
 }
 
-/// Whether `text` holds a SEARCH marker line: the sign of this format for detection.
+/// Whether `text` holds a SEARCH marker line, or a block labelled with the word `SEARCH`: the
+/// sign of this format for detection.
 pub(crate) fn has_markers(text: &str) -> bool {
-    fence::split_lines(text).into_iter().any(is_search)
+    let lines = fence::split_lines(text);
+    lines.iter().copied().any(is_search) || worded::has_worded(&lines)
 }
 
 /// The path named just before the SEARCH marker at `start`: the nearest non-blank line at
@@ -347,6 +386,8 @@ mod tests {
                 replace: replace.to_string(),
             },
             origin: Origin { index, line },
+            context_file: None,
+            example: false,
         }
     }
 
@@ -430,6 +471,37 @@ mod tests {
                 2
             )]
         );
+    }
+
+    #[test]
+    fn search_and_replace_written_as_words_above_two_blocks_make_one_edit() {
+        let reply = "SEARCH\na.py\n```\nold = 1\n```\nREPLACE\na.py\n```python\nnew = 1\n```\n";
+        assert!(has_markers(reply));
+        let parsed = parse(reply);
+        assert_eq!(parsed.problems, vec![]);
+        assert_eq!(
+            parsed.edits,
+            vec![edit("a.py", "old = 1\n", "new = 1\n", 0, 1)]
+        );
+        // No path at all: the sole file's.
+        let bare = "SEARCH\n```\nold = 1\n```\n\nREPLACE\n```\nnew = 1\n```\n";
+        let parsed = parse_for(bare, Some("b.py"));
+        assert_eq!(
+            parsed.edits,
+            vec![edit("b.py", "old = 1\n", "new = 1\n", 0, 1)]
+        );
+        // A SEARCH part alone is no edit, and its block is no file.
+        let alone = parse_for("SEARCH\na.py\n```\nobj['a.py']\n```\n", Some("a.py"));
+        assert_eq!(alone.edits, vec![]);
+        assert_eq!(alone.problems.len(), 1, "{alone:?}");
+        assert!(
+            alone.problems[0]
+                .message
+                .contains("no complete REPLACE part")
+        );
+        let two_files = parse("SEARCH\na.py\n```\nx\n```\nREPLACE\nb.py\n```\ny\n```\n");
+        assert_eq!(two_files.edits, vec![]);
+        assert!(two_files.problems[0].message.contains("`a.py`"));
     }
 
     #[test]

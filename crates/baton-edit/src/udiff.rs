@@ -5,7 +5,8 @@
 //! The parser is lenient where models are sloppy and strict where a mistake would change
 //! the wrong text:
 //! - `diff --git`, `index` and mode lines are skipped; `a/` and `b/` prefixes, quotes and a
-//!   trailing tab or timestamp are dropped from header paths.
+//!   trailing tab or timestamp are dropped from header paths. A `diff --git a/x b/x` line
+//!   followed by hunks without `---`/`+++` lines is the file's header itself.
 //! - Hunk header counts are not trusted: a hunk ends at the next `@@`, file header or
 //!   `diff --git`, at a fence line, or at the first line that cannot be a hunk line. Only
 //!   the old start line is kept, as a hint; `@@ @@` and `@@ ... @@` have none.
@@ -19,6 +20,8 @@
 //!   otherwise end the hunk and leave the rest of it unread).
 //! - A fenced block headed by a path but holding no diff is a whole file mixed into the
 //!   reply: a problem, since this format cannot apply it and dropping it would lose the file.
+//! - A reply that ends inside the fence of its last diff was cut off: that file's diff is a
+//!   problem, not an edit.
 
 use crate::edit::{Edit, EditFormat, EditKind, Hunk, HunkLine, Origin, ParseProblem, Parsed};
 use crate::{fence, whole};
@@ -64,10 +67,30 @@ pub fn parse(reply: &str) -> Parsed {
     };
     parser.run();
     let Parser {
-        edits,
+        mut edits,
         mut problems,
         ..
     } = parser;
+    // A reply that ends inside the fence of a diff was cut off: its last file may be missing
+    // lines, and a new file would be written half. Fence lines are counted at the start of a
+    // line only: inside a diff every line starts with its marker, so those are the reply's.
+    let reply_fence = |line: &str| line.starts_with("```") || line.starts_with("~~~");
+    let cut = edits.last().is_some_and(|edit| {
+        let (before, after) = lines.split_at(edit.origin.line - 1);
+        let fences = before.iter().filter(|line| reply_fence(line)).count();
+        fences % 2 == 1 && !after.iter().any(|line| reply_fence(line))
+    });
+    if cut && let Some(edit) = edits.pop() {
+        let line = edit.origin.line;
+        problems.push(ParseProblem {
+            line,
+            message: format!(
+                "The diff for `{}` at line {line} is cut off: the reply ends inside its fenced \
+                 block. Send it again, complete, ending with the closing fence.",
+                edit.path
+            ),
+        });
+    }
     for (line, path, content) in whole::named_blocks(&lines) {
         let diff = content.iter().any(|text| {
             ["--- ", "+++ ", "@@"]
@@ -99,12 +122,44 @@ pub fn parse(reply: &str) -> Parsed {
 pub(crate) fn has_diff(text: &str) -> bool {
     let lines = fence::split_lines(text);
     (0..lines.len()).any(|at| {
-        is_file_header(&lines, at)
+        let header = is_file_header(&lines, at)
             && lines[at + 2..]
                 .iter()
                 .find(|line| !line.trim().is_empty())
-                .is_some_and(|line| line.starts_with("@@"))
+                .is_some_and(|line| line.starts_with("@@"));
+        header || git_only_header(&lines, at).is_some()
     })
+}
+
+/// Whether `text` reads as diff text even without file headers: a diff, or a `@@ -` hunk
+/// header followed by a `+` or `-` line. Such text is never a file's whole content.
+pub(crate) fn looks_like_diff(text: &str) -> bool {
+    let lines = fence::split_lines(text);
+    has_diff(text)
+        || lines.iter().enumerate().any(|(at, line)| {
+            line.starts_with("@@ -")
+                && lines[at + 1..]
+                    .iter()
+                    .any(|next| next.starts_with(['+', '-']))
+        })
+}
+
+/// The old and new paths of a `diff --git a/x b/x` line at `at` that has no `---`/`+++`
+/// lines after it (git's extended header lines aside) but goes straight to a `@@` hunk, and
+/// the line of that hunk: small models leave the header pair out, and git's own line names
+/// the file as well. Only the plain form, two paths without spaces, counts.
+fn git_only_header(lines: &[&str], at: usize) -> Option<(String, String, usize)> {
+    let rest = lines[at].strip_prefix("diff --git ")?;
+    let mut paths = rest.split_whitespace();
+    let (old, new) = (paths.next()?, paths.next()?);
+    if paths.next().is_some() || !old.starts_with("a/") || !new.starts_with("b/") {
+        return None;
+    }
+    let hunk = (at + 1..lines.len())
+        .find(|&k| !lines[k].trim().is_empty() && !is_extended_header(lines[k]))?;
+    lines[hunk]
+        .starts_with("@@")
+        .then(|| (old.to_string(), new.to_string(), hunk))
 }
 
 /// A hunk line as read, before knowing whether the file is new.
@@ -138,6 +193,12 @@ impl Parser<'_> {
         let mut at = 0;
         while at < lines.len() {
             let line = lines[at];
+            if let Some((old, new, hunk)) = git_only_header(lines, at) {
+                at = self.file_from(at, &old, &new, hunk, /*renaming*/ false);
+                renaming = false;
+                git_start = None;
+                continue;
+            }
             if line.starts_with("diff --git ") {
                 git_start = Some(at);
                 renaming = false;
@@ -203,7 +264,22 @@ impl Parser<'_> {
         let lines = self.lines;
         let old = header_path(&lines[header][4..]);
         let new = header_path(&lines[header + 1][4..]);
-        let mut at = header + 2;
+        self.file_from(start, &old, &new, header + 2, renaming)
+    }
+
+    /// Reads the hunks from `first` on of the file whose diff starts at `start` with header
+    /// paths `old` and `new`; returns the line after them.
+    fn file_from(
+        &mut self,
+        start: usize,
+        old: &str,
+        new: &str,
+        first: usize,
+        renaming: bool,
+    ) -> usize {
+        let lines = self.lines;
+        let (old, new) = (old.to_string(), new.to_string());
+        let mut at = first;
         let mut hunks = Vec::new();
         loop {
             let next = (at..lines.len()).find(|&k| !lines[k].trim().is_empty());
@@ -267,6 +343,8 @@ impl Parser<'_> {
                     kind,
                     // `Parsed::new` numbers the edits.
                     origin: Origin { index: 0, line },
+                    context_file: None,
+                    example: false,
                 });
             }
         }
@@ -537,6 +615,38 @@ mod tests {
         );
         assert_eq!(parsed.edits[0].origin, Origin { index: 0, line: 3 });
         assert_eq!(parsed.edits[1].origin, Origin { index: 1, line: 15 });
+    }
+
+    #[test]
+    fn a_git_line_without_header_lines_names_the_file_of_its_hunks() {
+        let reply = "```diff\ndiff --git a/a.py b/a.py\nindex 1234567..89abcde 100644\n\
+                     @@ -1,2 +1,2 @@\n def a():\n-    x\n+    y\n```\n";
+        assert!(has_diff(reply));
+        let parsed = parse(reply);
+        assert_eq!(parsed.problems, vec![]);
+        assert_eq!(parsed.edits[0].path, "a.py");
+        assert_eq!(parsed.edits[0].origin.line, 2);
+        // Another path on each side is a rename, which the plain rule does not guess at.
+        let renamed = parse("diff --git a/a.py b/b.py\n@@ -1 +1 @@\n-x\n+y\n");
+        assert_eq!(renamed.edits, vec![]);
+        assert_eq!(renamed.problems.len(), 1);
+    }
+
+    #[test]
+    fn a_diff_cut_off_inside_its_fence_is_a_problem_and_the_complete_ones_stay() {
+        let reply = "```diff\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n+y\n\
+                     --- /dev/null\n+++ b/t.py\n@@ -0,0 +1,3 @@\n+a = 1\n+b = 2\n+c";
+        let parsed = parse(reply);
+        assert_eq!(parsed.edits.len(), 1);
+        assert_eq!(parsed.edits[0].path, "a.py");
+        assert_eq!(parsed.problems.len(), 1);
+        assert!(
+            parsed.problems[0]
+                .message
+                .contains("`t.py` at line 7 is cut off")
+        );
+        // Closed, the same diff is whole.
+        assert_eq!(parse(&format!("{reply}\n```\n")).edits.len(), 2);
     }
 
     #[test]

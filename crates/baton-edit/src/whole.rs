@@ -1,8 +1,9 @@
 //! The whole-file format: for each changed or new file, its path, then a fenced block with
 //! the file's complete new content. Owns the prompt that asks for it and its parser.
 //!
-//! A block's path comes from, in this order: the nearest non-blank line before the fence
-//! when that line is a path line (decorations such as `**path**`, `` `path` ``, `### path`,
+//! A block's path comes from, in this order: a path the model fenced on its own just before
+//! the block (the private `fence` module's heading), the nearest non-blank line before the
+//! fence when that line is a path line (decorations such as `**path**`, `` `path` ``, `### path`,
 //! `File: path`, `path:` and a trailing `(new file)` tolerated), the fence's info string
 //! (```` ```src/a.rs ````, ```` ```rust src/a.rs ````, ```` ```rust:src/a.rs ````), or a first
 //! content line that is only a comment naming the path (`// src/a.rs`), which is then
@@ -13,8 +14,10 @@
 //! The format cannot delete a file: an empty block is an empty file. Blocks without a path
 //! are explanation and are ignored once the reply has an edit; a reply with none gets a
 //! problem per such block. A block that holds a SEARCH/REPLACE edit, a unified diff or an
-//! elision comment (`// ... existing code ...`) is a problem, not a file: writing it would
-//! destroy the file.
+//! elision comment (`// ... existing code ...`), or a comment naming another file (files
+//! run together in one block), or follows the word `SEARCH` or `REPLACE`
+//! alone on a line (a SEARCH/REPLACE edit written with words), is a problem, not a file:
+//! writing it would destroy the file.
 
 use crate::edit::{Edit, EditFormat, EditKind, Origin, ParseProblem, Parsed};
 use crate::fence::{self, Block};
@@ -85,7 +88,19 @@ pub(crate) fn parse_for(reply: &str, sole_file: Option<&str>) -> Parsed {
             });
             continue;
         }
-        if let Some(message) = not_a_whole_file(&path, &content) {
+        if let Some((word, at, _)) = search_replace::worded_label(&lines, &block) {
+            problems.push(ParseProblem {
+                line,
+                message: format!(
+                    "The block for `{path}` at line {line} follows the word `{word}` at line {}: \
+                     it is part of a SEARCH/REPLACE edit, not the file's whole content. Send \
+                     the complete new content of `{path}` instead.",
+                    at + 1
+                ),
+            });
+            continue;
+        }
+        if let Some(message) = not_a_whole_file(&path, &content).or_else(|| joined(&block, &path)) {
             problems.push(ParseProblem { line, message });
             continue;
         }
@@ -98,6 +113,8 @@ pub(crate) fn parse_for(reply: &str, sole_file: Option<&str>) -> Parsed {
                 index: edits.len(),
                 line,
             },
+            context_file: None,
+            example: false,
         });
     }
     if let ([block], Some(path), true, true) = (
@@ -121,6 +138,8 @@ pub(crate) fn parse_for(reply: &str, sole_file: Option<&str>) -> Parsed {
                     index: 0,
                     line: block.open + 1,
                 },
+                context_file: None,
+                example: false,
             }),
         }
     }
@@ -164,6 +183,12 @@ pub(crate) fn named_blocks<'a>(lines: &[&'a str]) -> Vec<(usize, String, Vec<&'a
 
 /// The block's path and its content lines (without a path comment it came from).
 fn path_and_content<'a>(lines: &[&str], block: &Block<'a>) -> Option<(String, Vec<&'a str>)> {
+    if let Some(path) = block
+        .heading
+        .and_then(|at| fence::path_from_line(lines[at]))
+    {
+        return Some((path, block.content.clone()));
+    }
     let before = lines[..block.open]
         .iter()
         .rev()
@@ -189,7 +214,7 @@ fn not_a_whole_file(path: &str, content: &[&str]) -> Option<String> {
         ));
     }
     let diff_file = [".diff", ".patch"].iter().any(|ext| path.ends_with(ext));
-    if !diff_file && udiff::has_diff(&text) {
+    if !diff_file && udiff::looks_like_diff(&text) {
         return Some(format!(
             "The block for `{path}` holds a unified diff, but whole files were asked for. Send \
              the complete new content of `{path}` instead."
@@ -200,6 +225,25 @@ fn not_a_whole_file(path: &str, content: &[&str]) -> Option<String> {
         "The block for `{path}` leaves code out (`{}`). Send every line of `{path}`: its block \
          replaces the whole file.",
         elided.trim()
+    ))
+}
+
+/// Why a block named by its first line's comment (`# a.py`) is not one file, when it holds
+/// another such comment naming another file: files run together in one block. Which lines
+/// belong to which file is a guess, and writing them all as `path` would put the other
+/// file's lines in it.
+fn joined(block: &Block<'_>, path: &str) -> Option<String> {
+    let (first, rest) = block.content.split_first()?;
+    if fence::path_from_comment(first).as_deref() != Some(path) {
+        return None;
+    }
+    let other = rest
+        .iter()
+        .filter_map(|line| fence::path_from_comment(line))
+        .find(|named| named != path)?;
+    Some(format!(
+        "The block for `{path}` also holds a comment naming `{other}`: write each file in a \
+         block of its own, its path alone on the line before the block."
     ))
 }
 
@@ -263,6 +307,8 @@ mod tests {
                 content: content.to_string(),
             },
             origin: Origin { index, line },
+            context_file: None,
+            example: false,
         }
     }
 
@@ -310,6 +356,28 @@ mod tests {
     }
 
     #[test]
+    fn a_path_fenced_on_its_own_names_the_file_of_the_next_block() {
+        let cut = "```\nsolution.py\n```python\ndef add(x, y):\n    return x + y\n```\n";
+        let closed = format!("{cut}```\n");
+        for reply in [cut, closed.as_str()] {
+            // With a sole file too: the path line is never taken as content.
+            for sole in [None, Some("solution.py")] {
+                let parsed = parse_for(reply, sole);
+                assert_eq!(parsed.problems, vec![], "{reply:?}");
+                assert_eq!(
+                    parsed.edits,
+                    vec![whole(
+                        "solution.py",
+                        "def add(x, y):\n    return x + y\n",
+                        0,
+                        3
+                    )]
+                );
+            }
+        }
+    }
+
+    #[test]
     fn blocks_holding_other_formats_or_elisions_are_problems() {
         let sr = parse("a.py\n```\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n```\n");
         let diff = parse("a.py\n```diff\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n+y\n```\n");
@@ -318,6 +386,30 @@ mod tests {
             assert_eq!(parsed.edits, vec![]);
             assert_eq!(parsed.problems.len(), 1, "{parsed:?}");
         }
+        let worded = parse("SEARCH\na.py\n```\nx = 1\n```\n");
+        assert_eq!(worded.edits, vec![]);
+        assert!(
+            worded.problems[0]
+                .message
+                .contains("follows the word `SEARCH`")
+        );
+        // Diff text is never a file, even with no file header to tell it by.
+        let hunks = "```diff\ndiff --git a/a.py b/a.py\n@@ -1 +1 @@\n-x\n+y\n```\n";
+        let bare_hunk = "```\n@@ -1,2 +1,2 @@\n def a():\n-    x\n+    y\n```\n";
+        for reply in [hunks, bare_hunk] {
+            let parsed = parse_for(reply, Some("a.py"));
+            assert_eq!(parsed.edits, vec![], "{reply}");
+            assert!(
+                parsed.problems[0].message.contains("unified diff"),
+                "{parsed:?}"
+            );
+        }
+        let joined = parse("```python\n# a.py\nx = 1\n\n# test_a.py\nassert x\n```\n");
+        assert_eq!(joined.edits, vec![]);
+        assert!(
+            joined.problems[0].message.contains("`test_a.py`"),
+            "{joined:?}"
+        );
         let patch_file = parse("fix.patch\n```diff\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-x\n+y\n```\n");
         assert_eq!(patch_file.edits.len(), 1);
     }

@@ -125,6 +125,7 @@ fn statuses(report: &ApplyReport) -> Vec<&'static str> {
             EditStatus::AlreadyApplied => "already",
             EditStatus::Failed { .. } => "failed",
             EditStatus::Refused { .. } => "refused",
+            EditStatus::Dropped { .. } => "dropped",
         })
         .collect()
 }

@@ -1,10 +1,14 @@
 //! Realistic replies (`tests/corpus/`), each parsed with format detection and checked edit
-//! by edit: chatter, decorations, nesting, cut replies, CRLF, JSON and the three formats.
+//! by edit: chatter, decorations, nesting, cut replies, CRLF, JSON and the three formats; and
+//! the real replies of the rig's models (`tests/corpus/real/`, the `real` module).
 
 use std::path::Path;
 
 use baton_edit::{EditFormat, EditKind, Hunk, HunkLine, Parsed, detect, parse};
 use pretty_assertions::assert_eq;
+
+#[path = "parse_corpus/real.rs"]
+mod real;
 
 /// Every corpus file a test below reads; a file added to the corpus must be checked too.
 const CHECKED: &[&str] = &[
@@ -78,7 +82,8 @@ fn every_corpus_file_is_checked() {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-        .filter(|name| !name.starts_with('.'))
+        // `real/` is checked by the `real` module.
+        .filter(|name| !name.starts_with('.') && name != "real")
         .collect();
     names.sort();
     assert_eq!(names, CHECKED.to_vec());

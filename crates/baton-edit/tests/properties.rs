@@ -176,6 +176,8 @@ fn run(case: &Case, kind: EditKind) -> (ApplyReport, String, tempfile::TempDir) 
         path: "file.txt".to_owned(),
         kind,
         origin: Origin { index: 0, line: 1 },
+        context_file: None,
+        example: false,
     };
     let report = apply(std::slice::from_ref(&edit), &ApplyOptions::new(dir.path()));
     let content = fs::read_to_string(&path).unwrap();
@@ -187,6 +189,8 @@ fn again(dir: &tempfile::TempDir, kind: EditKind) -> ApplyReport {
         path: "file.txt".to_owned(),
         kind,
         origin: Origin { index: 0, line: 1 },
+        context_file: None,
+        example: false,
     };
     apply(&[edit], &ApplyOptions::new(dir.path()))
 }

@@ -1,5 +1,6 @@
 //! The safety rules on real directories: each refused path or file stops the whole reply,
-//! writes nothing inside the root or outside it, and names the path in its message.
+//! writes nothing inside the root or outside it, and names the path in its message. And what
+//! is never applied: an edit repeating a prompt's example.
 
 #![allow(
     clippy::unwrap_used,
@@ -295,4 +296,87 @@ fn new_content_holding_a_nul_byte_is_refused() {
     assert!(matches!(refusal, Refusal::Binary { .. }));
     let refusal = refused_alone(&world, world.options(), "a.txt", sr("a\n", "\0\n"));
     assert!(matches!(refusal, Refusal::Binary { .. }));
+}
+
+/// A reply that echoes the whole-file prompt's example before its answer.
+const ECHOED_EXAMPLE: &str = "src/greet.py\n```python\ndef greet(name):\n    return f\"Hello, {name}!\"\n\
+                              ```\n\nsolution.py\n```python\ndef add(x, y):\n    return x + y\n```\n";
+
+#[test]
+fn an_echoed_example_for_a_missing_file_is_dropped_with_a_note_and_the_answer_applies() {
+    let world = World::new(&[("solution.py", b"def add(x, y):\n    \"\"\"Sum.\"\"\"\n")]);
+    let parsed = baton_edit::parse_for(ECHOED_EXAMPLE, None, Some("solution.py"));
+    assert!(parsed.is_well_formed(), "{parsed:?}");
+    let report = apply(&parsed.edits, &world.options());
+    let EditStatus::Dropped { note } = &report.outcomes[0].status else {
+        panic!("{:?}", report.outcomes[0]);
+    };
+    assert!(note.contains("`src/greet.py` echoes the example"), "{note}");
+    assert!(matches!(
+        report.outcomes[1].status,
+        EditStatus::Applied { .. }
+    ));
+    assert_eq!(report.tally().dropped, 1);
+    assert_eq!(report.feedback(), "");
+    assert!(!world.root.join("src").exists());
+    assert_eq!(
+        fs::read_to_string(world.root.join("solution.py")).unwrap(),
+        "def add(x, y):\n    return x + y\n"
+    );
+}
+
+#[test]
+fn an_echoed_example_for_an_existing_file_fails_and_nothing_is_written() {
+    let world = World::new(&[
+        ("solution.py", b"def add(x, y):\n    pass\n"),
+        ("src/greet.py", b"def greet(name):\n    return name\n"),
+    ]);
+    let before = world.snapshot();
+    let parsed = baton_edit::parse_for(ECHOED_EXAMPLE, None, Some("solution.py"));
+    let report = apply(&parsed.edits, &world.options());
+    let EditStatus::Failed { report: why } = &report.outcomes[0].status else {
+        panic!("{:?}", report.outcomes[0]);
+    };
+    assert!(why.contains("echoes the example"), "{why}");
+    assert!(report.feedback().contains("Edit 1 (whole) failed"));
+    assert_eq!(world.snapshot(), before);
+}
+
+#[test]
+fn an_edit_for_a_missing_path_goes_to_its_context_file_and_an_existing_path_keeps_it() {
+    let reply = "src/stats.py\n```python\ndef average(v):\n    return sum(v) / len(v)\n```\n";
+    let parsed = baton_edit::parse_with_context(reply, None, &["stats.py"]);
+    assert_eq!(parsed.edits[0].context_file.as_deref(), Some("stats.py"));
+
+    let world = World::new(&[("stats.py", b"def mean(v):\n    return sum(v) / len(v)\n")]);
+    let report = apply(&parsed.edits, &world.options());
+    assert!(matches!(
+        report.outcomes[0].status,
+        EditStatus::Applied { .. }
+    ));
+    assert_eq!(report.outcomes[0].path, "stats.py");
+    let note = report.outcomes[0].note.as_deref().unwrap();
+    assert!(
+        note.contains("`src/stats.py`, which does not exist"),
+        "{note}"
+    );
+    assert!(!world.root.join("src").exists());
+    assert!(
+        fs::read_to_string(world.root.join("stats.py"))
+            .unwrap()
+            .starts_with("def average(v):")
+    );
+
+    // Where `src/stats.py` exists, it is the file edited, as written.
+    let world = World::new(&[
+        ("stats.py", b"def mean(v):\n    pass\n"),
+        ("src/stats.py", b"old\n"),
+    ]);
+    let report = apply(&parsed.edits, &world.options());
+    assert_eq!(report.outcomes[0].path, "src/stats.py");
+    assert_eq!(report.outcomes[0].note, None);
+    assert_eq!(
+        fs::read_to_string(world.root.join("stats.py")).unwrap(),
+        "def mean(v):\n    pass\n"
+    );
 }

@@ -43,9 +43,10 @@ pub struct ApplyRequest {
     pub model: Option<String>,
     /// The dispatch request the reply answered.
     pub request_id: Option<String>,
-    /// The one file the reply is about, relative to the root, for replies that name no file
-    /// ([`baton_edit::parse_for`]).
-    pub sole_file: Option<String>,
+    /// The files the model was shown, relative to the root: with one, a reply that names no
+    /// file means it; with any, an edit for a context file's path with the prompt example's
+    /// directory in front means the context file ([`baton_edit::parse_with_context`]).
+    pub context_files: Vec<String>,
 }
 
 /// What applying one reply did: the one shape `baton apply --json`, `dispatch --apply` and
@@ -107,10 +108,10 @@ pub(crate) fn apply_with(
     request: &ApplyRequest,
     options: &ApplyOptions,
 ) -> Result<ApplyResponse, OpsError> {
-    let sole_file = request.sole_file.as_deref();
-    let mut parsed = baton_edit::parse_for(&request.reply, request.format, sole_file);
+    let context: Vec<&str> = request.context_files.iter().map(String::as_str).collect();
+    let mut parsed = baton_edit::parse_with_context(&request.reply, request.format, &context);
     if request.format.is_some() && parsed.edits.is_empty() {
-        let detected = baton_edit::parse_for(&request.reply, None, sole_file);
+        let detected = baton_edit::parse_with_context(&request.reply, None, &context);
         if detected.is_well_formed() {
             parsed = detected;
         }

@@ -365,10 +365,11 @@ pub struct ApplyArgs {
     /// The model that wrote the reply, for `baton stats --edits`.
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
-    /// The file the reply is about (relative to --root): a reply that names no file edits
-    /// it, as `dispatch --apply` does with its only context file.
-    #[arg(long, value_name = "PATH")]
-    pub file: Option<String>,
+    /// A file the model was shown (relative to --root; repeatable), as `dispatch --apply`
+    /// knows its context files: with one, a reply that names no file edits it; an edit for
+    /// `src/NAME` when `NAME` was shown and `src/NAME` does not exist edits `NAME`.
+    #[arg(long = "file", value_name = "PATH")]
+    pub file: Vec<String>,
     /// Print one JSON object: the edits, files, problems and the feedback for the model.
     #[arg(long)]
     pub json: bool,

@@ -290,7 +290,13 @@ impl Printer {
     /// The diffstat (as `git diff --stat` prints it) and, when something failed, the feedback
     /// for the model.
     pub fn applied(&self, applied: &ApplyResponse) -> Result<(), CliError> {
-        let summary = diffstat(applied);
+        let mut summary = diffstat(applied);
+        // Where an edit went elsewhere than the path the model wrote, say so.
+        for outcome in applied.edits.iter().flatten() {
+            if let Some(note) = &outcome.note {
+                summary.push_str(&format!(" note: edit {}: {note}\n", outcome.index + 1));
+            }
+        }
         self.text(&summary)?;
         let feedback = applied.feedback.trim_end();
         if !feedback.is_empty() {

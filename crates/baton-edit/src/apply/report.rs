@@ -168,6 +168,8 @@ fn listing(outcomes: &[&EditOutcome]) -> String {
 pub(super) fn feedback(report: &ApplyReport) -> String {
     let mut text = String::new();
     let mut refused = false;
+    // Said only beside failures: alone, a dropped edit needs nothing from the model.
+    let mut dropped = Vec::new();
     for outcome in &report.outcomes {
         match &outcome.status {
             EditStatus::Failed { report } => {
@@ -188,6 +190,11 @@ pub(super) fn feedback(report: &ApplyReport) -> String {
                     outcome.kind
                 ));
             }
+            EditStatus::Dropped { note } => dropped.push(format!(
+                "Edit {} ({}) was not applied: {note}\n",
+                outcome.index + 1,
+                outcome.kind
+            )),
             EditStatus::Applied { .. } | EditStatus::AlreadyApplied => {}
         }
     }
@@ -197,13 +204,18 @@ pub(super) fn feedback(report: &ApplyReport) -> String {
     if text.is_empty() {
         return text;
     }
+    for note in dropped {
+        text.push_str(&note);
+    }
     let done: Vec<&EditOutcome> = report
         .outcomes
         .iter()
         .filter(|outcome| match outcome.status {
             EditStatus::Applied { .. } => outcome.committed,
             EditStatus::AlreadyApplied => true,
-            EditStatus::Failed { .. } | EditStatus::Refused { .. } => false,
+            EditStatus::Failed { .. } | EditStatus::Refused { .. } | EditStatus::Dropped { .. } => {
+                false
+            }
         })
         .collect();
     let pending: Vec<&EditOutcome> = report

@@ -13,6 +13,8 @@ pub(crate) fn edits(list: Vec<(&str, EditKind)>) -> Vec<Edit> {
                 index,
                 line: index * 10 + 1,
             },
+            context_file: None,
+            example: false,
         })
         .collect()
 }

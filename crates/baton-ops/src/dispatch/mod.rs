@@ -135,8 +135,8 @@ impl ReplySink for Sink<'_> {
 struct ApplyPlan {
     format: baton_core::EditFormat,
     options: baton_edit::ApplyOptions,
-    /// The only context file, relative to the root: what a reply naming no file means.
-    sole_file: Option<String>,
+    /// The context files under the root, relative to it (see `ApplyRequest::context_files`).
+    context_files: Vec<String>,
 }
 
 /// Dispatches `request`; see the module documentation.
@@ -216,10 +216,10 @@ async fn run(
     let apply = match (apply_options, plan.chain.first()) {
         (Some(options), Some(first)) => Some(ApplyPlan {
             format: first.edit_format,
-            sole_file: match &files[..] {
-                [only] => context::relative_to(&options.root, &project.resolve(only)),
-                _ => None,
-            },
+            context_files: files
+                .iter()
+                .filter_map(|file| context::relative_to(&options.root, &project.resolve(file)))
+                .collect(),
             options,
         }),
         _ => None,
@@ -299,7 +299,7 @@ async fn run(
                 target: ApplyTarget::default(),
                 model: Some(served.record.model.clone()),
                 request_id: Some(request_id.clone()),
-                sole_file: apply.sole_file,
+                context_files: apply.context_files,
             },
             &apply.options,
         )?),

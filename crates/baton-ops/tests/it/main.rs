@@ -229,3 +229,38 @@ async fn a_reply_is_applied_and_recorded_and_a_bad_root_is_refused_before_anythi
     assert_eq!(refused.kind(), ErrorKind::Input);
     assert!(!refused.hint().contains("--"), "{}", refused.hint());
 }
+
+#[tokio::test]
+async fn an_edit_for_a_context_file_behind_the_examples_directory_edits_that_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = project(dir.path(), &[], "");
+    std::fs::write(dir.path().join("stats.py"), "def mean(xs):\n    pass\n").unwrap();
+    std::fs::write(dir.path().join("other.py"), "X = 1\n").unwrap();
+    // Small models put the prompt example's `src/` in front of the file they were shown.
+    let reply = "src/stats.py\n```python\ndef mean(xs):\n    return sum(xs) / len(xs)\n```\n";
+    let applied = baton_ops::apply::apply(
+        &project,
+        ApplyRequest {
+            reply: reply.into(),
+            format: Some(baton_core::EditFormat::Whole),
+            context_files: vec!["stats.py".into(), "other.py".into()],
+            ..ApplyRequest::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(applied.failure().is_none(), "{applied:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("stats.py")).unwrap(),
+        "def mean(xs):\n    return sum(xs) / len(xs)\n"
+    );
+    assert!(!dir.path().join("src").exists());
+    let edits = applied.edits.unwrap();
+    assert!(
+        edits[0]
+            .note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("stats.py")
+    );
+}

@@ -25,7 +25,7 @@ pub async fn run(project: &Project, args: ApplyArgs) -> Result<ExitCode, CliErro
             target: args.target.to_target(),
             model: args.model,
             request_id: None,
-            sole_file: args.file,
+            context_files: args.file,
         },
     )
     .await?;

@@ -1,0 +1,2 @@
+const { capitalize } = require('./text.js');
+if (capitalize('hello') !== 'Hello' || capitalize('') !== '') process.exit(1);

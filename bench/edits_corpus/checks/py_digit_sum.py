@@ -1,0 +1,3 @@
+from solution import digit_sum as f
+assert f(0) == 0
+assert f(1234) == 10

@@ -1,0 +1,2 @@
+def absolute(n: int) -> int:
+    """Return the absolute value of n."""

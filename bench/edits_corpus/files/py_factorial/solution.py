@@ -1,0 +1,2 @@
+def factorial(n: int) -> int:
+    """Return n! for a non-negative integer n."""

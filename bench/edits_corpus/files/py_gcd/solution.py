@@ -1,0 +1,2 @@
+def gcd(a: int, b: int) -> int:
+    """Return the greatest common divisor of two positive integers."""

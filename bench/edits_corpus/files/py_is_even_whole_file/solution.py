@@ -1,0 +1,2 @@
+def is_even(n: int) -> bool:
+    """Return True if n is even."""

@@ -1,0 +1,7 @@
+from utils import shout
+
+TITLE = "Hello World"
+
+
+def main():
+    print(TITLE)

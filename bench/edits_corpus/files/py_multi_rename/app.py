@@ -1,0 +1,5 @@
+from storage import load
+
+
+def count(path):
+    return len(load(path))

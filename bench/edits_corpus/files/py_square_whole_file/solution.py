@@ -1,0 +1,2 @@
+def square(n: int) -> int:
+    """Return n times n."""
