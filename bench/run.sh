@@ -7,7 +7,9 @@
 #      memory, spawning and reaping 200 workers) against shell baselines;
 #   4. bench/memory.sh: memory store throughput and search latency at 1k/10k/100k entries
 #      (memory_bench example), then `baton memory` against claude-flow's memory CLI (npm;
-#      skipped with the reason when it cannot be installed; BENCH_CF_PREFIX reuses an install).
+#      skipped with the reason when it cannot be installed; BENCH_CF_PREFIX reuses an install);
+#   5. bench/repetition.sh: what the repetition guard would cut in replies of the rig's model
+#      and in source files (none of the normal ones), and its cost per token.
 # Prints the machine, the load and every figure; record them in bench/RESULTS.md with this
 # command. Exits non-zero when a benchmark could not run or a correctness check failed; a
 # missed speed goal is printed ("MISSED"), not an error.
@@ -49,5 +51,9 @@ echo
 
 step "bench/memory.sh"
 BATON_BIN="${BATON_BIN:-$TARGET_DIR/release/baton}" bash "$ROOT/bench/memory.sh"
+echo
+
+step "bench/repetition.sh"
+bash "$ROOT/bench/repetition.sh"
 echo
 echo "load at end: $(uptime | sed 's/.*load average: //')"
