@@ -10,6 +10,8 @@
 #      skipped with the reason when it cannot be installed; BENCH_CF_PREFIX reuses an install);
 #   5. the run_overhead example of baton-exec: `baton_exec::run` of `true` against std's
 #      `Command::status()` and `output()` (current-thread, then multi-thread).
+#   6. bench/repetition.sh: what the repetition guard would cut in replies of the rig's model
+#      and in source files (none of the normal ones), and its cost per token.
 # Prints the machine, the load and every figure; record them in bench/RESULTS.md with this
 # command. Exits non-zero when a benchmark could not run or a correctness check failed; a
 # missed speed goal is printed ("MISSED"), not an error.
@@ -60,5 +62,8 @@ step "run_overhead (current-thread)"
 echo
 step "run_overhead (multi-thread)"
 "$TARGET_DIR/release/examples/run_overhead" --multi-thread
+echo
+step "bench/repetition.sh"
+bash "$ROOT/bench/repetition.sh"
 echo
 echo "load at end: $(uptime | sed 's/.*load average: //')"

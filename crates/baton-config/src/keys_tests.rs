@@ -277,6 +277,22 @@ fn settings_with_every_key() -> crate::Settings {
     let code = settings.profiles.get_mut("code").unwrap();
     code.system_prompt = Some("be brief".into());
     code.cache = true;
+    // Every sampling field, in both places a profile takes one.
+    let every = baton_core::Sampling {
+        top_k: Some(40),
+        top_p: Some(0.9),
+        min_p: Some(0.05),
+        repeat_penalty: Some(1.1),
+        repeat_last_n: Some(64),
+        frequency_penalty: Some(0.1),
+        presence_penalty: Some(0.1),
+        dry_multiplier: Some(0.8),
+        dry_base: Some(1.75),
+        dry_allowed_length: Some(2),
+        dry_penalty_last_n: Some(512),
+    };
+    code.sampling = every;
+    code.repetition.retry = every;
     let codex = settings.workers.get_mut("codex").unwrap();
     codex.env = BTreeMap::from([("C".into(), "3".into())]);
     codex.timeout = Some(Duration::from_secs(60));

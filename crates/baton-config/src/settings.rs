@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use baton_core::{EditFormat, Locality, RestartPolicy, Route};
-use serde::{Deserialize, Serialize};
+use baton_core::{EditFormat, Locality, RestartPolicy, Route, Sampling};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::duration::{serde_duration, serde_opt_duration};
 
@@ -98,6 +98,40 @@ impl BackendKind {
     }
 }
 
+/// Which sampling settings beyond the temperature a backend's server takes, named after the
+/// servers whose parameter names it uses. Fields a server does not take are never sent: the
+/// OpenAI API, for one, refuses a request with a field it does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum SamplingParams {
+    /// None: the server's own settings apply (cloud APIs; servers not known to take them).
+    #[default]
+    #[serde(rename = "none")]
+    None,
+    /// llama.cpp's llama-server: all of them (`top_k`, `top_p`, `min_p`, `repeat_penalty`,
+    /// `repeat_last_n`, the frequency and presence penalties, `dry_*`).
+    #[serde(rename = "llama.cpp")]
+    LlamaCpp,
+    /// vLLM: `top_k`, `top_p`, `min_p`, `repeat_penalty` (sent as `repetition_penalty`), the
+    /// frequency and presence penalties; no DRY.
+    #[serde(rename = "vllm")]
+    Vllm,
+    /// The OpenAI API's own: `top_p` and the frequency and presence penalties (also what
+    /// Ollama's `/v1` takes).
+    #[serde(rename = "openai")]
+    Openai,
+}
+
+impl SamplingParams {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SamplingParams::None => "none",
+            SamplingParams::LlamaCpp => "llama.cpp",
+            SamplingParams::Vllm => "vllm",
+            SamplingParams::Openai => "openai",
+        }
+    }
+}
+
 /// Price of a million tokens, in US dollars.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -150,6 +184,8 @@ pub struct BackendSettings {
     /// How long a request may wait for a free slot in the pool.
     #[serde(with = "serde_opt_duration")]
     pub queue_timeout: Option<Duration>,
+    /// Which of a profile's `sampling` settings the server takes (none for Anthropic).
+    pub sampling_params: SamplingParams,
 }
 
 impl Default for BackendSettings {
@@ -171,6 +207,7 @@ impl Default for BackendSettings {
             stream_usage: true,
             server: None,
             queue_timeout: None,
+            sampling_params: SamplingParams::None,
         }
     }
 }
@@ -191,6 +228,34 @@ pub struct ProfileSettings {
     pub fallback: Vec<String>,
     /// Serve identical requests from the exact-request cache.
     pub cache: bool,
+    /// Sampling beyond the temperature, sent where the backend takes it (its
+    /// `sampling_params`). A table sets the fields it names; the others keep
+    /// [`ProfileSettings::SMALL_MODEL_SAMPLING`].
+    #[serde(deserialize_with = "sampling_over_small_model_defaults")]
+    pub sampling: Sampling,
+    /// What happens to a reply that loops on itself.
+    pub repetition: RepetitionSettings,
+}
+
+impl ProfileSettings {
+    /// Sampling for small local models: llama-server's own pruning (so that other servers
+    /// prune alike) and a mild repeat penalty over the last 64 tokens. Small models at low
+    /// temperature fall into loops; this makes it rarer without bending code, whose syntax
+    /// repeats by nature. The other fields are spelled out at their neutral values (what
+    /// llama-server assumes), as `defaults.toml` lists them.
+    pub const SMALL_MODEL_SAMPLING: Sampling = Sampling {
+        top_k: Some(40),
+        top_p: Some(0.95),
+        min_p: Some(0.05),
+        repeat_penalty: Some(1.05),
+        repeat_last_n: Some(64),
+        frequency_penalty: Some(0.0),
+        presence_penalty: Some(0.0),
+        dry_multiplier: Some(0.0),
+        dry_base: Some(1.75),
+        dry_allowed_length: Some(2),
+        dry_penalty_last_n: Some(1024),
+    };
 }
 
 impl Default for ProfileSettings {
@@ -205,8 +270,70 @@ impl Default for ProfileSettings {
             edit_format: EditFormat::Whole,
             fallback: Vec::new(),
             cache: false,
+            sampling: Self::SMALL_MODEL_SAMPLING,
+            repetition: RepetitionSettings::default(),
         }
     }
+}
+
+/// `[profiles.NAME.repetition]`: a streamed reply that repeats itself (the same lines or
+/// phrase over and over) is cut, recorded as failed (`degenerate repetition: ...`) and
+/// retried once on the same step with `retry` laid over the profile's sampling; when that
+/// loops too, or the backend takes none of `retry`, the chain falls back as after any failure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RepetitionSettings {
+    /// Watch replies for loops and cut them (false: a loop runs on to `max_tokens`).
+    pub cut: bool,
+    /// Sampling for the one retry after a cut. A table sets the fields it names; the others
+    /// keep [`RepetitionSettings::RETRY_SAMPLING`].
+    #[serde(deserialize_with = "sampling_over_retry_defaults")]
+    pub retry: Sampling,
+}
+
+impl RepetitionSettings {
+    /// DRY at the strength its author recommends over the last 1024 tokens (what a loop
+    /// reaches before it is cut, and more), with a stronger repeat penalty; a frequency
+    /// penalty for servers that have neither.
+    pub const RETRY_SAMPLING: Sampling = Sampling {
+        top_k: None,
+        top_p: None,
+        min_p: None,
+        repeat_penalty: Some(1.1),
+        repeat_last_n: None,
+        frequency_penalty: Some(0.3),
+        presence_penalty: None,
+        dry_multiplier: Some(0.8),
+        dry_base: Some(1.75),
+        dry_allowed_length: Some(2),
+        dry_penalty_last_n: Some(1024),
+    };
+}
+
+impl Default for RepetitionSettings {
+    fn default() -> Self {
+        Self {
+            cut: true,
+            retry: Self::RETRY_SAMPLING,
+        }
+    }
+}
+
+/// A `sampling` table read over the small-model defaults, so that a profile naming one field
+/// keeps the others (as it would for a profile the built-in defaults define).
+fn sampling_over_small_model_defaults<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Sampling, D::Error> {
+    let named = Sampling::deserialize(deserializer)?;
+    Ok(ProfileSettings::SMALL_MODEL_SAMPLING.overlay(&named))
+}
+
+/// A `repetition.retry` table read over the built-in retry sampling.
+fn sampling_over_retry_defaults<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Sampling, D::Error> {
+    let named = Sampling::deserialize(deserializer)?;
+    Ok(RepetitionSettings::RETRY_SAMPLING.overlay(&named))
 }
 
 /// Per-route settings.
@@ -342,5 +469,117 @@ impl Default for ServerSettings {
             env: BTreeMap::new(),
             env_pass: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+    use crate::{EnvSnapshot, LoadOptions, load};
+
+    fn load_with(project_file: Option<&str>, overrides: &[&str]) -> Result<Settings, String> {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(text) = project_file {
+            std::fs::write(dir.path().join("baton.toml"), text).unwrap();
+        }
+        load(&LoadOptions {
+            cwd: dir.path().to_path_buf(),
+            env: EnvSnapshot::from_pairs([], Some(dir.path().join("home"))),
+            flags: Vec::new(),
+            overrides: overrides.iter().map(|text| text.to_string()).collect(),
+        })
+        .map(|loaded| loaded.settings)
+        .map_err(|error| format!("{error}\nhint: {}", error.hint()))
+    }
+
+    #[test]
+    fn the_local_backend_takes_llama_cpp_sampling_and_the_cloud_ones_none() {
+        let settings = load_with(None, &[]).unwrap();
+        assert_eq!(
+            settings.backends["local"].sampling_params,
+            SamplingParams::LlamaCpp
+        );
+        assert_eq!(
+            settings.backends["openai"].sampling_params,
+            SamplingParams::None
+        );
+        assert_eq!(
+            settings.backends["anthropic"].sampling_params,
+            SamplingParams::None
+        );
+        assert_eq!(
+            BackendSettings::default().sampling_params,
+            SamplingParams::None,
+            "a backend a user adds sends nothing new until told what its server takes"
+        );
+    }
+
+    #[test]
+    fn the_defaults_file_spells_out_what_every_profile_gets() {
+        let settings = load_with(None, &[]).unwrap();
+        let code = &settings.profiles["code"];
+        assert_eq!(code.sampling, ProfileSettings::default().sampling);
+        assert_eq!(code.repetition, RepetitionSettings::default());
+        assert_eq!(
+            settings.profiles["fast"].sampling,
+            ProfileSettings::SMALL_MODEL_SAMPLING
+        );
+        assert!(code.repetition.cut);
+        assert_eq!(code.repetition.retry.dry_multiplier, Some(0.8));
+    }
+
+    #[test]
+    fn a_sampling_table_sets_only_the_fields_it_names() {
+        let settings = load_with(
+            Some(
+                "[profiles.mine]\nmodel = \"m\"\n[profiles.mine.sampling]\ntop_k = 20\n\
+                 [profiles.mine.repetition]\nretry = { dry_multiplier = 1.2 }\n",
+            ),
+            &["profiles.code.sampling.repeat_penalty=1.0"],
+        )
+        .unwrap();
+        let mine = &settings.profiles["mine"];
+        assert_eq!(
+            mine.sampling,
+            Sampling {
+                top_k: Some(20),
+                ..ProfileSettings::SMALL_MODEL_SAMPLING
+            }
+        );
+        assert_eq!(
+            mine.repetition.retry,
+            Sampling {
+                dry_multiplier: Some(1.2),
+                ..RepetitionSettings::RETRY_SAMPLING
+            }
+        );
+        assert_eq!(
+            settings.profiles["code"].sampling,
+            Sampling {
+                repeat_penalty: Some(1.0),
+                ..ProfileSettings::SMALL_MODEL_SAMPLING
+            }
+        );
+    }
+
+    #[test]
+    fn a_misspelt_sampling_field_or_server_name_is_refused_by_name() {
+        let error = load_with(Some("[profiles.code.sampling]\ntop_z = 3\n"), &[]).unwrap_err();
+        assert!(
+            error.contains("top_z") && error.contains("top_k"),
+            "{error}"
+        );
+        let error = load_with(None, &["backends.local.sampling_params=llama"]).unwrap_err();
+        assert!(
+            error.contains("llama") && error.contains("llama.cpp"),
+            "{error}"
+        );
+        let settings = load_with(None, &["backends.local.sampling_params=vllm"]).unwrap();
+        assert_eq!(
+            settings.backends["local"].sampling_params,
+            SamplingParams::Vllm
+        );
     }
 }

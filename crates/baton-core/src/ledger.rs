@@ -61,6 +61,12 @@ impl ErrorClass {
     }
 }
 
+/// How the error text of an attempt cut for degenerate repetition begins. Such an attempt is
+/// recorded as `outcome = error`, `error_class = final` (the same request would loop again;
+/// the retry that may follow changes the sampling): the text tells it from other final
+/// errors without a column of its own.
+pub const REPETITION_ERROR_PREFIX: &str = "degenerate repetition:";
+
 /// One attempt at one endpoint. Secrets never appear here: `endpoint` is a URL without
 /// credentials and `error` is a message built by Baton, not a raw server body with headers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,6 +97,17 @@ pub struct CallRecord {
     pub cost_usd: f64,
     /// What the same tokens would have cost at the configured cloud rate (local calls).
     pub avoided_usd: f64,
+}
+
+impl CallRecord {
+    /// Whether the attempt was cut because its reply looped on itself.
+    pub fn cut_for_repetition(&self) -> bool {
+        self.outcome == CallOutcome::Error
+            && self
+                .error
+                .as_deref()
+                .is_some_and(|error| error.starts_with(REPETITION_ERROR_PREFIX))
+    }
 }
 
 /// One row of the `edits` ledger: what became of one model reply handed to the applier

@@ -278,6 +278,7 @@ async fn run_direct(requests: usize) -> Result<Duration, BoxError> {
                     backend: &target.backend,
                     base_url: &base_url,
                     api_key: None,
+                    cut_repetition: target.repetition.cut,
                 };
                 let completion = stream_chat(&http, &call, &request, &mut |_| Ok(()))
                     .await

@@ -6,12 +6,16 @@ use sha2::{Digest, Sha256};
 
 use crate::context::{ContextPart, hex};
 use crate::router::Target;
+use crate::wire::sampling_sent;
 
 /// The key of a request: a SHA-256 over the normalized request (backend kind, base URLs,
 /// model, sampling, messages with whitespace at the ends trimmed) and the content hashes of
-/// its context parts. Anything that changes the reply changes the key.
+/// its context parts. Anything that changes the reply changes the key. Sampling beyond the
+/// temperature counts as sent: only the fields the backend takes, and none at all leaves the
+/// key as it was before such fields existed.
 pub fn key(target: &Target, request: &ChatRequest, parts: &[ContextPart]) -> String {
-    let normalized = serde_json::json!({
+    let sampling = sampling_sent(&target.backend, &request.sampling);
+    let mut normalized = serde_json::json!({
         "v": 1,
         "kind": target.backend.kind.as_str(),
         "urls": target.backend.urls,
@@ -25,5 +29,8 @@ pub fn key(target: &Target, request: &ChatRequest, parts: &[ContextPart]) -> Str
             .collect::<Vec<_>>(),
         "context": parts.iter().map(|part| [&part.label, &part.sha256]).collect::<Vec<_>>(),
     });
+    if !sampling.is_empty() {
+        normalized["sampling"] = serde_json::Value::Object(sampling);
+    }
     hex(&Sha256::digest(normalized.to_string().as_bytes()))
 }

@@ -1,5 +1,7 @@
 //! One streamed chat call to one endpoint, with its three timeouts: connect (in the HTTP
-//! client), first token, and total. Text is handed to the caller as it arrives.
+//! client), first token, and total. Text is handed to the caller as it arrives; a reply that
+//! loops on itself is cut as it streams (see [`crate::repetition`]), which closes the
+//! connection so that the server stops generating.
 
 use std::time::Duration;
 
@@ -10,6 +12,7 @@ use futures::StreamExt;
 use tokio::time::{Instant, timeout_at};
 
 use crate::error::{CallError, TimeoutPhase, parse_retry_after};
+use crate::repetition::RepetitionGuard;
 use crate::secret::{ApiKey, redact_url};
 use crate::wire::{self, ReportedUsage, StreamEvent};
 
@@ -47,6 +50,8 @@ pub struct CallTarget<'a> {
     pub backend: &'a BackendSettings,
     pub base_url: &'a str,
     pub api_key: Option<&'a ApiKey>,
+    /// Cut the reply when it loops on itself ([`CallError::Repetition`]).
+    pub cut_repetition: bool,
 }
 
 /// Builds the HTTP client for one backend (connect timeout; no proxy for local servers).
@@ -132,7 +137,11 @@ async fn stream_chat_unredacted(
                     "{}/chat/completions",
                     target.base_url.trim_end_matches('/')
                 ))
-                .json(&wire::openai::body(request, target.backend.stream_usage));
+                .json(&wire::openai::body(
+                    request,
+                    target.backend.stream_usage,
+                    target.backend.sampling_params,
+                ));
             if let Some(key) = target.api_key {
                 builder = builder.bearer_auth(key.expose());
             }
@@ -189,6 +198,7 @@ async fn stream_chat_unredacted(
     }
 
     let mut events = response.bytes_stream().eventsource();
+    let mut guard = target.cut_repetition.then(RepetitionGuard::new);
     let mut text = String::new();
     let mut ttft = None;
     let mut usage = ReportedUsage::default();
@@ -253,6 +263,15 @@ async fn stream_chat_unredacted(
                     }
                     on_delta(&piece).map_err(StreamFailure::Sink)?;
                     text.push_str(&piece);
+                    if let Some(found) = guard.as_mut().and_then(|guard| guard.push(&piece)) {
+                        // Returning drops the response body, which closes the connection:
+                        // llama-server and the others stop generating when the client goes.
+                        let error = CallError::Repetition {
+                            url: shown_url.clone(),
+                            found,
+                        };
+                        return Err(fail(error, text.len(), ttft));
+                    }
                 }
                 StreamEvent::Usage(reported) => usage.merge(reported),
                 StreamEvent::Timings(reported) => timings.merge(reported),
@@ -390,6 +409,15 @@ async fn read_whole_reply(
         }
     };
     let ttft = started.elapsed();
+    // The server generated all of it already; a loop is still not a reply.
+    if target.cut_repetition
+        && let Some(found) = RepetitionGuard::scan(&text)
+    {
+        return Err(fail(CallError::Repetition {
+            url: shown_url,
+            found,
+        }));
+    }
     on_delta(&text).map_err(StreamFailure::Sink)?;
     Ok(Completion {
         usage: resolve_usage(usage, ReportedUsage::default(), request, &text),

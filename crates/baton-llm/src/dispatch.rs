@@ -1,7 +1,9 @@
 //! Running a planned request: for each step of the chain, take a slot from the backend's
 //! pool, stream the reply, retry retryable failures with backoff (honouring `Retry-After`),
 //! then fall back to the next step. Every attempt becomes a ledger record; the caller
-//! writes them. A reply that breaks midway is taken back from the sink before the next try.
+//! writes them. A reply that breaks midway is taken back from the sink before the next try;
+//! so is one cut because it looped on itself, which is then retried once on the same step
+//! with anti-repetition sampling (where the backend takes it) before the chain falls back.
 
 use baton_core::now_ms;
 use std::collections::HashMap;
@@ -19,6 +21,7 @@ use crate::error::{CallError, DispatchError};
 use crate::pool::Pool;
 use crate::router::{RoutePlan, Target};
 use crate::secret::{ApiKey, redact_url};
+use crate::wire::sampling_sent;
 
 /// Where reply text goes as it arrives.
 pub trait ReplySink: Send {
@@ -116,6 +119,7 @@ pub fn chat_request(target: &Target, input: &DispatchInput) -> ChatRequest {
         ],
         temperature: target.temperature,
         max_tokens: target.max_tokens,
+        sampling: target.sampling,
     }
 }
 
@@ -230,14 +234,7 @@ impl Dispatcher {
         attempts: &mut Vec<CallRecord>,
         failures: &mut Vec<(String, CallError)>,
     ) -> Result<Option<(Completion, String)>, DispatchError> {
-        let request = chat_request(target, input);
-        let step = Step {
-            settings: &self.settings,
-            plan,
-            target,
-            input,
-            request: &request,
-        };
+        let mut request = chat_request(target, input);
         let api_key = match target.backend.api_key_env.as_deref() {
             Some(var) => match ApiKey::from_env(var) {
                 Some(key) => Some(key),
@@ -262,7 +259,17 @@ impl Dispatcher {
             }
         };
         let mut avoid: Option<String> = None;
-        for try_index in 0..=target.backend.retries {
+        // Retries of retryable failures made so far; the one retry after a loop is apart.
+        let mut try_index = 0;
+        let mut retried_loop = false;
+        loop {
+            let step = Step {
+                settings: &self.settings,
+                plan,
+                target,
+                input,
+                request: &request,
+            };
             let attempt_started = Instant::now();
             let started_at_ms = now_ms();
             let lease = match pool
@@ -287,12 +294,13 @@ impl Dispatcher {
                 backend: &target.backend,
                 base_url: &lease.url,
                 api_key: api_key.as_ref(),
+                cut_repetition: target.repetition.cut,
             };
             let endpoint = redact_url(&lease.url);
             tracing::debug!(step = %target.label(), %endpoint, attempt = attempts.len() + 1, "sending");
             let mut forward = |text: &str| sink.delta(text);
             let outcome = stream_chat(pool.http(), &call_target, &request, &mut forward).await;
-            match outcome {
+            let (error, received_chars, ttft, latency) = match outcome {
                 Ok(completion) => {
                     lease.report(true);
                     let record =
@@ -306,59 +314,85 @@ impl Dispatcher {
                     received_chars,
                     ttft,
                     latency,
-                }) => {
-                    lease.report(!error.blames_endpoint());
-                    drop(lease);
-                    let failed = Err(Failed {
-                        error: &error,
-                        latency,
-                        ttft,
-                        received_chars,
-                    });
-                    attempts.push(step.record(attempts.len(), started_at_ms, &endpoint, failed));
-                    if received_chars > 0 {
-                        sink.discard().map_err(DispatchError::Output)?;
-                        sink.notice(&format!(
-                            "the reply from {endpoint} broke after {received_chars} characters; that partial reply was discarded"
-                        ));
-                    }
-                    tracing::debug!(step = %target.label(), %endpoint, %error, "attempt failed");
-                    let retry_after = error.retry_after();
-                    let retryable = error.class() == ErrorClass::Retryable;
-                    avoid = Some(endpoint.clone());
-                    failures.push((target.label(), error));
-                    if !retryable || try_index == target.backend.retries {
-                        return Ok(None);
-                    }
-                    let backoff = target
-                        .backend
-                        .backoff
-                        .saturating_mul(1 << try_index.min(16))
-                        .min(target.backend.max_backoff);
-                    let wait = match retry_after {
-                        Some(asked) if asked > target.backend.max_backoff => {
-                            sink.notice(&format!(
-                                "{endpoint} asks to retry after {:.1}s, longer than max_backoff {:.1}s; not waiting",
-                                asked.as_secs_f64(),
-                                target.backend.max_backoff.as_secs_f64()
-                            ));
-                            return Ok(None);
-                        }
-                        Some(asked) => asked.max(backoff),
-                        None => backoff,
-                    };
-                    sink.notice(&format!(
-                        "retrying {} in {:.2}s (attempt {} of {})",
-                        target.label(),
-                        wait.as_secs_f64(),
-                        try_index + 2,
-                        target.backend.retries + 1
-                    ));
-                    tokio::time::sleep(wait).await;
-                }
+                }) => (error, received_chars, ttft, latency),
+            };
+            lease.report(!error.blames_endpoint());
+            drop(lease);
+            let failed = Err(Failed {
+                error: &error,
+                latency,
+                ttft,
+                received_chars,
+            });
+            attempts.push(step.record(attempts.len(), started_at_ms, &endpoint, failed));
+            if received_chars > 0 {
+                sink.discard().map_err(DispatchError::Output)?;
+                sink.notice(&match &error {
+                    CallError::Repetition { found, .. } => format!(
+                        "the reply from {endpoint} looped on itself ({}); it was cut and discarded",
+                        found.describe()
+                    ),
+                    _ => format!(
+                        "the reply from {endpoint} broke after {received_chars} characters; that partial reply was discarded"
+                    ),
+                });
             }
+            tracing::debug!(step = %target.label(), %endpoint, %error, "attempt failed");
+            if let CallError::Repetition { .. } = error {
+                failures.push((target.label(), error));
+                // Once, and only with something the server takes: the same request would
+                // loop the same way.
+                let added = sampling_sent(&target.backend, &target.repetition.retry);
+                if retried_loop || added.is_empty() {
+                    return Ok(None);
+                }
+                retried_loop = true;
+                request.sampling = request.sampling.overlay(&target.repetition.retry);
+                let fields: Vec<String> = added
+                    .iter()
+                    .map(|(name, value)| format!("{name}={value}"))
+                    .collect();
+                sink.notice(&format!(
+                    "retrying {} once with anti-repetition sampling ({})",
+                    target.label(),
+                    fields.join(", ")
+                ));
+                continue;
+            }
+            let retry_after = error.retry_after();
+            let retryable = error.class() == ErrorClass::Retryable;
+            avoid = Some(endpoint.clone());
+            failures.push((target.label(), error));
+            if !retryable || try_index >= target.backend.retries {
+                return Ok(None);
+            }
+            let backoff = target
+                .backend
+                .backoff
+                .saturating_mul(1 << try_index.min(16))
+                .min(target.backend.max_backoff);
+            let wait = match retry_after {
+                Some(asked) if asked > target.backend.max_backoff => {
+                    sink.notice(&format!(
+                        "{endpoint} asks to retry after {:.1}s, longer than max_backoff {:.1}s; not waiting",
+                        asked.as_secs_f64(),
+                        target.backend.max_backoff.as_secs_f64()
+                    ));
+                    return Ok(None);
+                }
+                Some(asked) => asked.max(backoff),
+                None => backoff,
+            };
+            sink.notice(&format!(
+                "retrying {} in {:.2}s (attempt {} of {})",
+                target.label(),
+                wait.as_secs_f64(),
+                try_index + 2,
+                target.backend.retries + 1
+            ));
+            tokio::time::sleep(wait).await;
+            try_index += 1;
         }
-        Ok(None)
     }
 
     /// Decides the route of `--route auto`: the `routes.auto.classifier` profile is asked
@@ -517,9 +551,13 @@ impl Step<'_> {
 fn failed_usage(request: &ChatRequest, failed: &Failed<'_>) -> Usage {
     let estimate = baton_core::usage::estimate_tokens_from_chars;
     match failed.ttft {
+        // A reply cut for looping knows how many tokens it ran to.
         Some(_) => Usage {
             prompt_tokens: estimate(request.content_chars()),
-            completion_tokens: estimate(failed.received_chars),
+            completion_tokens: failed
+                .error
+                .generated_tokens()
+                .unwrap_or_else(|| estimate(failed.received_chars)),
             cached_tokens: 0,
             estimated: true,
         },

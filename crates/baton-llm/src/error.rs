@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use baton_core::ErrorClass;
+use baton_core::{ErrorClass, REPETITION_ERROR_PREFIX};
 
+use crate::repetition::Repetition;
 use crate::secret::ApiKey;
 
 /// Which timeout fired.
@@ -76,6 +77,11 @@ pub enum CallError {
     /// Final for this backend: its API key variable is not set.
     #[error("backend `{backend}` needs an API key in ${var}, which is not set")]
     MissingKey { backend: String, var: String },
+    /// Final for the request as sent (it would loop again): the reply looped on itself and
+    /// was cut while it streamed. The dispatcher retries once with anti-repetition sampling
+    /// where the backend takes it.
+    #[error("{REPETITION_ERROR_PREFIX} {} from {url}", found.describe())]
+    Repetition { url: String, found: Repetition },
 }
 
 impl CallError {
@@ -100,7 +106,24 @@ impl CallError {
             }
             | CallError::ContextOverflow { .. }
             | CallError::Malformed { .. }
-            | CallError::MissingKey { .. } => ErrorClass::Final,
+            | CallError::MissingKey { .. }
+            | CallError::Repetition { .. } => ErrorClass::Final,
+        }
+    }
+
+    /// Tokens the server generated for a failed attempt, when known (a reply cut for
+    /// repetition was generated up to the cut, and is counted as estimated).
+    pub fn generated_tokens(&self) -> Option<u64> {
+        match self {
+            CallError::Repetition { found, .. } => Some(found.after_tokens),
+            CallError::Connect { .. }
+            | CallError::Timeout { .. }
+            | CallError::Http { .. }
+            | CallError::ContextOverflow { .. }
+            | CallError::StreamBroken { .. }
+            | CallError::Malformed { .. }
+            | CallError::Remote { .. }
+            | CallError::MissingKey { .. } => None,
         }
     }
 
@@ -169,6 +192,13 @@ impl CallError {
                 retryable,
             },
             missing @ CallError::MissingKey { .. } => missing,
+            CallError::Repetition { url, found } => CallError::Repetition {
+                url: r(url),
+                found: Repetition {
+                    unit: r(found.unit),
+                    ..found
+                },
+            },
         }
     }
 
@@ -181,7 +211,8 @@ impl CallError {
             CallError::StreamBroken { .. } | CallError::Malformed { .. } => true,
             CallError::Remote { .. }
             | CallError::ContextOverflow { .. }
-            | CallError::MissingKey { .. } => false,
+            | CallError::MissingKey { .. }
+            | CallError::Repetition { .. } => false,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! the store: it returns ledger records and the caller writes them.
 //!
 //! Parts: [`wire`] (dialects), [`client`] (one streamed call), [`error`], [`pool`],
-//! [`router`], [`dispatch`] (retries and fallback), [`context`], [`embeddings`] (`/v1/embeddings` vectors), [`sections`] (ranking
+//! [`router`], [`dispatch`] (retries and fallback), [`repetition`] (replies that loop on themselves), [`context`], [`embeddings`] (`/v1/embeddings` vectors), [`sections`] (ranking
 //! sections of long documents), [`probe`], [`cache`], [`secret`].
 
 pub mod cache;
@@ -15,6 +15,7 @@ pub mod embeddings;
 pub mod error;
 pub mod pool;
 pub mod probe;
+pub mod repetition;
 pub mod router;
 pub mod secret;
 pub mod sections;

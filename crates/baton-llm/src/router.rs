@@ -5,8 +5,9 @@
 
 use std::collections::BTreeSet;
 
+use baton_config::settings::RepetitionSettings;
 use baton_config::{BackendSettings, ProfileSettings, Settings};
-use baton_core::{EditFormat, Locality, Route};
+use baton_core::{EditFormat, Locality, Route, Sampling};
 use serde::Serialize;
 
 use crate::secret::ApiKey;
@@ -26,6 +27,10 @@ pub struct Target {
     pub context_budget: u64,
     pub edit_format: EditFormat,
     pub cache: bool,
+    /// Sampling beyond the temperature (sent as far as the backend takes it).
+    pub sampling: Sampling,
+    /// Whether loops are cut, and the sampling of the retry after a cut.
+    pub repetition: RepetitionSettings,
 }
 
 impl Target {
@@ -196,6 +201,8 @@ fn target(
         context_budget: profile.context_budget,
         edit_format: profile.edit_format,
         cache: profile.cache,
+        sampling: profile.sampling,
+        repetition: profile.repetition.clone(),
     }
 }
 

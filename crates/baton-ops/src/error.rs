@@ -429,6 +429,10 @@ fn dispatch_hint(error: &DispatchError, route: &str) -> String {
             Some(CallError::Http {
                 status: 401 | 403, ..
             }) => "check the API key in the variable the backend names (api_key_env)".into(),
+            Some(CallError::Repetition { .. }) => "the model looped even with anti-repetition \
+                sampling: state the task more precisely, raise the profile's temperature, or use \
+                a larger model"
+                .into(),
             Some(CallError::Http { status: 404, .. }) => "check the backend URL (it should end \
                 in /v1) and the model name, or run `baton doctor`"
                 .into(),

@@ -2,7 +2,8 @@
 //!
 //! - [`scripted`]: a scripted OpenAI/Anthropic-compatible HTTP server ([`ScriptedServer`],
 //!   [`BlockingScriptedServer`]) that plays llama-server, Ollama, OpenAI or Anthropic for what
-//!   a real model cannot do on cue: errors, hangs, cut and malformed streams, exact replies.
+//!   a real model cannot do on cue: errors, hangs, cut and malformed streams, exact replies,
+//!   and a model stuck in a loop (which reports whether the client went away).
 //!   The `scripted-server` binary runs the same server as a process, for benchmarks.
 //! - [`script`]: what that server answers ([`Script`], [`Reply`]).
 //! - [`rig`]: starts the real llama-server of the LLM rig for tests.
@@ -15,5 +16,5 @@ mod respond;
 mod routes;
 mod wire;
 
-pub use script::{Reply, SCRIPTED_PROMPT_TOKENS, Script, UsageSpec};
-pub use scripted::{BlockingScriptedServer, RecordedRequest, ScriptedServer};
+pub use script::{LOOP_MAX_TOKENS, Reply, SCRIPTED_PROMPT_TOKENS, Script, UsageSpec};
+pub use scripted::{BlockingScriptedServer, LoopEnd, LoopReport, RecordedRequest, ScriptedServer};

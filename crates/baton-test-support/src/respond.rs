@@ -1,6 +1,7 @@
 //! Turns one [`Reply`] into an HTTP response for one chat request: picks stream or object by
 //! the request, spaces the events in time, and ends the body normally, by aborting the
-//! connection, or by hanging until shutdown.
+//! connection, or by hanging until shutdown. A loop is generated chunk by chunk and reports,
+//! when its body goes, how far it got and whether the client left.
 //!
 //! Every wait here also watches the server's shutdown signal, because axum's graceful shutdown
 //! waits for each open response to finish: a reply that slept without watching would keep
@@ -16,8 +17,9 @@ use axum::response::Response;
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use crate::script::{Reply, UsageSpec};
-use crate::wire::{self, Completion};
+use crate::script::{Reply, SCRIPTED_PROMPT_TOKENS, UsageSpec};
+use crate::scripted::{LoopEnd, LoopReport};
+use crate::wire::{self, Completion, Finish};
 
 /// Which API the request came in on; decides how a reply is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,10 +28,15 @@ pub(crate) enum Dialect {
     Anthropic,
 }
 
+/// Where a loop stream's [`LoopReport`] goes when it ends.
+pub(crate) type LoopReporter = Box<dyn FnOnce(LoopReport) + Send + Sync + 'static>;
+
 /// What the reply needs to know about the request.
-#[derive(Debug)]
 pub(crate) struct ChatContext {
     pub(crate) dialect: Dialect,
+    /// The request's `max_tokens` (a default when it names none): where a loop stops.
+    pub(crate) max_tokens: u64,
+    pub(crate) report_loop: LoopReporter,
     /// The request had `"stream": true`.
     pub(crate) stream: bool,
     /// The request had `"stream_options": {"include_usage": true}`.
@@ -65,6 +72,8 @@ enum Ending {
 struct Step {
     delay_ms: u64,
     bytes: Bytes,
+    /// A generated token, counted by a loop's report.
+    token: bool,
 }
 
 /// The text of a stream reply, whatever its dialect.
@@ -139,6 +148,11 @@ pub(crate) async fn chat_response(
             chunk_delay_ms,
         } => cut_midway(&chunks, chunk_delay_ms, context, guard),
         Reply::MalformedSse => malformed(context, guard),
+        Reply::Loop {
+            head,
+            cycle,
+            chunk_delay_ms,
+        } => loop_response(head, cycle, chunk_delay_ms, context, guard),
         // Unwrapped by the loop above.
         Reply::Delay { .. } => aborted(context.shutdown),
     }
@@ -151,6 +165,7 @@ async fn text_response(text: TextReply, mut context: ChatContext, guard: Guard) 
         created: context.created,
         chunks: &text.chunks,
         usage: text.usage,
+        finish: Finish::Stop,
     };
     if !context.stream {
         // A non-streaming server answers once the whole text is generated.
@@ -204,6 +219,7 @@ fn cut_midway(
         created: context.created,
         chunks,
         usage: None,
+        finish: Finish::Stop,
     };
     let (headers, steps) = if !context.stream {
         // Half of the object, then the connection goes: a body shorter than promised.
@@ -231,6 +247,126 @@ fn cut_midway(
         (Headers::EventStream, steps)
     };
     timed_response(headers, steps, Ending::Abort, context.shutdown, guard)
+}
+
+/// `head`, then `cycle` over and over, until `max_tokens` chunks: generated as they are sent,
+/// so a loop costs no memory for the tokens it will never reach.
+fn loop_response(
+    head: Vec<String>,
+    cycle: Vec<String>,
+    chunk_delay_ms: u64,
+    context: ChatContext,
+    guard: Guard,
+) -> Response {
+    let max_tokens = context.max_tokens;
+    let limit = usize::try_from(max_tokens).unwrap_or(usize::MAX);
+    // With no cycle the reply is the head alone and ends as a finished one.
+    let total = if cycle.is_empty() {
+        head.len().min(limit)
+    } else {
+        limit
+    };
+    let finish = if total == limit {
+        Finish::Length
+    } else {
+        Finish::Stop
+    };
+    // Chunk `index` of the reply: the head, then the cycle round and round.
+    let text_at = move |index: usize| -> String {
+        match head.get(index) {
+            Some(text) => text.clone(),
+            None => cycle
+                .get((index - head.len()) % cycle.len().max(1))
+                .cloned()
+                .unwrap_or_default(),
+        }
+    };
+    let completion_tokens = u64::try_from(total).unwrap_or(u64::MAX);
+    let usage = Some(UsageSpec::new(SCRIPTED_PROMPT_TOKENS, completion_tokens));
+    if !context.stream {
+        // Nothing to cut: the whole loop is generated before the answer.
+        let chunks: Vec<String> = (0..total).map(text_at).collect();
+        let completion = Completion {
+            id: &context.id,
+            model: &context.model,
+            created: context.created,
+            chunks: &chunks,
+            usage,
+            finish,
+        };
+        let body = match context.dialect {
+            Dialect::OpenAi => wire::openai_object(&completion),
+            Dialect::Anthropic => wire::anthropic_object(&completion),
+        };
+        (context.report_loop)(LoopReport {
+            chunks_sent: completion_tokens,
+            max_tokens,
+            ended: LoopEnd::Finished,
+        });
+        drop(guard);
+        return whole_response(StatusCode::OK, Headers::Json, body);
+    }
+    let ChatContext {
+        dialect,
+        include_usage,
+        id,
+        model,
+        created,
+        shutdown,
+        report_loop,
+        ..
+    } = context;
+    let meta = Completion {
+        id: &id,
+        model: &model,
+        created,
+        chunks: &[],
+        usage,
+        finish,
+    };
+    let (head_events, tail_events) = match dialect {
+        Dialect::OpenAi => (Vec::new(), wire::openai_tail(&meta, include_usage)),
+        Dialect::Anthropic => (wire::anthropic_head(&meta), wire::anthropic_tail(&meta)),
+    };
+    let content = (0..total).map(move |index| {
+        let text = text_at(index);
+        let bytes = match dialect {
+            Dialect::OpenAi => {
+                let meta = Completion {
+                    id: &id,
+                    model: &model,
+                    created,
+                    chunks: &[],
+                    usage: None,
+                    finish,
+                };
+                wire::openai_content_event(&meta, index == 0, &text, include_usage)
+            }
+            Dialect::Anthropic => wire::anthropic_content_event(&text),
+        };
+        Step {
+            delay_ms: if index == 0 { 0 } else { chunk_delay_ms },
+            bytes,
+            token: true,
+        }
+    });
+    let steps = immediate(head_events)
+        .chain(content)
+        .chain(immediate(tail_events));
+    let progress = LoopProgress {
+        chunks_sent: 0,
+        max_tokens,
+        ended: None,
+        report: Some(report_loop),
+    };
+    timed_stream(
+        Headers::EventStream,
+        Box::new(steps),
+        Ending::Finish,
+        shutdown,
+        guard,
+        Some(progress),
+    )
 }
 
 fn malformed(context: ChatContext, guard: Guard) -> Response {
@@ -262,6 +398,7 @@ fn spaced(
         .map(move |(index, bytes)| Step {
             delay_ms: if index == 0 { first_ms } else { between_ms },
             bytes,
+            token: false,
         })
 }
 
@@ -337,11 +474,35 @@ fn aborted(shutdown: watch::Receiver<bool>) -> Response {
 
 /// State of a timed body stream.
 struct Timed {
-    steps: std::vec::IntoIter<Step>,
+    steps: Box<dyn Iterator<Item = Step> + Send>,
     ending: Ending,
     shutdown: watch::Receiver<bool>,
+    /// A loop's count of what went out; reports when the stream is dropped.
+    progress: Option<LoopProgress>,
     /// Dropped with the stream, which ends the in-flight count of a streamed reply.
     _guard: Guard,
+}
+
+/// How far a loop stream got. Its report goes out when it is dropped, which is when hyper
+/// drops the body: at the end, on shutdown, or once a write fails because the client left.
+struct LoopProgress {
+    chunks_sent: u64,
+    max_tokens: u64,
+    /// Set when the stream ends by itself; still `None` on drop means the client left.
+    ended: Option<LoopEnd>,
+    report: Option<LoopReporter>,
+}
+
+impl Drop for LoopProgress {
+    fn drop(&mut self) {
+        if let Some(report) = self.report.take() {
+            report(LoopReport {
+                chunks_sent: self.chunks_sent,
+                max_tokens: self.max_tokens,
+                ended: self.ended.unwrap_or(LoopEnd::ClientLeft),
+            });
+        }
+    }
 }
 
 fn timed_response(
@@ -351,22 +512,55 @@ fn timed_response(
     shutdown: watch::Receiver<bool>,
     guard: Guard,
 ) -> Response {
-    let state = Timed {
-        steps: steps.into_iter(),
+    timed_stream(
+        headers,
+        Box::new(steps.into_iter()),
         ending,
         shutdown,
+        guard,
+        None,
+    )
+}
+
+fn timed_stream(
+    headers: Headers,
+    steps: Box<dyn Iterator<Item = Step> + Send>,
+    ending: Ending,
+    shutdown: watch::Receiver<bool>,
+    guard: Guard,
+    progress: Option<LoopProgress>,
+) -> Response {
+    let state = Timed {
+        steps,
+        ending,
+        shutdown,
+        progress,
         _guard: guard,
     };
     let stream = futures::stream::unfold(Some(state), |state| async move {
         let mut timed = state?;
+        let mark = |timed: &mut Timed, ended: LoopEnd| {
+            if let Some(progress) = &mut timed.progress {
+                progress.ended = Some(ended);
+            }
+        };
         if let Some(step) = timed.steps.next() {
             if !sleep_unless_shutdown(&mut timed.shutdown, step.delay_ms).await {
+                mark(&mut timed, LoopEnd::Shutdown);
                 return Some((Err(shutting_down()), None));
+            }
+            if step.token
+                && let Some(progress) = &mut timed.progress
+            {
+                progress.chunks_sent += 1;
             }
             return Some((Ok(step.bytes), Some(timed)));
         }
         match timed.ending {
-            Ending::Finish => None,
+            Ending::Finish => {
+                mark(&mut timed, LoopEnd::Finished);
+                None
+            }
             Ending::Abort => {
                 // hyper polls a ready body to the end before it flushes, and drops its write
                 // buffer when the body fails; one pending poll makes it flush first.

@@ -19,8 +19,8 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::respond::{self, ChatContext, Dialect, Headers};
-use crate::script::{Reply, Script};
-use crate::scripted::RecordedRequest;
+use crate::script::{LOOP_MAX_TOKENS, Reply, Script};
+use crate::scripted::{LoopReport, RecordedRequest};
 
 /// Chat requests carry whole conversations and context files; axum's 2 MiB default would turn
 /// a large but valid prompt into a 413 the real servers would not send.
@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     /// Chat requests being served; a watch so that tests can wait for a count.
     in_flight: watch::Sender<usize>,
     max_in_flight: AtomicUsize,
+    /// What became of each loop stream, as they end; a watch so that tests can wait.
+    loop_reports: watch::Sender<Vec<LoopReport>>,
     next_id: AtomicU64,
     /// Becomes true once, when the server starts shutting down.
     shutdown: watch::Sender<bool>,
@@ -80,6 +82,7 @@ impl Shared {
             request_count: watch::Sender::new(0),
             in_flight: watch::Sender::new(0),
             max_in_flight: AtomicUsize::new(0),
+            loop_reports: watch::Sender::new(Vec::new()),
             next_id: AtomicU64::new(1),
             shutdown: watch::Sender::new(false),
         }
@@ -123,6 +126,22 @@ impl Shared {
 
     pub(crate) fn max_in_flight(&self) -> usize {
         self.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn loop_reports(&self) -> Vec<LoopReport> {
+        self.loop_reports.borrow().clone()
+    }
+
+    pub(crate) async fn wait_for_loop_reports(&self, count: usize) -> Vec<LoopReport> {
+        let mut receiver = self.loop_reports.subscribe();
+        // The sender lives in `self`, so the wait cannot fail while we hold `self`.
+        let _ = receiver.wait_for(|reports| reports.len() >= count).await;
+        receiver.borrow().clone()
+    }
+
+    pub(crate) fn push_loop_report(&self, report: LoopReport) {
+        self.loop_reports
+            .send_modify(|reports| reports.push(report));
     }
 
     pub(crate) fn set_health(&self, healthy: bool) {
@@ -238,8 +257,16 @@ async fn chat(shared: &Arc<Shared>, dialect: Dialect, request: &Value) -> Respon
         .and_then(Value::as_str)
         .unwrap_or_else(|| shared.default_model())
         .to_owned();
+    let max_tokens = request
+        .get("max_tokens")
+        .or_else(|| request.get("max_completion_tokens"))
+        .and_then(Value::as_u64)
+        .unwrap_or(LOOP_MAX_TOKENS);
+    let reporter = Arc::clone(shared);
     let context = ChatContext {
         dialect,
+        max_tokens,
+        report_loop: Box::new(move |report| reporter.push_loop_report(report)),
         stream: request.get("stream").and_then(Value::as_bool) == Some(true),
         include_usage: request
             .pointer("/stream_options/include_usage")

@@ -24,6 +24,9 @@ pub const SCRIPTED_PROMPT_TOKENS: u64 = 10;
 /// How many pieces [`Reply::text`] cuts its text into, so that clients see a real stream.
 const TEXT_PIECES: usize = 3;
 
+/// The tokens a [`Reply::Loop`] stops at when the request has no `max_tokens`.
+pub const LOOP_MAX_TOKENS: u64 = 4096;
+
 /// The whole behaviour of one scripted server.
 ///
 /// Chat requests (`POST /v1/chat/completions`, `POST /v1/messages`) take the replies of
@@ -213,6 +216,18 @@ pub enum Reply {
     },
     /// A `200` stream whose data lines are not valid JSON, then the normal end of stream.
     MalformedSse,
+    /// A model stuck in a loop: `head`, then `cycle` over and over, one chunk per token,
+    /// until the client goes away, the request's `max_tokens` chunks have gone out (then it
+    /// finishes with `finish_reason: "length"`, as llama-server does; [`LOOP_MAX_TOKENS`]
+    /// when the request names none) or the server shuts down. Each one leaves a
+    /// [`crate::LoopReport`] saying how far it got and why it ended.
+    Loop {
+        head: Vec<String>,
+        cycle: Vec<String>,
+        /// Wait between two chunks: the pace of generation.
+        #[serde(default)]
+        chunk_delay_ms: u64,
+    },
     /// Waits `ms` (service time), then answers with `then`.
     Delay { ms: u64, then: Box<Reply> },
 }
@@ -296,6 +311,21 @@ impl Reply {
         }
     }
 
+    /// `head`, then `cycle` over and over (see [`Reply::Loop`]), each chunk `chunk_delay_ms`
+    /// after the one before.
+    pub fn looping<H, C, S>(head: H, cycle: C, chunk_delay_ms: u64) -> Self
+    where
+        H: IntoIterator<Item = S>,
+        C: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::Loop {
+            head: head.into_iter().map(Into::into).collect(),
+            cycle: cycle.into_iter().map(Into::into).collect(),
+            chunk_delay_ms,
+        }
+    }
+
     /// Waits `ms`, then answers with `then`.
     pub fn delayed(ms: u64, then: Reply) -> Self {
         Self::Delay {
@@ -328,6 +358,11 @@ impl Reply {
             },
             Self::CutMidway { chunks, .. } => Self::CutMidway {
                 chunks,
+                chunk_delay_ms: chunk_ms,
+            },
+            Self::Loop { head, cycle, .. } => Self::Loop {
+                head,
+                cycle,
                 chunk_delay_ms: chunk_ms,
             },
             other @ (Self::Status { .. }
@@ -415,7 +450,8 @@ mod tests {
                 {"type": "status", "code": 429, "body": "{}", "retry_after": "2"},
                 {"type": "delay", "ms": 5, "then": {"type": "malformed_sse"}},
                 {"type": "cut_midway", "chunks": ["a"]},
-                {"type": "hang_before_first_token"}
+                {"type": "hang_before_first_token"},
+                {"type": "loop", "head": ["a"], "cycle": ["b", "c"]}
             ],
             "default": {"type": "openai_stream", "chunks": ["x"]},
             "n_ctx": 8192
@@ -431,6 +467,7 @@ mod tests {
         );
         assert_eq!(script.replies[1], Reply::delayed(5, Reply::MalformedSse));
         assert_eq!(script.replies[2], Reply::cut_midway(["a"]));
+        assert_eq!(script.replies[4], Reply::looping(["a"], ["b", "c"], 0));
         assert_eq!(
             script.default,
             Reply::OpenAiStream {

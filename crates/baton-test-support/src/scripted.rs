@@ -59,6 +59,29 @@ impl RecordedRequest {
     }
 }
 
+/// Why a [`Reply::Loop`] stream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoopEnd {
+    /// The client went away (closed or reset the connection) before the end.
+    ClientLeft,
+    /// It ran to its end: the request's `max_tokens` chunks (only the head for a loop
+    /// without a cycle), then the finish.
+    Finished,
+    /// The server shut down first.
+    Shutdown,
+}
+
+/// What became of one [`Reply::Loop`] stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoopReport {
+    /// Content chunks (tokens) handed to the connection.
+    pub chunks_sent: u64,
+    /// The `max_tokens` the stream would have stopped at.
+    pub max_tokens: u64,
+    pub ended: LoopEnd,
+}
+
 /// What both server kinds need to answer their accessors.
 #[derive(Debug, Clone)]
 struct Handle {
@@ -151,6 +174,17 @@ impl ScriptedServer {
     /// The highest number of chat requests served at once so far.
     pub fn max_in_flight(&self) -> usize {
         self.handle.shared.max_in_flight()
+    }
+
+    /// What became of each [`Reply::Loop`] stream that has ended, in the order they ended.
+    pub fn loop_reports(&self) -> Vec<LoopReport> {
+        self.handle.shared.loop_reports()
+    }
+
+    /// Returns once at least `count` loop streams have ended: after a client cut one, the
+    /// server notices at its next write, a chunk's delay later.
+    pub async fn wait_for_loop_reports(&self, count: usize) -> Vec<LoopReport> {
+        self.handle.shared.wait_for_loop_reports(count).await
     }
 
     /// Returns once the number of chat requests in flight satisfies `until` (checked now and
@@ -286,6 +320,11 @@ impl BlockingScriptedServer {
     /// The highest number of chat requests served at once so far.
     pub fn max_in_flight(&self) -> usize {
         self.handle.shared.max_in_flight()
+    }
+
+    /// What became of each [`Reply::Loop`] stream that has ended.
+    pub fn loop_reports(&self) -> Vec<LoopReport> {
+        self.handle.shared.loop_reports()
     }
 
     /// Changes what `GET /health` answers from now on.

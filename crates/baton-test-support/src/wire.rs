@@ -7,6 +7,31 @@ use serde::Serialize;
 
 use crate::script::UsageSpec;
 
+/// Why a reply ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Finish {
+    /// The model finished (`stop`, `end_turn`).
+    Stop,
+    /// The request's `max_tokens` ran out (`length`, `max_tokens`).
+    Length,
+}
+
+impl Finish {
+    fn openai(self) -> &'static str {
+        match self {
+            Finish::Stop => "stop",
+            Finish::Length => "length",
+        }
+    }
+
+    fn anthropic(self) -> &'static str {
+        match self {
+            Finish::Stop => "end_turn",
+            Finish::Length => "max_tokens",
+        }
+    }
+}
+
 /// What one reply says, independent of dialect.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Completion<'a> {
@@ -16,6 +41,7 @@ pub(crate) struct Completion<'a> {
     pub(crate) created: u64,
     pub(crate) chunks: &'a [String],
     pub(crate) usage: Option<UsageSpec>,
+    pub(crate) finish: Finish,
 }
 
 impl Completion<'_> {
@@ -130,45 +156,75 @@ fn named_event(name: &str, json: &impl Serialize) -> Bytes {
 
 pub(crate) const OPENAI_DONE: &[u8] = b"data: [DONE]\n\n";
 
+/// One chunk of an OpenAI stream: `delta` with a finish reason or none.
+fn openai_chunk(
+    completion: &Completion<'_>,
+    delta: Delta<'_>,
+    finish_reason: Option<&'static str>,
+    include_usage: bool,
+) -> Bytes {
+    data_event(&ChatChunk {
+        id: completion.id,
+        object: "chat.completion.chunk",
+        created: completion.created,
+        model: completion.model,
+        choices: vec![ChunkChoice {
+            index: 0,
+            delta,
+            finish_reason,
+        }],
+        usage: include_usage.then_some(None),
+    })
+}
+
+/// The content chunk carrying `text`; the role rides on the first chunk only, as OpenAI and
+/// llama-server send it. For replies made chunk by chunk (a loop) as for whole ones.
+pub(crate) fn openai_content_event(
+    completion: &Completion<'_>,
+    first: bool,
+    text: &str,
+    include_usage: bool,
+) -> Bytes {
+    let delta = Delta {
+        role: first.then_some("assistant"),
+        content: Some(text),
+    };
+    openai_chunk(completion, delta, None, include_usage)
+}
+
 /// The events of an OpenAI chat-completions stream. The usage chunk is sent only when the
 /// client asked with `stream_options.include_usage` (OpenAI's rule) and the reply has usage.
 pub(crate) fn openai_stream(completion: &Completion<'_>, include_usage: bool) -> OpenAiEvents {
-    let usage_field = || include_usage.then_some(None);
-    let chunk = |delta: Delta<'_>, finish_reason| {
-        data_event(&ChatChunk {
-            id: completion.id,
-            object: "chat.completion.chunk",
-            created: completion.created,
-            model: completion.model,
-            choices: vec![ChunkChoice {
-                index: 0,
-                delta,
-                finish_reason,
-            }],
-            usage: usage_field(),
-        })
-    };
     let mut content = Vec::with_capacity(completion.chunks.len().max(1));
     if completion.chunks.is_empty() {
-        let delta = Delta {
-            role: Some("assistant"),
-            content: Some(""),
-        };
-        content.push(chunk(delta, None));
+        content.push(openai_content_event(completion, true, "", include_usage));
     }
     for (index, text) in completion.chunks.iter().enumerate() {
-        // The role rides on the first chunk only, as OpenAI and llama-server send it.
-        let delta = Delta {
-            role: (index == 0).then_some("assistant"),
-            content: Some(text),
-        };
-        content.push(chunk(delta, None));
+        content.push(openai_content_event(
+            completion,
+            index == 0,
+            text,
+            include_usage,
+        ));
     }
+    OpenAiEvents {
+        content,
+        tail: openai_tail(completion, include_usage),
+    }
+}
+
+/// The finish chunk, the usage chunk when asked for and known, and `[DONE]`.
+pub(crate) fn openai_tail(completion: &Completion<'_>, include_usage: bool) -> Vec<Bytes> {
     let finish = Delta {
         role: None,
         content: None,
     };
-    let mut tail = vec![chunk(finish, Some("stop"))];
+    let mut tail = vec![openai_chunk(
+        completion,
+        finish,
+        Some(completion.finish.openai()),
+        include_usage,
+    )];
     if let (true, Some(usage)) = (include_usage, completion.usage) {
         tail.push(data_event(&ChatChunk {
             id: completion.id,
@@ -180,7 +236,7 @@ pub(crate) fn openai_stream(completion: &Completion<'_>, include_usage: bool) ->
         }));
     }
     tail.push(Bytes::from_static(OPENAI_DONE));
-    OpenAiEvents { content, tail }
+    tail
 }
 
 /// A whole `chat.completion` object, for requests that did not ask to stream.
@@ -196,7 +252,7 @@ pub(crate) fn openai_object(completion: &Completion<'_>) -> Bytes {
                 role: "assistant",
                 content: completion.text(),
             },
-            finish_reason: "stop",
+            finish_reason: completion.finish.openai(),
         }],
         usage: completion.usage.map(Into::into),
     })
@@ -295,11 +351,35 @@ fn anthropic_event(event: &AnthropicEvent<'_>) -> Bytes {
     named_event(name, event)
 }
 
+/// The `content_block_delta` event carrying `text`.
+pub(crate) fn anthropic_content_event(text: &str) -> Bytes {
+    anthropic_event(&AnthropicEvent::ContentBlockDelta {
+        index: 0,
+        delta: TextDelta {
+            kind: "text_delta",
+            text,
+        },
+    })
+}
+
 /// The events of an Anthropic Messages stream. `message_start` reports the input tokens and
 /// one output token, and `message_delta` the final output count, as the real API does.
 pub(crate) fn anthropic_stream(completion: &Completion<'_>) -> AnthropicEvents {
+    AnthropicEvents {
+        head: anthropic_head(completion),
+        content: completion
+            .chunks
+            .iter()
+            .map(|text| anthropic_content_event(text))
+            .collect(),
+        tail: anthropic_tail(completion),
+    }
+}
+
+/// `message_start`, `content_block_start`, `ping`.
+pub(crate) fn anthropic_head(completion: &Completion<'_>) -> Vec<Bytes> {
     let usage = completion.anthropic_usage();
-    let head = vec![
+    vec![
         anthropic_event(&AnthropicEvent::MessageStart {
             message: AnthropicMessage {
                 id: completion.id,
@@ -323,25 +403,17 @@ pub(crate) fn anthropic_stream(completion: &Completion<'_>) -> AnthropicEvents {
             },
         }),
         anthropic_event(&AnthropicEvent::Ping),
-    ];
-    let content = completion
-        .chunks
-        .iter()
-        .map(|text| {
-            anthropic_event(&AnthropicEvent::ContentBlockDelta {
-                index: 0,
-                delta: TextDelta {
-                    kind: "text_delta",
-                    text,
-                },
-            })
-        })
-        .collect();
-    let tail = vec![
+    ]
+}
+
+/// `content_block_stop`, `message_delta` (the stop reason and output count), `message_stop`.
+pub(crate) fn anthropic_tail(completion: &Completion<'_>) -> Vec<Bytes> {
+    let usage = completion.anthropic_usage();
+    vec![
         anthropic_event(&AnthropicEvent::ContentBlockStop { index: 0 }),
         anthropic_event(&AnthropicEvent::MessageDelta {
             delta: StopDelta {
-                stop_reason: "end_turn",
+                stop_reason: completion.finish.anthropic(),
                 stop_sequence: None,
             },
             usage: OutputUsage {
@@ -349,12 +421,7 @@ pub(crate) fn anthropic_stream(completion: &Completion<'_>) -> AnthropicEvents {
             },
         }),
         anthropic_event(&AnthropicEvent::MessageStop),
-    ];
-    AnthropicEvents {
-        head,
-        content,
-        tail,
-    }
+    ]
 }
 
 /// A whole Anthropic `message` object, for requests that did not ask to stream.
@@ -369,7 +436,7 @@ pub(crate) fn anthropic_object(completion: &Completion<'_>) -> Bytes {
             text: completion.text(),
         }],
         model: completion.model,
-        stop_reason: Some("end_turn"),
+        stop_reason: Some(completion.finish.anthropic()),
         stop_sequence: None,
         usage: AnthropicUsage {
             input_tokens: usage.prompt_tokens,
@@ -406,6 +473,7 @@ mod tests {
             created: 7,
             chunks,
             usage,
+            finish: Finish::Stop,
         }
     }
 

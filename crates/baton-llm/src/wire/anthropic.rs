@@ -9,7 +9,8 @@ use super::{ReportedUsage, StreamEvent, number};
 /// The `anthropic-version` header value this client speaks.
 pub const API_VERSION: &str = "2023-06-01";
 
-/// The request body.
+/// The request body. Nothing of the request's sampling is sent: Messages has no repetition
+/// penalties, and newer models refuse `top_p` beside a temperature.
 pub fn body(request: &ChatRequest) -> Value {
     let system: Vec<&str> = request
         .messages
@@ -122,9 +123,18 @@ mod tests {
             messages: vec![ChatMessage::system("be brief"), ChatMessage::user("hi")],
             temperature: 0.0,
             max_tokens: 5,
+            sampling: baton_core::Sampling {
+                top_k: Some(40),
+                repeat_penalty: Some(1.1),
+                ..baton_core::Sampling::default()
+            },
         };
         let body = body(&request);
         assert_eq!(body["system"], "be brief");
+        assert!(
+            body.get("top_k").is_none() && body.get("repeat_penalty").is_none(),
+            "Messages has no repetition penalties, and nothing else is sent: {body}"
+        );
         assert_eq!(body["messages"].as_array().unwrap().len(), 1);
     }
 

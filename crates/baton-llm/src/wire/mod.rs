@@ -4,6 +4,75 @@
 pub mod anthropic;
 pub mod openai;
 
+use baton_config::settings::SamplingParams;
+use baton_config::{BackendKind, BackendSettings};
+use baton_core::Sampling;
+use serde_json::{Map, Value};
+
+/// The sampling fields a request to `backend` carries for `sampling` (none to Anthropic's
+/// Messages, whatever `sampling_params` says: it has no repetition penalties).
+pub fn sampling_sent(backend: &BackendSettings, sampling: &Sampling) -> Map<String, Value> {
+    match backend.kind {
+        BackendKind::Openai => sampling_fields(backend.sampling_params, sampling),
+        BackendKind::Anthropic => Map::new(),
+    }
+}
+
+/// The sampling fields a server taking `params` gets for `sampling`, under its names. Fields
+/// the server does not take are left out, never sent for it to refuse or misread.
+pub fn sampling_fields(params: SamplingParams, sampling: &Sampling) -> Map<String, Value> {
+    let mut fields = Map::new();
+    let mut put = |name: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            fields.insert(name.to_owned(), value);
+        }
+    };
+    let Sampling {
+        top_k,
+        top_p,
+        min_p,
+        repeat_penalty,
+        repeat_last_n,
+        frequency_penalty,
+        presence_penalty,
+        dry_multiplier,
+        dry_base,
+        dry_allowed_length,
+        dry_penalty_last_n,
+    } = *sampling;
+    match params {
+        SamplingParams::None => {}
+        SamplingParams::LlamaCpp => {
+            put("top_k", top_k.map(Value::from));
+            put("top_p", top_p.map(Value::from));
+            put("min_p", min_p.map(Value::from));
+            put("repeat_penalty", repeat_penalty.map(Value::from));
+            put("repeat_last_n", repeat_last_n.map(Value::from));
+            put("frequency_penalty", frequency_penalty.map(Value::from));
+            put("presence_penalty", presence_penalty.map(Value::from));
+            put("dry_multiplier", dry_multiplier.map(Value::from));
+            put("dry_base", dry_base.map(Value::from));
+            put("dry_allowed_length", dry_allowed_length.map(Value::from));
+            put("dry_penalty_last_n", dry_penalty_last_n.map(Value::from));
+        }
+        SamplingParams::Vllm => {
+            put("top_k", top_k.map(Value::from));
+            put("top_p", top_p.map(Value::from));
+            put("min_p", min_p.map(Value::from));
+            // The same multiplicative penalty under the Transformers name.
+            put("repetition_penalty", repeat_penalty.map(Value::from));
+            put("frequency_penalty", frequency_penalty.map(Value::from));
+            put("presence_penalty", presence_penalty.map(Value::from));
+        }
+        SamplingParams::Openai => {
+            put("top_p", top_p.map(Value::from));
+            put("frequency_penalty", frequency_penalty.map(Value::from));
+            put("presence_penalty", presence_penalty.map(Value::from));
+        }
+    }
+    fields
+}
+
 /// Token counts a stream reported. Fields are `None` until the server says them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReportedUsage {
@@ -41,4 +110,48 @@ pub enum StreamEvent {
 /// Reads a JSON number field as u64.
 pub(crate) fn number(value: &serde_json::Value, key: &str) -> Option<u64> {
     value.get(key).and_then(serde_json::Value::as_u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RETRY: Sampling = Sampling {
+        top_k: None,
+        top_p: None,
+        min_p: None,
+        repeat_penalty: Some(1.1),
+        repeat_last_n: None,
+        frequency_penalty: Some(0.3),
+        presence_penalty: None,
+        dry_multiplier: Some(0.8),
+        dry_base: Some(1.75),
+        dry_allowed_length: Some(2),
+        dry_penalty_last_n: Some(1024),
+    };
+
+    fn names(params: SamplingParams) -> Vec<String> {
+        sampling_fields(params, &RETRY).keys().cloned().collect()
+    }
+
+    #[test]
+    fn each_server_gets_the_fields_it_takes_under_its_own_names() {
+        assert_eq!(
+            names(SamplingParams::LlamaCpp),
+            [
+                "dry_allowed_length",
+                "dry_base",
+                "dry_multiplier",
+                "dry_penalty_last_n",
+                "frequency_penalty",
+                "repeat_penalty"
+            ]
+        );
+        assert_eq!(
+            names(SamplingParams::Vllm),
+            ["frequency_penalty", "repetition_penalty"]
+        );
+        assert_eq!(names(SamplingParams::Openai), ["frequency_penalty"]);
+        assert!(names(SamplingParams::None).is_empty());
+    }
 }

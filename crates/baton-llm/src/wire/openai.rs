@@ -2,13 +2,15 @@
 //! Tolerant on purpose: servers omit `created`/`object`, send numeric error codes, add
 //! `reasoning_content` and llama.cpp `timings`; unknown fields are ignored.
 
+use baton_config::settings::SamplingParams;
 use baton_core::ChatRequest;
 use serde_json::{Value, json};
 
-use super::{ReportedUsage, StreamEvent, number};
+use super::{ReportedUsage, StreamEvent, number, sampling_fields};
 
-/// The request body. `include_usage` asks for a usage chunk at the end of the stream.
-pub fn body(request: &ChatRequest, include_usage: bool) -> Value {
+/// The request body. `include_usage` asks for a usage chunk at the end of the stream;
+/// `params` says which of the request's sampling settings the server takes.
+pub fn body(request: &ChatRequest, include_usage: bool, params: SamplingParams) -> Value {
     let mut body = json!({
         "model": request.model,
         "messages": request.messages,
@@ -18,6 +20,9 @@ pub fn body(request: &ChatRequest, include_usage: bool) -> Value {
     });
     if include_usage {
         body["stream_options"] = json!({ "include_usage": true });
+    }
+    if let Value::Object(fields) = &mut body {
+        fields.extend(sampling_fields(params, &request.sampling));
     }
     body
 }
@@ -203,8 +208,54 @@ mod tests {
             messages: vec![baton_core::ChatMessage::user("hi")],
             temperature: 0.2,
             max_tokens: 10,
+            sampling: baton_core::Sampling::default(),
         };
-        assert!(body(&request, true).get("stream_options").is_some());
-        assert!(body(&request, false).get("stream_options").is_none());
+        assert!(
+            body(&request, true, SamplingParams::None)
+                .get("stream_options")
+                .is_some()
+        );
+        assert!(
+            body(&request, false, SamplingParams::None)
+                .get("stream_options")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn sampling_goes_into_the_body_only_where_the_server_takes_it() {
+        let request = ChatRequest {
+            model: "m".into(),
+            messages: vec![baton_core::ChatMessage::user("hi")],
+            temperature: 0.2,
+            max_tokens: 10,
+            sampling: baton_core::Sampling {
+                top_k: Some(40),
+                repeat_penalty: Some(1.05),
+                ..baton_core::Sampling::default()
+            },
+        };
+        let llama = body(&request, true, SamplingParams::LlamaCpp);
+        assert_eq!(
+            (llama["top_k"].clone(), llama["repeat_penalty"].clone()),
+            (json!(40), json!(1.05))
+        );
+        let vllm = body(&request, true, SamplingParams::Vllm);
+        assert_eq!(vllm["repetition_penalty"], json!(1.05));
+        assert!(vllm.get("repeat_penalty").is_none());
+        let cloud = body(&request, true, SamplingParams::None);
+        let keys: Vec<&String> = cloud.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "max_tokens",
+                "messages",
+                "model",
+                "stream",
+                "stream_options",
+                "temperature"
+            ],
+            "a cloud backend gets nothing beyond what it got before"
+        );
     }
 }

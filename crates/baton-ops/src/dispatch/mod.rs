@@ -76,7 +76,11 @@ pub struct FailedAttempt {
     pub endpoint: String,
     pub model: String,
     pub attempt: u32,
+    pub error_class: Option<baton_core::ErrorClass>,
     pub error: String,
+    /// The reply looped on itself and was cut (`degenerate repetition: …`); the next attempt
+    /// was sent with anti-repetition sampling.
+    pub cut_for_repetition: bool,
 }
 
 /// A dispatch's answer: the one shape `dispatch --json`, the MCP `dispatch` tool and the

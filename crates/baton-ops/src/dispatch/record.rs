@@ -114,7 +114,9 @@ pub(super) fn streamed(
             endpoint: attempt.endpoint.clone(),
             model: attempt.model.clone(),
             attempt: attempt.attempt,
+            error_class: attempt.error_class,
             error: attempt.error.clone().unwrap_or_default(),
+            cut_for_repetition: attempt.cut_for_repetition(),
         })
         .collect();
     Ok(Served {

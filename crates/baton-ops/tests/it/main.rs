@@ -264,3 +264,54 @@ async fn an_edit_for_a_context_file_behind_the_examples_directory_edits_that_fil
             .contains("stats.py")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_reply_is_cut_retried_with_anti_repetition_sampling_and_reported() {
+    let cycle = ["    assert add(1, 2) == 3\n", "    assert add(2, 2) == 4\n"];
+    let server = ScriptedServer::start(
+        Script::new()
+            .then(Reply::looping(["def test_add():\n"], cycle, 0))
+            .default(Reply::text("def test_add():\n    assert add(1, 2) == 3\n")),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}/chat/completions", server.openai_url());
+    let project = project(dir.path(), &[("CODER_API_URL", &url)], "");
+    let request = DispatchRequest {
+        task: "write tests for add".into(),
+        route: Some(baton_core::Route::Local),
+        ..DispatchRequest::default()
+    };
+    let response = baton_ops::dispatch::dispatch(&project, request, &mut NullSink, &Silent)
+        .await
+        .unwrap();
+    assert_eq!(
+        response.reply,
+        "def test_add():\n    assert add(1, 2) == 3\n"
+    );
+    assert_eq!(response.failed_attempts.len(), 1, "{response:?}");
+    let cut = &response.failed_attempts[0];
+    assert!(cut.cut_for_repetition, "{cut:?}");
+    assert!(cut.error.starts_with("degenerate repetition"), "{cut:?}");
+    assert!(
+        response
+            .notices
+            .iter()
+            .any(|n| n.text.contains("anti-repetition")),
+        "{:?}",
+        response.notices
+    );
+    let chat: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.is_chat())
+        .collect();
+    assert_eq!(chat.len(), 2);
+    assert!(
+        chat[1].body.get("dry_multiplier").is_some(),
+        "{}",
+        chat[1].body
+    );
+    server.shutdown().await.unwrap();
+}
