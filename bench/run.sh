@@ -12,6 +12,9 @@
 #      `Command::status()` and `output()` (current-thread, then multi-thread).
 #   6. bench/repetition.sh: what the repetition guard would cut in replies of the rig's model
 #      and in source files (none of the normal ones), and its cost per token.
+#   7. bench/store_access.sh: tasks reaching the store through a connection per call, the
+#      pool (baseline), the pool in spawn_blocking and an actor thread, steady and while
+#      another process holds the write lock.
 # Prints the machine, the load and every figure; record them in bench/RESULTS.md with this
 # command. Exits non-zero when a benchmark could not run or a correctness check failed; a
 # missed speed goal is printed ("MISSED"), not an error.
@@ -65,5 +68,9 @@ step "run_overhead (multi-thread)"
 echo
 step "bench/repetition.sh"
 bash "$ROOT/bench/repetition.sh"
+echo
+
+step "bench/store_access.sh"
+bash "$ROOT/bench/store_access.sh"
 echo
 echo "load at end: $(uptime | sed 's/.*load average: //')"
