@@ -156,6 +156,16 @@ pub fn parse_file_layer(text: &str, path: &Path, origin: Origin) -> Result<Layer
         }
     };
     let table: Table = toml::from_str(text).map_err(parse_error)?;
+    // The built-in defaults are checked against `Settings` by a test (keys_tests: every key
+    // of the defaults is accepted as a project file), not on every run: parsing them a second
+    // time is a good part of what loading the config costs a CLI call.
+    if origin == Origin::Default {
+        return Ok(Layer {
+            table,
+            origin,
+            per_key: BTreeMap::new(),
+        });
+    }
     let document = toml::Deserializer::parse(text).map_err(parse_error)?;
     serde_path_to_error::deserialize::<_, Settings>(document).map_err(|error| {
         let unknown = keys::unknown_key(error.path());
