@@ -4,12 +4,15 @@
 #
 #   bash bench/dispatch.sh            # 200 calls of each
 #   BENCH_N=50 bash bench/dispatch.sh # fewer
+#   BATON_BASE_BIN=/path/to/older/baton bash bench/dispatch.sh   # and an older build beside it
 #
 # One scripted-server answers instantly ("ok"), so what is timed is each client's own cost:
 # process start, config, request, reply, and for Baton the ledger write. Calls run one at a
 # time, alternating Baton and shell call by call (the order flips every pair) so that load
 # drift hits both. Each call is timed by a small python3 driver (perf_counter_ns around the
 # child process). Prints median and p90 wall per call for each, and the ratios baton/shell.
+# With BATON_BASE_BIN, that build joins the rotation (its own BATON_HOME, since an older build
+# may not open a newer ledger) and the ratio baton/base is printed as well: the A/B of a change.
 #
 # Then a breakdown (BENCH_BREAKDOWN=50 calls of each piece, 0 to skip) times the pieces
 # alone (process spawn, `baton --version`, `baton config show`, one jq, one curl, bash), then
@@ -25,6 +28,7 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BATON="${BATON_BIN:-$TARGET_DIR/release/baton}"
 SERVER="${SCRIPTED_SERVER_BIN:-$TARGET_DIR/release/scripted-server}"
 BASELINE="$ROOT/bench/dispatch_sh_equivalent.sh"
+BASE_BATON="${BATON_BASE_BIN:-}"
 N="${BENCH_N:-200}"
 WARMUP="${BENCH_WARMUP:-5}"
 BREAKDOWN="${BENCH_BREAKDOWN:-50}"  # calls of each piece in the breakdown; 0 skips it
@@ -40,7 +44,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "dispatch: error: missing ${missing[*]}; hint: install them (CI's .ci/run does: apt-get install jq curl)" >&2
   exit 2
 fi
-for bin in "$BATON" "$SERVER"; do
+for bin in "$BATON" "$SERVER" ${BASE_BATON:+"$BASE_BATON"}; do
   if [ ! -x "$bin" ]; then
     echo "dispatch: error: $bin not found; hint: cargo build --release -p baton -p baton-test-support (or bash bench/run.sh)" >&2
     exit 2
@@ -60,7 +64,7 @@ trap 'exit 130' INT TERM
 scripted_server_start "$SERVER" "$REPLY" "$TMP" || exit 1
 BASE_URL="$SERVER_URL"
 
-mkdir -p "$TMP/work" "$TMP/home" "$TMP/xdg"
+mkdir -p "$TMP/work" "$TMP/home" "$TMP/base-home" "$TMP/xdg"
 cd "$TMP/work"
 # Same variables for both clients; nothing from the caller's Baton config leaks in.
 unset BATON_CONFIG BATON_PROFILE BATON_ROUTE BATON_LOG
@@ -74,37 +78,45 @@ export XDG_CONFIG_HOME="$TMP/xdg"
 
 say "server $BASE_URL, $N calls each (+$WARMUP warm-up), load: $(uptime | sed 's/.*load average: //')"
 
-python3 -u - "$BATON" "$BASELINE" "$N" "$WARMUP" "$REPLY" "$BATON_HOME/baton.db" "$BREAKDOWN" <<'PY'
+python3 -u - "$BATON" "$BASELINE" "$N" "$WARMUP" "$REPLY" "$BATON_HOME/baton.db" "$BREAKDOWN" "$BASE_BATON" "$TMP/base-home" <<'PY'
 import glob, math, os, sqlite3, statistics, subprocess, sys, time
 
 baton, baseline, reply, db = sys.argv[1], sys.argv[2], sys.argv[5], sys.argv[6]
 n, warmup, breakdown = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[7])
 task = "Write a function that adds two integers"
+base, base_home = sys.argv[8], sys.argv[9]
 commands = {
     "baton": [baton, "dispatch", "--no-stdin", task],
     "shell": ["bash", baseline, task],
 }
+envs = {}
+if base:
+    commands["base"] = [base, "dispatch", "--no-stdin", task]
+    envs["base"] = dict(os.environ, BATON_HOME=base_home)
+clients = list(commands)
 
 def load():
     return "%.2f %.2f %.2f" % os.getloadavg()
 
 def call(name, env=None):
     started = time.perf_counter_ns()
-    done = subprocess.run(commands[name], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    done = subprocess.run(commands[name], env=env or envs.get(name), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     elapsed = time.perf_counter_ns() - started
     if done.returncode != 0 or done.stdout.decode().strip() != reply:
         sys.exit("dispatch: error: %s exited %d with stdout %r, stderr %r"
                  % (name, done.returncode, done.stdout[:200], done.stderr[:500]))
     return elapsed / 1e6
 
-first = {name: call(name) for name in ("baton", "shell")}
+first = {name: call(name) for name in clients}
 for _ in range(max(warmup - 1, 0)):
-    call("baton"); call("shell")
+    for name in clients:
+        call(name)
 
 load_before = load()
-times = {"baton": [], "shell": []}
+times = {name: [] for name in clients}
 for i in range(n):
-    order = ("baton", "shell") if i % 2 == 0 else ("shell", "baton")
+    # Each client goes first as often as the others, so load drift hits them all alike.
+    order = clients[i % len(clients):] + clients[:i % len(clients)]
     for name in order:
         times[name].append(call(name))
 load_after = load()
@@ -120,13 +132,19 @@ stats = {name: (statistics.median(v), p90(v), statistics.fmean(v), min(v)) for n
 print("dispatch overhead: %d sequential calls each, alternating; load avg before %s, after %s"
       % (n, load_before, load_after))
 print("%-6s %10s %10s %10s %10s %12s" % ("", "median ms", "p90 ms", "mean ms", "min ms", "first call"))
-for name in ("baton", "shell"):
+for name in clients:
     med, p90, mean, lo = stats[name]
     print("%-6s %10.2f %10.2f %10.2f %10.2f %10.2f ms" % (name, med, p90, mean, lo, first[name]))
 r_med = stats["baton"][0] / stats["shell"][0]
 r_p90 = stats["baton"][1] / stats["shell"][1]
 print("ratio baton/shell: median %.3fx, p90 %.3fx (goal: <= 0.1x: %s)"
       % (r_med, r_p90, "met" if r_med <= 0.1 else "MISSED"))
+if base:
+    print("ratio base/shell: median %.3fx, p90 %.3fx"
+          % (stats["base"][0] / stats["shell"][0], stats["base"][1] / stats["shell"][1]))
+    print("ratio baton/base: median %.3fx, p90 %.3fx, mean %.3fx (this build against %s)"
+          % (stats["baton"][0] / stats["base"][0], stats["baton"][1] / stats["base"][1],
+             stats["baton"][2] / stats["base"][2], base))
 print("ledger rows in %s: %d (expected >= %d)" % (os.path.basename(db), rows, n))
 if rows < n:
     sys.exit("dispatch: error: the ledger has %d rows, fewer than the %d calls made" % (rows, n))

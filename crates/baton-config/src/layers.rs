@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use toml::{Table, Value};
@@ -240,10 +241,20 @@ fn merge_into(
                 merge_into(existing, incoming, &path, layer, origins);
             }
             _ => {
-                // A replaced subtree forgets the origins of what it replaced.
-                origins.retain(|existing, _| {
-                    !(existing == &path || existing.starts_with(&format!("{path}.")))
-                });
+                // A replaced subtree forgets the origins of what it replaced. Its keys sit
+                // together in the sorted map, so only they are visited (a scan of the whole
+                // map per key made loading the defaults quadratic).
+                origins.remove(&path);
+                let below = format!("{path}.");
+                let replaced: Vec<String> = origins
+                    .range::<str, _>((Bound::Included(below.as_str()), Bound::Unbounded))
+                    .map(|(key, _)| key)
+                    .take_while(|key| key.starts_with(&below))
+                    .cloned()
+                    .collect();
+                for key in replaced {
+                    origins.remove(&key);
+                }
                 record_origins(value, &path, layer, origins);
                 target.insert(key.clone(), value.clone());
             }
