@@ -72,7 +72,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             };
             // No signal forwarding: tests stop workers through their deadlines.
             let (_stop_tx, stop_rx) = tokio::sync::mpsc::channel(1);
-            baton_ops::workers::supervise(&PathBuf::from(db), id, &supervisor, stop_rx).await?;
+            baton_ops::workers::supervise(&PathBuf::from(db), id, &supervisor, stop_rx, |_| {})
+                .await?;
         }
         _ => return Err("usage: mcp_fixture stdio|http DB, or __supervise --store DB ID".into()),
     }

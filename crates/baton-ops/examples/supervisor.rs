@@ -24,6 +24,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = stop_tx.send(StopRequest::Kill).await;
         }
     });
-    baton_ops::workers::supervise(&PathBuf::from(db), id, &supervisor, stop_rx).await?;
+    baton_ops::workers::supervise(&PathBuf::from(db), id, &supervisor, stop_rx, |_| {}).await?;
     Ok(())
 }

@@ -65,7 +65,9 @@ pub struct Supervised {
 
 /// Supervises worker `id` of the store at `store_path` until it ends; see the module
 /// documentation. `supervisor` starts the supervisors of the workers this one's end frees a
-/// slot for (and of its remediation).
+/// slot for (and of its remediation). `started` sees the worker's record once this process
+/// is marked as its supervisor, before the command starts (the CLI shows a tmux pane there),
+/// so that a front end need not open the store a second time to read it.
 ///
 /// Runs on the current thread: a `Store` is not `Sync`, and one supervisor process supervises
 /// one worker.
@@ -74,6 +76,7 @@ pub async fn supervise(
     id: &str,
     supervisor: &Supervisor,
     stop: mpsc::Receiver<StopRequest>,
+    started: impl FnOnce(&WorkerRecord),
 ) -> Result<Supervised, OpsError> {
     let store = Store::open(store_path)?;
     let record = store
@@ -82,6 +85,7 @@ pub async fn supervise(
     let pid = std::process::id();
     let start = baton_exec::proc::start_time(pid).unwrap_or(0);
     store.mark_supervisor(&record.id, pid, start)?;
+    started(&record);
     let mut observer = StoreObserver {
         store: &store,
         id: &record.id,

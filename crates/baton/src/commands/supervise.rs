@@ -29,18 +29,18 @@ pub async fn run(args: SuperviseArgs) -> Result<ExitCode, CliError> {
     };
     let (stop_tx, stop_rx) = tokio::sync::mpsc::channel(4);
     let signals = forward_signals(stop_tx)?;
-    let tmux = baton_store::Store::open(&args.store)
-        .ok()
-        .and_then(|store| store.worker(&args.id).ok().flatten())
-        .filter(|record| record.spec.tmux);
-    if let Some(record) = &tmux {
-        show_log_in_pane(Path::new(&record.log_path));
-    }
+    let mut tmux = false;
     let supervised =
-        baton_ops::workers::supervise(&args.store, &args.id, &supervisor, stop_rx).await;
+        baton_ops::workers::supervise(&args.store, &args.id, &supervisor, stop_rx, |record| {
+            if record.spec.tmux {
+                tmux = true;
+                show_log_in_pane(Path::new(&record.log_path));
+            }
+        })
+        .await;
     signals.abort();
     let supervised = supervised?;
-    if tmux.is_some() {
+    if tmux {
         println_status(&supervised);
     }
     Ok(ExitCode::SUCCESS)
