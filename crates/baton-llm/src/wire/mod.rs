@@ -116,19 +116,8 @@ pub(crate) fn number(value: &serde_json::Value, key: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
-    const RETRY: Sampling = Sampling {
-        top_k: None,
-        top_p: None,
-        min_p: None,
-        repeat_penalty: Some(1.1),
-        repeat_last_n: None,
-        frequency_penalty: Some(0.3),
-        presence_penalty: None,
-        dry_multiplier: Some(0.8),
-        dry_base: Some(1.75),
-        dry_allowed_length: Some(2),
-        dry_penalty_last_n: Some(1024),
-    };
+    // Every field the retry sets, so that each backend's mapping shows what it drops.
+    const RETRY: Sampling = baton_config::settings::RepetitionSettings::RETRY_SAMPLING;
 
     fn names(params: SamplingParams) -> Vec<String> {
         sampling_fields(params, &RETRY).keys().cloned().collect()
