@@ -39,6 +39,10 @@
     clippy::exit
 )]
 
+#[path = "support/rng.rs"]
+mod rng;
+use rng::Rng;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -195,30 +199,6 @@ const BASE_WORDS: &[&str] = &[
     "warn",
     "info",
 ];
-
-/// splitmix64: small, seeded, good enough for test data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// A rank in 0..n, log-uniform: rank r has weight ~1/(r+1), like word frequencies.
-    fn zipf(&mut self, n: usize) -> usize {
-        let r = ((n as f64 + 1.0).ln() * self.unit()).exp() - 1.0;
-        (r as usize).min(n - 1)
-    }
-}
 
 fn vocabulary() -> Vec<String> {
     let mut words: Vec<String> = BASE_WORDS.iter().map(|w| w.to_string()).collect();

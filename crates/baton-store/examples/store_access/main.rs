@@ -50,6 +50,10 @@
 
 mod held_lock;
 
+#[path = "../support/rng.rs"]
+mod rng;
+use rng::Rng;
+
 use std::error::Error;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -82,22 +86,6 @@ const BEFORE_WINDOW: Duration = Duration::from_millis(400);
 /// Tasks keep running this long after the lock is released (the busy handler's last sleep).
 const TAIL: Duration = Duration::from_millis(150);
 const TICK: Duration = Duration::from_millis(1);
-
-/// splitmix64: small, seeded, good enough to pick ids and keys.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Strategy {
