@@ -8,9 +8,10 @@
 # line (after the tail of its log, ~/.cache/baton/test-setup.log).
 # 1. jq, curl, tmux (the worker tests' `--tmux`, the benchmarks), from apt when one is
 #    missing, as root or through sudo.
-# 2. The official Python MCP SDK, the real MCP client of baton-mcp's tests, which run it with
-#    BATON_TEST_PYTHON: a caller's BATON_TEST_PYTHON must import `mcp` already; else python3
-#    when it does; else a venv of its own, ~/.cache/baton/python-mcp, with `pip install mcp`
+# 2. The official Python MCP SDK, the real MCP client of baton-mcp's tests, and pytest, which
+#    verifies the Python projects of the pipeline's tests; both run with BATON_TEST_PYTHON: a
+#    caller's BATON_TEST_PYTHON must import `mcp` and `pytest` already; else python3 when it
+#    does; else a venv of its own, ~/.cache/baton/python-mcp, with `pip install mcp pytest`
 #    (apt's python3-venv first when python3 cannot make a venv). Needs Python 3.10 or newer.
 # 3. scripts/install-llm.sh: llama-server and the small coder model the real-model tests use
 #    (the first time ~12-20 min for the build on 2 cores, then a fraction of a second);
@@ -74,20 +75,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}"
 fi
 
-# has_mcp PYTHON: whether PYTHON finds the `mcp` package (found, not imported: importing it
-# takes a second or two).
+# has_mcp PYTHON: whether PYTHON finds the `mcp` package (the MCP SDK tests) and `pytest`
+# (the Python projects the pipeline tests verify); found, not imported: importing takes a
+# second or two.
 has_mcp() {
-  "$1" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("mcp") is None)' 2>/dev/null
+  "$1" -c 'import importlib.util, sys; sys.exit(any(importlib.util.find_spec(m) is None for m in ("mcp", "pytest")))' 2>/dev/null
 }
 if [ -n "${BATON_TEST_PYTHON:-}" ]; then
   has_mcp "$BATON_TEST_PYTHON" \
-    || fail "BATON_TEST_PYTHON=$BATON_TEST_PYTHON cannot import mcp, the Python MCP SDK" \
-      "install it there (\`$BATON_TEST_PYTHON -m pip install mcp\`) or unset BATON_TEST_PYTHON"
+    || fail "BATON_TEST_PYTHON=$BATON_TEST_PYTHON cannot import mcp (the Python MCP SDK) and pytest" \
+      "install them there (\`$BATON_TEST_PYTHON -m pip install mcp pytest\`) or unset BATON_TEST_PYTHON"
 elif ! has_mcp python3; then
   venv="$CACHE/python-mcp"
   if ! has_mcp "$venv/bin/python"; then
     command -v python3 >/dev/null || apt_install python3 python3-venv
-    log "installing the Python MCP SDK (pip install mcp) into $venv"
+    log "installing the Python MCP SDK and pytest (pip install mcp pytest) into $venv"
     rm -rf "$venv"
     mkdir -p "$CACHE"
     if ! python3 -m venv "$venv" >>"$SETUP_LOG" 2>&1; then
@@ -97,9 +99,9 @@ elif ! has_mcp python3; then
       setup_step "python3 -m venv $venv" "install Python's venv module for $(command -v python3)" \
         python3 -m venv "$venv"
     fi
-    setup_step "pip install mcp" \
+    setup_step "pip install mcp pytest" \
       "the SDK needs Python 3.10 or newer ($(python3 --version 2>&1)) and PyPI (or PIP_INDEX_URL) within reach" \
-      env PIP_NO_INPUT=1 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check mcp
+      env PIP_NO_INPUT=1 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check mcp pytest
   fi
   export BATON_TEST_PYTHON="$venv/bin/python"
 fi

@@ -13,6 +13,7 @@ pub mod env;
 pub mod error;
 mod keys;
 pub mod layers;
+mod pipeline;
 pub mod settings;
 mod validate;
 

@@ -9,6 +9,7 @@ use baton_core::{EditFormat, Locality, RestartPolicy, Route, Sampling};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::duration::{serde_duration, serde_opt_duration};
+pub use crate::pipeline::{RolesSettings, RunSettings, VerifySettings};
 
 /// Everything Baton is configured with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -26,6 +27,12 @@ pub struct Settings {
     pub servers: BTreeMap<String, ServerSettings>,
     /// The shared memory: optional hybrid (embedding) ranking.
     pub memory: MemorySettings,
+    /// Who plays which role of `baton run`.
+    pub roles: RolesSettings,
+    /// The quality gates of `baton run`.
+    pub verify: VerifySettings,
+    /// The bounds of `baton run`'s loops.
+    pub run: RunSettings,
 }
 
 /// `[memory]`: optional embeddings for hybrid ranking of `baton memory search`.

@@ -51,6 +51,17 @@ pub struct ChatRequest {
     /// Sampling beyond the temperature; the wire layer sends what the backend takes.
     #[serde(default, skip_serializing_if = "Sampling::is_empty")]
     pub sampling: Sampling,
+    /// The JSON schema the answer must follow (structured output), where the backend takes
+    /// one; `None` for free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_schema: Option<AnswerSchema>,
+}
+
+/// A named JSON schema for structured output (a plan, a verdict).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnswerSchema {
+    pub name: String,
+    pub schema: serde_json::Value,
 }
 
 impl ChatRequest {

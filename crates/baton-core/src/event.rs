@@ -11,6 +11,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ledger::EditRecord;
+use crate::plan::{Plan, Spec, Verdict};
+use crate::route::Locality;
+use crate::run::{Phase, RunStatus};
 use crate::worker::{WorkerRole, WorkerStatus};
 
 /// A worker recorded (`worker.queued`, or `worker.created` for one recorded in another state).
@@ -158,6 +161,176 @@ pub struct MemoryDeleted {
     pub expires_at_ms: Option<i64>,
 }
 
+/// A run began (`run.started`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunStarted {
+    pub ticket_id: String,
+    pub title: String,
+    pub ticket_path: String,
+    pub base_commit: String,
+    pub branch: String,
+    pub worktree: String,
+}
+
+/// Whether a phase began or ended, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseStatus {
+    Started,
+    Done,
+    Failed,
+    Skipped,
+}
+
+/// A phase began or ended (`run.phase`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseChanged {
+    pub phase: Phase,
+    pub status: PhaseStatus,
+    /// One line: what it came to.
+    pub note: Option<String>,
+}
+
+/// Where a spec or a plan came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Taken from the ticket or the `--plan` file as written.
+    Given,
+    /// Drawn up by a role's model.
+    Model,
+}
+
+/// The run's spec (`run.spec`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecDrawn {
+    pub spec: Spec,
+    pub source: Source,
+}
+
+/// The run's plan, checked (`run.plan`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanMade {
+    pub plan: Plan,
+    pub source: Source,
+    /// Answers the architect needed (each invalid one was sent back with its problems);
+    /// 0 for a given plan.
+    pub attempts: u32,
+}
+
+/// One dispatch of a subtask (or of a fix) and what applying its reply did
+/// (`subtask.dispatched`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubtaskDispatched {
+    pub subtask: String,
+    /// Counts every dispatch of the run, from 1 (the `dispatch N` of commit messages).
+    pub dispatch: u32,
+    /// Counts this subtask's tries at this step, from 1 (a refused edit is tried again).
+    pub attempt: u32,
+    pub request_id: String,
+    pub profile: String,
+    pub backend: String,
+    pub model: String,
+    pub locality: Locality,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub latency_ms: u64,
+    /// The reply parsed in the format asked for.
+    pub well_formed: bool,
+    /// Its edits were written.
+    pub applied: bool,
+    /// What went back to the model when they were not.
+    pub feedback: Option<String>,
+    pub files: Vec<String>,
+}
+
+/// A dispatch's changes committed on the run's branch (`subtask.committed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubtaskCommitted {
+    pub subtask: String,
+    pub dispatch: u32,
+    pub commit: String,
+    pub message: String,
+    pub files: Vec<String>,
+}
+
+/// How a subtask ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubtaskOutcome {
+    Done,
+    Failed,
+}
+
+/// A subtask is done with (`subtask.ended`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubtaskEnded {
+    pub subtask: String,
+    pub outcome: SubtaskOutcome,
+    pub why: Option<String>,
+}
+
+/// A quality gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gate {
+    Build,
+    Test,
+    Lint,
+}
+
+impl Gate {
+    pub const ALL: [Gate; 3] = [Gate::Build, Gate::Test, Gate::Lint];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gate::Build => "build",
+            Gate::Test => "test",
+            Gate::Lint => "lint",
+        }
+    }
+}
+
+/// One quality gate ran in the worktree (`verify.ran`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyRan {
+    /// 0 for the first verification, then one more per fix.
+    pub iteration: u32,
+    pub gate: Gate,
+    pub command: String,
+    pub passed: bool,
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    pub duration_ms: u64,
+    /// The trimmed output that a fix is sent (failing tests and first errors).
+    pub output: String,
+}
+
+/// The fix loop moved to the next profile of the chain (`run.escalated`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalated {
+    pub from: String,
+    pub to: String,
+    pub why: String,
+}
+
+/// A reviewer's verdict (`review.verdict`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewVerdict {
+    pub round: u32,
+    pub verdict: Verdict,
+    /// The profile or `external` (a person or the driving agent).
+    pub reviewer: String,
+    pub request_id: Option<String>,
+}
+
+/// A run ended, or stopped to wait (`run.ended`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunEnded {
+    pub status: RunStatus,
+    pub why: Option<String>,
+}
+
 /// Declares [`Event`] with one variant per kind, and its kind names, versions, encoding and
 /// decoding, from one table, so a new kind cannot be half added.
 macro_rules! events {
@@ -237,6 +410,17 @@ events! {
     MemoryUpdated(MemoryWritten) = "memory.updated", v 1;
     MemoryEmbedded(MemoryEmbedded) = "memory.embedded", v 1;
     MemoryDeleted(MemoryDeleted) = "memory.deleted", v 1;
+    RunStarted(RunStarted) = "run.started", v 1;
+    RunPhase(PhaseChanged) = "run.phase", v 1;
+    RunSpec(SpecDrawn) = "run.spec", v 1;
+    RunPlan(PlanMade) = "run.plan", v 1;
+    SubtaskDispatched(SubtaskDispatched) = "subtask.dispatched", v 1;
+    SubtaskCommitted(SubtaskCommitted) = "subtask.committed", v 1;
+    SubtaskEnded(SubtaskEnded) = "subtask.ended", v 1;
+    VerifyRan(VerifyRan) = "verify.ran", v 1;
+    RunEscalated(Escalated) = "run.escalated", v 1;
+    ReviewVerdict(ReviewVerdict) = "review.verdict", v 1;
+    RunEnded(RunEnded) = "run.ended", v 1;
 }
 
 /// Why a row's event cannot be read.
@@ -277,8 +461,8 @@ mod tests {
 
     #[test]
     fn an_unknown_kind_is_kept_and_a_bad_payload_or_version_is_an_error() {
-        let other = Event::decode("run.started", 1, serde_json::json!({"ticket": "T-1.md"}));
-        assert!(matches!(other, Ok(Event::Other { ref kind, .. }) if kind == "run.started"));
+        let other = Event::decode("tracker.synced", 1, serde_json::json!({"ticket": "T-1.md"}));
+        assert!(matches!(other, Ok(Event::Other { ref kind, .. }) if kind == "tracker.synced"));
         let bad = Event::decode("worker.ended", 1, serde_json::json!({"status": "nope"}));
         assert!(matches!(bad, Err(DecodeError::Payload { .. })));
         let newer = Event::decode("worker.ended", 9, serde_json::json!({}));

@@ -119,6 +119,7 @@ fn input(index: usize) -> DispatchInput {
         user: "Write a function that adds two integers".into(),
         system_override: None,
         answer_format: None,
+        answer_schema: None,
     }
 }
 

@@ -57,6 +57,8 @@ pub struct DispatchInput {
     /// Instructions appended to the system prompt, whichever it is: how the reply must be
     /// written (the edit format of `dispatch --apply`).
     pub answer_format: Option<String>,
+    /// The JSON schema the answer must follow, sent as structured output.
+    pub answer_schema: Option<baton_core::AnswerSchema>,
 }
 
 impl DispatchInput {
@@ -120,6 +122,7 @@ pub fn chat_request(target: &Target, input: &DispatchInput) -> ChatRequest {
         temperature: target.temperature,
         max_tokens: target.max_tokens,
         sampling: target.sampling,
+        answer_schema: input.answer_schema.clone(),
     }
 }
 
@@ -440,6 +443,7 @@ impl Dispatcher {
                     .into(),
             ),
             answer_format: None,
+            answer_schema: None,
         };
         match self.dispatch(&plan, &input, &mut NullSink).await {
             Ok(result) => {

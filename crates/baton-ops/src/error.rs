@@ -219,7 +219,9 @@ impl OpsError {
                 StoreError::MemoryKeyExists { .. }
                 | StoreError::InvalidMemory { .. }
                 | StoreError::UnknownWorker { .. }
-                | StoreError::AmbiguousWorker { .. } => ErrorKind::Input,
+                | StoreError::AmbiguousWorker { .. }
+                | StoreError::UnknownRun { .. }
+                | StoreError::AmbiguousRun { .. } => ErrorKind::Input,
                 _ => ErrorKind::Store,
             },
             OpsError::Context(error) => match error {

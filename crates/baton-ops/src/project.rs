@@ -93,6 +93,25 @@ impl Project {
         &self.cwd
     }
 
+    /// The same project seen from another directory (a run's worktree): relative paths,
+    /// context files and edits resolve there, while the store, the settings and the
+    /// dispatcher (its endpoint pools and their in-flight counts) stay the ones of `self`.
+    pub fn at(&self, cwd: PathBuf) -> Result<Project, OpsError> {
+        let (loaded, settings) = self.load()?;
+        let dispatcher = self.dispatcher()?;
+        let pool = self.pool()?;
+        Ok(Project {
+            cwd,
+            env: self.env.clone(),
+            overrides: self.overrides.clone(),
+            supervisor: self.supervisor.clone(),
+            store_path: self.store_path.clone(),
+            pool: Mutex::new(Some(pool)),
+            loaded: Mutex::new(Some((loaded, settings))),
+            dispatcher: Mutex::new(Some(dispatcher)),
+        })
+    }
+
     pub fn env(&self) -> &EnvSnapshot {
         &self.env
     }

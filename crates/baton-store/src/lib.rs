@@ -20,6 +20,8 @@
 //!   event;
 //! - `edits.rs`: the edits ledger, one row per reply handed to the applier
 //!   ([`baton_core::EditRecord`]), and well-formedness per model and format ([`EditStats`]);
+//! - `runs.rs`: pipeline runs ([`baton_core::run::RunRecord`]) and the dispatch requests each
+//!   made, which tag the ledger's rows with run, subtask and role ([`RunUsage`]);
 //! - `pool.rs`: [`StorePool`], connections shared by the tasks of a long-lived process;
 //! - `codec.rs`: column conversions shared by the parts above.
 
@@ -33,6 +35,7 @@ mod memory;
 mod migrate;
 mod pool;
 mod probes;
+mod runs;
 mod stats;
 mod workers;
 
@@ -53,6 +56,7 @@ pub use memory::{
 pub use migrate::SCHEMA_VERSION;
 pub use pool::{PooledStore, StorePool};
 pub use probes::EndpointProbe;
+pub use runs::{RunRole, RunUsage};
 pub use stats::{GroupStats, Percentiles, StatsReport, TokenSplit};
 pub use workers::MIN_ID_PREFIX;
 
@@ -136,6 +140,17 @@ pub enum StoreError {
     },
     #[error("cannot end worker `{id}` as `{status}`: the worker would still be going")]
     NotAnEnd { id: String, status: WorkerStatus },
+    #[error("no run `{id}`")]
+    UnknownRun { id: String },
+    #[error(
+        "`{prefix}` is the start of {} run ids: {}",
+        candidates.len(),
+        candidates.join(", ")
+    )]
+    AmbiguousRun {
+        prefix: String,
+        candidates: Vec<String>,
+    },
     #[error("key `{key}` already exists in namespace `{namespace}`")]
     MemoryKeyExists { namespace: String, key: String },
     /// An event row that does not decode as the event its kind and version name.
@@ -184,6 +199,8 @@ impl StoreError {
                 Some("this is a bug in baton; please report it".into())
             }
             StoreError::UnknownWorker { .. } => Some("`baton ps` lists the workers".into()),
+            StoreError::UnknownRun { .. } => Some("`baton runs` lists the runs".into()),
+            StoreError::AmbiguousRun { .. } => Some("give more characters of the run id".into()),
             StoreError::AmbiguousWorker { .. } => {
                 Some("give more characters of the id, or the worker's name".into())
             }

@@ -46,6 +46,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0005_event_versions",
         sql: include_str!("../migrations/0005_event_versions.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_runs",
+        sql: include_str!("../migrations/0006_runs.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.

@@ -132,7 +132,7 @@ fn a_schema_v1_database_opens_and_reads_back_its_rows() {
             events[0].kind(),
             events[0].subject.as_str()
         ),
-        (1_760_000_004_000, "run.started", "run-1")
+        (1_760_000_004_000, "ticket.noted", "run-1")
     );
     assert_eq!(events[0].data(), serde_json::json!({ "ticket": "T-1.md" }));
     // New rows go in beside the old ones.

@@ -37,6 +37,7 @@ const FALLBACK_MODEL: &str = "scripted";
 #[derive(Debug)]
 pub(crate) struct Shared {
     replies: Mutex<VecDeque<Reply>>,
+    routes: Mutex<Vec<crate::script::Route>>,
     default_reply: Reply,
     n_ctx: Option<u64>,
     models: Vec<String>,
@@ -61,6 +62,7 @@ impl Shared {
     pub(crate) fn new(script: Script) -> Self {
         let Script {
             replies,
+            routes,
             default,
             n_ctx,
             models,
@@ -71,6 +73,7 @@ impl Shared {
         } = script;
         Self {
             replies: Mutex::new(replies),
+            routes: Mutex::new(routes),
             default_reply: default,
             n_ctx,
             models,
@@ -155,7 +158,21 @@ impl Shared {
             .push_back(reply);
     }
 
-    fn next_reply(&self) -> Reply {
+    fn next_reply(&self, request: &Value) -> Reply {
+        let text = request
+            .get("messages")
+            .map(Value::to_string)
+            .unwrap_or_default();
+        let routed = self
+            .routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter_mut()
+            .filter(|route| text.contains(&route.contains))
+            .find_map(|route| route.replies.pop_front());
+        if let Some(reply) = routed {
+            return reply;
+        }
         let next = self
             .replies
             .lock()
@@ -246,7 +263,7 @@ async fn handle(
 
 async fn chat(shared: &Arc<Shared>, dialect: Dialect, request: &Value) -> Response {
     let guard = InFlight::enter(shared);
-    let reply = shared.next_reply();
+    let reply = shared.next_reply(request);
     let serial = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let id = match dialect {
         Dialect::OpenAi => format!("chatcmpl-scripted-{serial}"),

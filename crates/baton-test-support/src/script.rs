@@ -27,6 +27,13 @@ const TEXT_PIECES: usize = 3;
 /// The tokens a [`Reply::Loop`] stops at when the request has no `max_tokens`.
 pub const LOOP_MAX_TOKENS: u64 = 4096;
 
+/// Replies for the requests that contain a text (see [`Script::routes`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Route {
+    pub contains: String,
+    pub replies: VecDeque<Reply>,
+}
+
 /// The whole behaviour of one scripted server.
 ///
 /// Chat requests (`POST /v1/chat/completions`, `POST /v1/messages`) take the replies of
@@ -37,6 +44,11 @@ pub const LOOP_MAX_TOKENS: u64 = 4096;
 pub struct Script {
     /// Replies consumed one per chat request, front first.
     pub replies: VecDeque<Reply>,
+    /// Replies for the chat requests whose messages contain a text, consumed one per such
+    /// request before `replies` (the first route that matches and has a reply left wins):
+    /// concurrent requests of a pipeline arrive in any order, so their replies are matched
+    /// to what they ask.
+    pub routes: Vec<Route>,
     /// The reply to every chat request after `replies` ran out.
     pub default: Reply,
     /// Context size served at `GET /props` (llama-server), in `/v1/models` `meta.n_ctx` and as
@@ -65,6 +77,7 @@ impl Default for Script {
     fn default() -> Self {
         Self {
             replies: VecDeque::new(),
+            routes: Vec::new(),
             default: Reply::text("ok"),
             n_ctx: None,
             models: vec!["scripted".to_owned()],
@@ -90,6 +103,23 @@ impl Script {
     /// Queues `reply` for the next chat request not yet scripted.
     pub fn then(mut self, reply: Reply) -> Self {
         self.replies.push_back(reply);
+        self
+    }
+
+    /// Queues `reply` for the next chat request whose messages contain `contains`.
+    pub fn when(mut self, contains: impl Into<String>, reply: Reply) -> Self {
+        let contains = contains.into();
+        match self
+            .routes
+            .iter_mut()
+            .find(|route| route.contains == contains)
+        {
+            Some(route) => route.replies.push_back(reply),
+            None => self.routes.push(Route {
+                contains,
+                replies: VecDeque::from([reply]),
+            }),
+        }
         self
     }
 

@@ -52,6 +52,13 @@ pub enum Command {
     Memory(MemoryCommand),
     /// Apply a model's reply (whole files, SEARCH/REPLACE blocks or a unified diff) to files.
     Apply(ApplyArgs),
+    /// Take a ticket to a reviewed, tested branch: spec, plan, local coders, verification,
+    /// review, sign-off, in a git worktree of its own.
+    Run(RunArgs),
+    /// List runs, newest first.
+    Runs(RunsArgs),
+    /// Show one run: its status, plan, events and reports.
+    Show(ShowArgs),
     /// The supervisor of one worker (started by `baton spawn`; not for direct use).
     #[command(name = "__supervise", hide = true)]
     Supervise(SuperviseArgs),
@@ -70,6 +77,9 @@ impl Command {
             Command::Wait(args) => args.json,
             Command::Kill(args) => args.json,
             Command::Apply(args) => args.json,
+            Command::Run(args) => args.json,
+            Command::Runs(args) => args.json,
+            Command::Show(args) => args.json,
             Command::Server(
                 ServerCommand::Up { json, .. }
                 | ServerCommand::Down { json, .. }
@@ -381,6 +391,51 @@ pub struct DoctorArgs {
     #[arg(long)]
     pub backend: Option<String>,
     /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The ticket: markdown, optional front matter `id` and `title`, and a
+    /// `## Acceptance criteria` list.
+    pub ticket: PathBuf,
+    /// A plan (JSON or TOML) to implement instead of asking the architect.
+    #[arg(long, value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+    /// Stop once the plan is made and checked, and print it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Who reviews: the reviewer role's model, or `external` (the run stops in
+    /// `awaiting_review` for a person or the driving agent).
+    #[arg(long, value_enum, default_value = "model")]
+    pub review: ReviewArg,
+    /// Stream the run's events as NDJSON on stdout, then its summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReviewArg {
+    Model,
+    External,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// At most this many.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The run id (or the start of it).
+    pub run: String,
+    /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }

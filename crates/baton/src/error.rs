@@ -39,6 +39,16 @@ pub enum Exit {
     /// `baton apply`: the reply holds no well-formed edits (prose only, a cut block);
     /// nothing written.
     NotEdits = 15,
+    /// `baton run`: the reviewer still rejected the change after the last round.
+    RunRejected = 16,
+    /// `baton run`: build, tests or lint still failed after the fixes and escalations.
+    RunVerifyFailed = 17,
+    /// `baton run`: a budget (cloud tokens, iterations, time) ran out.
+    RunBudgetExhausted = 18,
+    /// `baton run`: stopped by a signal; `baton resume RUN` continues it.
+    RunInterrupted = 19,
+    /// `baton run`: it ended on an error of its own (see the run's report).
+    RunFailed = 20,
 }
 
 /// A failure reported to the user.

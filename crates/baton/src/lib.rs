@@ -68,6 +68,9 @@ fn execute(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Server(command) => runtime.block_on(commands::server::run(project, command)),
         Command::Memory(command) => runtime.block_on(commands::memory::run(project, command)),
         Command::Apply(args) => runtime.block_on(commands::apply::run(project, args)),
+        Command::Run(args) => runtime.block_on(commands::run::run(project, args)),
+        Command::Runs(args) => runtime.block_on(commands::run::runs(project, args)),
+        Command::Show(args) => runtime.block_on(commands::run::show(project, args)),
         Command::Mcp(args) => runtime.block_on(commands::mcp::run(shared.clone(), args)),
         Command::Supervise(_) => Err(CliError::new(
             Exit::Internal,

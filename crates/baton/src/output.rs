@@ -247,6 +247,11 @@ pub fn set_quiet(quiet: bool) {
     let _ = QUIET.set(quiet);
 }
 
+/// Whether `--quiet` was given.
+pub fn is_quiet() -> bool {
+    QUIET.get().copied().unwrap_or(false)
+}
+
 /// What a command prints, and how: data on stdout; notices on stderr unless `--json` or
 /// `--quiet`.
 #[derive(Debug, Clone, Copy)]

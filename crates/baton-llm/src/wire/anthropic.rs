@@ -123,6 +123,7 @@ mod tests {
             messages: vec![ChatMessage::system("be brief"), ChatMessage::user("hi")],
             temperature: 0.0,
             max_tokens: 5,
+            answer_schema: None,
             sampling: baton_core::Sampling {
                 top_k: Some(40),
                 repeat_penalty: Some(1.1),

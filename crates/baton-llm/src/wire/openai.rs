@@ -21,6 +21,14 @@ pub fn body(request: &ChatRequest, include_usage: bool, params: SamplingParams) 
     if include_usage {
         body["stream_options"] = json!({ "include_usage": true });
     }
+    // llama-server turns the schema into a grammar the sampler cannot leave; OpenAI and vLLM
+    // enforce it too. Servers that ignore the field still get the schema in the prompt.
+    if let Some(schema) = &request.answer_schema {
+        body["response_format"] = json!({
+            "type": "json_schema",
+            "json_schema": { "name": schema.name, "strict": true, "schema": schema.schema },
+        });
+    }
     if let Value::Object(fields) = &mut body {
         fields.extend(sampling_fields(params, &request.sampling));
     }
@@ -208,6 +216,7 @@ mod tests {
             messages: vec![baton_core::ChatMessage::user("hi")],
             temperature: 0.2,
             max_tokens: 10,
+            answer_schema: None,
             sampling: baton_core::Sampling::default(),
         };
         assert!(
@@ -229,6 +238,7 @@ mod tests {
             messages: vec![baton_core::ChatMessage::user("hi")],
             temperature: 0.2,
             max_tokens: 10,
+            answer_schema: None,
             sampling: baton_core::Sampling {
                 top_k: Some(40),
                 repeat_penalty: Some(1.05),

@@ -60,6 +60,7 @@ async fn llama_a_reply_looping_at_temperature_0_is_cut_well_before_max_tokens() 
         user: LOOPING_TASK.into(),
         system_override: None,
         answer_format: None,
+        answer_schema: None,
     };
 
     let mut sink = RecordingSink::default();

@@ -95,6 +95,7 @@ pub(crate) fn input(task: &str) -> DispatchInput {
         user: task.into(),
         system_override: None,
         answer_format: None,
+        answer_schema: None,
     }
 }
 

@@ -57,6 +57,11 @@ pub struct DispatchRequest {
     pub start_servers: bool,
     /// Ask for the profile's edit format and apply the reply to files.
     pub apply: Option<ApplyTarget>,
+    /// The JSON schema the answer must follow (structured output; a plan, a verdict).
+    pub answer_schema: Option<baton_core::AnswerSchema>,
+    /// Instructions appended to the system prompt (when not applying edits, whose format
+    /// instructions take this place).
+    pub answer_format: Option<String>,
 }
 
 /// The route asked for and taken, and why.
@@ -234,7 +239,9 @@ async fn run(
         system_override: request.system.clone(),
         answer_format: apply
             .as_ref()
-            .map(|apply| baton_edit::prompt(apply.format).to_string()),
+            .map(|apply| baton_edit::prompt(apply.format).to_string())
+            .or_else(|| request.answer_format.clone()),
+        answer_schema: request.answer_schema.clone(),
     };
 
     // A first step served by a `[servers.NAME]` entry gets its server started if it is down.

@@ -52,6 +52,7 @@ pub async fn run(project: &Project, args: DispatchArgs) -> Result<ExitCode, CliE
         },
         start_servers: !args.no_start,
         apply: args.apply.then(|| args.apply_target.to_target()),
+        ..DispatchRequest::default()
     };
     let printer = Printer::new(args.json);
     let silent_stdout = args.json || args.output.is_some() || args.apply;

@@ -9,6 +9,7 @@ pub mod logs;
 pub mod mcp;
 pub mod memory;
 pub mod ps;
+pub mod run;
 pub mod server;
 pub mod spawn;
 pub mod stats;

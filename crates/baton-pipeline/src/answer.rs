@@ -1,0 +1,92 @@
+//! Structured answers: the architect's plan and the reviewer's verdict. Each is asked for as
+//! JSON against its schema, sent as structured output (`response_format` with a
+//! `json_schema`, which llama-server enforces with a grammar) and in the prompt for servers
+//! that ignore it; parsed and checked; and an invalid answer is asked again with its problems
+//! (bounded).
+
+use baton_core::AnswerSchema;
+use baton_ops::dispatch::{DispatchRequest, dispatch};
+use baton_ops::{Notices, NullSink, Project};
+use baton_store::RunRole;
+
+use crate::PipelineError;
+
+/// A valid answer and what it took.
+pub(crate) struct Answered<T> {
+    pub value: T,
+    /// Answers asked for, the valid one included.
+    pub attempts: u32,
+    pub request_ids: Vec<String>,
+}
+
+/// Where a run's requests are tagged.
+pub(crate) struct Tag<'a> {
+    pub run_id: &'a str,
+    pub phase: &'a str,
+}
+
+/// What to ask and how to read the answer.
+pub(crate) struct Question<'a, T> {
+    pub role: RunRole,
+    pub profile: &'a str,
+    pub schema_name: &'a str,
+    pub schema: serde_json::Value,
+    pub max_attempts: u32,
+    /// The prompt, given the last answer's problems.
+    pub prompt: &'a (dyn Fn(Option<&str>) -> String + Sync),
+    /// Parses and checks an answer: the value, or its problems in one line.
+    pub read: &'a (dyn Fn(&str) -> Result<T, String> + Sync),
+}
+
+/// Asks `question` until an answer reads, or the attempts run out (`Err` with the last
+/// problems).
+pub(crate) async fn ask<T>(
+    project: &Project,
+    question: &Question<'_, T>,
+    tag: Option<&Tag<'_>>,
+    notices: &dyn Notices,
+) -> Result<Result<Answered<T>, (u32, String)>, PipelineError> {
+    let mut problems: Option<String> = None;
+    let mut request_ids = Vec::new();
+    for attempt in 1..=question.max_attempts.max(1) {
+        let request = DispatchRequest {
+            task: (question.prompt)(problems.as_deref()),
+            profile: Some(question.profile.to_string()),
+            start_servers: true,
+            answer_schema: Some(AnswerSchema {
+                name: question.schema_name.to_string(),
+                schema: question.schema.clone(),
+            }),
+            answer_format: Some(format!(
+                "Answer with one JSON object and nothing else, following this JSON schema:\n{}",
+                question.schema
+            )),
+            ..DispatchRequest::default()
+        };
+        let response = dispatch(project, request, &mut NullSink, notices).await?;
+        if let Some(tag) = tag {
+            project.store()?.tag_run_request(
+                &response.request_id,
+                tag.run_id,
+                None,
+                question.role,
+                tag.phase,
+            )?;
+        }
+        request_ids.push(response.request_id.clone());
+        match (question.read)(&response.reply) {
+            Ok(value) => {
+                return Ok(Ok(Answered {
+                    value,
+                    attempts: attempt,
+                    request_ids,
+                }));
+            }
+            Err(found) => problems = Some(found),
+        }
+    }
+    Ok(Err((
+        question.max_attempts.max(1),
+        problems.unwrap_or_else(|| "no answer".into()),
+    )))
+}

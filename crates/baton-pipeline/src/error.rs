@@ -1,0 +1,112 @@
+//! The pipeline's errors: what stops a run from starting or going on, each naming the thing
+//! and saying what to do (hints name no CLI flag: the front end words those).
+
+use std::path::PathBuf;
+
+use baton_ops::{ErrorKind, OpsError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("cannot read the ticket {}: {source}", path.display())]
+    ReadTicket {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("ticket {}: {message}", path.display())]
+    BadTicket { path: PathBuf, message: String },
+    #[error("cannot read the plan {}: {source}", path.display())]
+    ReadPlan {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("plan {}: {message}", path.display())]
+    BadPlan { path: PathBuf, message: String },
+    #[error("{} is not inside a git repository", path.display())]
+    NotARepository { path: PathBuf },
+    #[error("the repository {} has no commit to start a run from", repo.display())]
+    NoCommits { repo: PathBuf },
+    #[error("{command} failed: {message}")]
+    Git { command: String, message: String },
+    #[error("the architect gave no valid plan in {attempts} answers: {problems}")]
+    NoValidPlan { attempts: u32, problems: String },
+    #[error("the reviewer gave no valid verdict in {attempts} answers: {problems}")]
+    NoValidVerdict { attempts: u32, problems: String },
+    #[error("role `{role}` names profile `{profile}`, which is not configured")]
+    UnknownRoleProfile { role: &'static str, profile: String },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Ops(#[from] OpsError),
+}
+
+impl From<baton_store::StoreError> for PipelineError {
+    fn from(error: baton_store::StoreError) -> Self {
+        PipelineError::Ops(OpsError::from(error))
+    }
+}
+
+impl PipelineError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            PipelineError::ReadTicket { .. } => {
+                Some("give the path of a markdown ticket (TICKET.md)".into())
+            }
+            PipelineError::BadTicket { .. } => {
+                Some("fix the ticket's front matter: `---`, `id: …`, `title: …`, `---`".into())
+            }
+            PipelineError::ReadPlan { .. } => {
+                Some("give the path of a plan in JSON (.json) or TOML (.toml)".into())
+            }
+            PipelineError::BadPlan { .. } => Some(
+                "a plan has summary, decisions, interfaces and subtasks (id, title, what, kind, files, context, constraints, acceptance, depends_on); fix the places named".into(),
+            ),
+            PipelineError::NotARepository { .. } => Some(
+                "a run works on a branch of a git repository: run it inside one (or `git init` and commit first)".into(),
+            ),
+            PipelineError::NoCommits { .. } => {
+                Some("commit something first: the run's branch starts from HEAD".into())
+            }
+            PipelineError::Git { .. } => Some(
+                "the run's branch and worktree are kept; see `git worktree list` in the repository".into(),
+            ),
+            PipelineError::NoValidPlan { .. } => Some(
+                "give the architect a larger model (roles.architect), or write the plan and pass it as the run's plan".into(),
+            ),
+            PipelineError::NoValidVerdict { .. } => {
+                Some("give the reviewer a larger model (roles.reviewer), or review the run yourself".into())
+            }
+            PipelineError::UnknownRoleProfile { .. } => {
+                Some("name a profile of [profiles] in [roles], or leave it empty".into())
+            }
+            PipelineError::Write { .. } => {
+                Some("check the permissions and free space of the repository's .baton/".into())
+            }
+            PipelineError::Ops(error) => Some(error.hint()),
+        }
+    }
+
+    /// The kind of failure, which decides the CLI's exit code.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            PipelineError::ReadTicket { .. }
+            | PipelineError::BadTicket { .. }
+            | PipelineError::ReadPlan { .. }
+            | PipelineError::BadPlan { .. }
+            | PipelineError::NotARepository { .. }
+            | PipelineError::NoCommits { .. } => ErrorKind::Input,
+            PipelineError::UnknownRoleProfile { .. } => ErrorKind::Config,
+            PipelineError::Ops(error) => error.kind(),
+            PipelineError::Git { .. }
+            | PipelineError::NoValidPlan { .. }
+            | PipelineError::NoValidVerdict { .. }
+            | PipelineError::Write { .. } => ErrorKind::Internal,
+        }
+    }
+}

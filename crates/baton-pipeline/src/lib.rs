@@ -1,0 +1,38 @@
+//! One run of the pipeline (DESIGN.md section 8): a ticket taken to a reviewed, tested
+//! branch written by the coder role's models, on top of `baton-ops`.
+//!
+//! Parts:
+//! - `run.rs`: the phases in order ([`start`]), the verification fix loop with escalation,
+//!   the review rejection loop, sign-off;
+//! - `implement.rs`: the scheduler (dependencies, parallelism, file ownership) and the edit
+//!   job (dispatch, apply within the owned files, feedback, one commit per dispatch);
+//! - `answer.rs`: structured answers (plan, verdict) asked against a schema, checked, asked
+//!   again with their problems;
+//! - `verify.rs`: the quality gates, configured or detected, their trimmed output and failure
+//!   signature;
+//! - `git.rs`: repository, worktree, commits with trailers, diffs;
+//! - `prompt.rs`: what each role is sent;
+//! - `roles.rs`: `[roles]` resolved to profiles, the escalation chain, the coder's capacity;
+//! - `record.rs`: events to the store, `events.jsonl` and the caller's [`Progress`];
+//! - `report.rs`: phase comments, `PR.md`, `report.md`;
+//! - `query.rs`: runs read back ([`runs`], [`show`]);
+//! - `ctx.rs`: what the phases of one run share;
+//! - `error.rs`: [`PipelineError`].
+
+mod answer;
+mod ctx;
+mod error;
+pub mod git;
+mod implement;
+mod prompt;
+mod query;
+mod record;
+mod report;
+pub mod roles;
+mod run;
+pub mod verify;
+
+pub use error::PipelineError;
+pub use query::{RunView, runs, show};
+pub use record::{Progress, Quiet};
+pub use run::{ReviewMode, RunRequest, RunSummary, start};

@@ -1,0 +1,110 @@
+//! A run's trail as it happens: every event goes to the store (subject = the run id), to the
+//! run folder's `events.jsonl` (the same row shape as the store's), and to the caller's
+//! [`Progress`] (the terminal display, or NDJSON on stdout).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use baton_core::Event;
+use baton_ops::Project;
+
+use crate::PipelineError;
+
+/// Where the caller watches a run from. Called from the run's task, in order.
+pub trait Progress: Send + Sync {
+    /// An event was recorded.
+    fn event(&self, run_id: &str, event: &Event);
+    /// Something to tell the person watching (a notice of a dispatch, a detected command).
+    fn note(&self, run_id: &str, text: &str);
+}
+
+/// Shows nothing (tests, callers that read the summary only).
+#[derive(Debug, Default)]
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn event(&self, _run_id: &str, _event: &Event) {}
+    fn note(&self, _run_id: &str, _text: &str) {}
+}
+
+/// Writes a run's events everywhere they go.
+pub(crate) struct Recorder<'a> {
+    pub run_id: String,
+    project: &'a Project,
+    jsonl: Mutex<std::fs::File>,
+    jsonl_path: PathBuf,
+    progress: &'a dyn Progress,
+}
+
+impl<'a> Recorder<'a> {
+    /// Opens (appending) `folder/events.jsonl`, creating the folder.
+    pub(crate) fn open(
+        project: &'a Project,
+        run_id: &str,
+        folder: &Path,
+        progress: &'a dyn Progress,
+    ) -> Result<Recorder<'a>, PipelineError> {
+        std::fs::create_dir_all(folder).map_err(|source| PipelineError::Write {
+            path: folder.to_path_buf(),
+            source,
+        })?;
+        let jsonl_path = folder.join("events.jsonl");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&jsonl_path)
+            .map_err(|source| PipelineError::Write {
+                path: jsonl_path.clone(),
+                source,
+            })?;
+        Ok(Recorder {
+            run_id: run_id.to_string(),
+            project,
+            jsonl: Mutex::new(file),
+            jsonl_path,
+            progress,
+        })
+    }
+
+    /// Records `event`: store first (the trail of record), then the mirror and the display.
+    pub(crate) fn record(&self, event: Event) -> Result<(), PipelineError> {
+        let id = self.project.store()?.append_event(&self.run_id, &event)?;
+        self.mirror(id, &event)?;
+        self.progress.event(&self.run_id, &event);
+        Ok(())
+    }
+
+    /// Mirrors an event the store already holds (one written with a state change).
+    pub(crate) fn mirror_latest(&self) -> Result<(), PipelineError> {
+        let store = self.project.store()?;
+        if let Some(row) = store.events_of(&self.run_id)?.pop() {
+            self.mirror(row.id, &row.event)?;
+            self.progress.event(&self.run_id, &row.event);
+        }
+        Ok(())
+    }
+
+    fn mirror(&self, id: i64, event: &Event) -> Result<(), PipelineError> {
+        let line = serde_json::json!({
+            "id": id,
+            "at_ms": baton_core::now_ms(),
+            "kind": event.kind(),
+            "version": event.version(),
+            "subject": self.run_id,
+            "data": event.data().unwrap_or_default(),
+        });
+        let mut file = self
+            .jsonl
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        writeln!(file, "{line}").map_err(|source| PipelineError::Write {
+            path: self.jsonl_path.clone(),
+            source,
+        })
+    }
+
+    pub(crate) fn note(&self, text: &str) {
+        self.progress.note(&self.run_id, text);
+    }
+}

@@ -1,0 +1,329 @@
+//! The run's written trail under `.baton/runs/RUN/`: one markdown comment per phase (the
+//! workflow's tracker comments), `PR.md` (summary, `Closes ID`, the pipeline trail table,
+//! design decisions, changes per file, acceptance criteria, token efficiency from the
+//! ledger) and `report.md` (everything, for a person reading the run later).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use baton_core::plan::{Plan, Spec, Verdict};
+use baton_core::run::{RunRecord, RunStatus};
+use baton_core::{Locality, Phase};
+use baton_store::{RunRole, RunUsage};
+
+use crate::ctx::Ctx;
+use crate::verify::GateResult;
+use crate::{PipelineError, git};
+
+fn write(path: &Path, text: &str) -> Result<(), PipelineError> {
+    // Written whole to a temporary file and renamed: a reader never sees half a report.
+    let tmp = path.with_extension("md.tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|source| PipelineError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Writes `NN-phase.md` (a later round of the same phase replaces it).
+pub(crate) fn phase_comment(folder: &Path, phase: Phase, body: &str) -> Result<(), PipelineError> {
+    let path = folder.join(format!("{:02}-{}.md", phase.number(), phase.as_str()));
+    let text = format!("## Phase {}: {}\n\n{body}", phase.number(), phase.title());
+    write(&path, &text)
+}
+
+fn checklist(items: &[String], checked: bool) -> String {
+    let mark = if checked { "x" } else { " " };
+    items
+        .iter()
+        .map(|item| format!("- [{mark}] {item}\n"))
+        .collect()
+}
+
+pub(crate) fn requirements(spec: &Spec) -> String {
+    let mut out = format!("**Goal:** {}\n\n**Acceptance criteria:**\n", spec.goal);
+    out.push_str(&checklist(&spec.acceptance, false));
+    if !spec.scope.is_empty() {
+        let _ = writeln!(out, "\n**Scope:** {}", spec.scope.join("; "));
+    }
+    if !spec.constraints.is_empty() {
+        let _ = writeln!(out, "**Constraints:** {}", spec.constraints.join("; "));
+    }
+    out
+}
+
+pub(crate) fn architecture(plan: &Plan) -> String {
+    let mut out = format!("**Design:** {}\n\n", plan.summary);
+    if !plan.decisions.is_empty() {
+        out.push_str("**Decisions:**\n");
+        for decision in &plan.decisions {
+            let _ = writeln!(out, "- {decision}");
+        }
+        out.push('\n');
+    }
+    out.push_str("**Subtasks:**\n");
+    for (i, subtask) in plan.subtasks.iter().enumerate() {
+        let depends = if subtask.depends_on.is_empty() {
+            String::new()
+        } else {
+            format!(" (after {})", subtask.depends_on.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "{}. `{}` {}: {}{depends}",
+            i + 1,
+            subtask.files.join("`, `"),
+            subtask.id,
+            subtask.title
+        );
+    }
+    if !plan.interfaces.is_empty() {
+        out.push_str("\n**Interfaces:**\n");
+        for interface in &plan.interfaces {
+            let _ = writeln!(out, "- `{interface}`");
+        }
+    }
+    out
+}
+
+pub(crate) async fn implementation(ctx: &Ctx<'_>) -> Result<String, PipelineError> {
+    let files = git::changed_files(&ctx.worktree, &ctx.run.base_commit).await?;
+    let commits = git::commits_since(&ctx.worktree, &ctx.run.base_commit).await?;
+    let mut out = String::from("**Files created or modified:**\n");
+    if files.is_empty() {
+        out.push_str("- none\n");
+    }
+    for (file, added, removed) in &files {
+        let _ = writeln!(out, "- `{file}` (+{added} -{removed})");
+    }
+    let _ = writeln!(out, "\n**Commits:** {}", commits.len());
+    for (sha, subject) in &commits {
+        let _ = writeln!(out, "- `{}` {subject}", &sha[..sha.len().min(10)]);
+    }
+    Ok(out)
+}
+
+pub(crate) fn verification(results: &[GateResult]) -> String {
+    if results.is_empty() {
+        return "No quality gate to run (none configured, none detected).\n".into();
+    }
+    let mut out = String::new();
+    for result in results {
+        let _ = writeln!(
+            out,
+            "- {}: `{}` {} ({} ms)",
+            result.gate.as_str(),
+            result.command,
+            if result.passed { "passed" } else { "FAILED" },
+            result.duration_ms
+        );
+    }
+    if let Some(failed) = results.iter().find(|result| !result.passed) {
+        let _ = write!(out, "\n```\n{}\n```\n", failed.output.trim_end());
+    }
+    out
+}
+
+pub(crate) fn review(round: u32, verdict: &Verdict) -> String {
+    let mut out = format!(
+        "**Round {round} verdict:** {}\n\n**Findings:**\n",
+        if verdict.approved {
+            "APPROVED"
+        } else {
+            "REJECTED"
+        }
+    );
+    for finding in &verdict.findings {
+        let _ = writeln!(
+            out,
+            "- [{}] {}: {}",
+            if finding.passed { "x" } else { " " },
+            finding.check.describe(),
+            finding.note
+        );
+    }
+    if !verdict.required_fixes.is_empty() {
+        out.push_str("\n**Required fixes:**\n");
+        for fix in &verdict.required_fixes {
+            let _ = writeln!(out, "- {fix}");
+        }
+    }
+    out
+}
+
+/// Tokens of a role's rows, split local and cloud.
+#[derive(Default)]
+struct Split {
+    local: u64,
+    cloud: u64,
+    cost: f64,
+    avoided: f64,
+}
+
+fn split(usage: &[RunUsage]) -> Split {
+    let mut split = Split::default();
+    for row in usage {
+        let tokens = row.prompt_tokens + row.completion_tokens;
+        match row.locality {
+            Locality::Local => split.local += tokens,
+            Locality::Cloud => split.cloud += tokens,
+        }
+        split.cost += row.cost_usd;
+        split.avoided += row.avoided_usd;
+    }
+    split
+}
+
+fn role_line(usage: &[RunUsage], role: RunRole) -> (String, String, u64, u64) {
+    let rows: Vec<&RunUsage> = usage.iter().filter(|row| row.role == role).collect();
+    let models = rows
+        .iter()
+        .map(|row| format!("{} ({})", row.model, row.backend))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let locality = if rows.iter().all(|row| row.locality == Locality::Local) {
+        "local"
+    } else if rows.iter().all(|row| row.locality == Locality::Cloud) {
+        "cloud"
+    } else {
+        "mixed"
+    };
+    let tokens = rows
+        .iter()
+        .map(|row| row.prompt_tokens + row.completion_tokens)
+        .sum();
+    let latency = rows.iter().map(|row| row.latency_ms).sum();
+    (models, locality.into(), tokens, latency)
+}
+
+/// Writes `PR.md` and `report.md`; returns the path of `PR.md`.
+pub(crate) async fn write_reports(
+    ctx: &Ctx<'_>,
+    run: &RunRecord,
+    verdict: Option<&Verdict>,
+    commits: &[(String, String)],
+) -> Result<PathBuf, PipelineError> {
+    let usage = ctx.project.store()?.run_usage(&run.id)?;
+    let files = git::changed_files(&ctx.worktree, &run.base_commit).await?;
+    let approved = run.status == RunStatus::Approved;
+    let mut pr = format!(
+        "## Summary\n{}\n\nCloses {}\n\n",
+        ctx.plan.summary, run.ticket_id
+    );
+    pr.push_str("## Pipeline trail\n");
+    pr.push_str("| Phase | Role | Model | Local/cloud | Tokens | Latency | Result |\n");
+    pr.push_str("|---|---|---|---|---|---|---|\n");
+    let phases = [
+        (
+            "1. Requirements",
+            None,
+            format!("{} criteria", ctx.spec.acceptance.len()),
+        ),
+        (
+            "2. Architecture",
+            Some(RunRole::Architect),
+            format!("{} subtasks", ctx.plan.subtasks.len()),
+        ),
+        (
+            "3. Implementation",
+            Some(RunRole::Coder),
+            format!("{} files, {} commits", files.len(), commits.len()),
+        ),
+        (
+            "4. Review",
+            Some(RunRole::Reviewer),
+            match verdict {
+                Some(verdict) if verdict.approved => "approved".to_string(),
+                Some(_) => "rejected".to_string(),
+                None => "not reviewed".to_string(),
+            },
+        ),
+        ("5. Sign-off", None, run.status.to_string()),
+    ];
+    for (phase, role, result) in phases {
+        let (models, locality, tokens, latency) = match role {
+            Some(role) => role_line(&usage, role),
+            None => ("ticket".into(), "-".into(), 0, 0),
+        };
+        let models = if models.is_empty() {
+            "given".to_string()
+        } else {
+            models
+        };
+        let _ = writeln!(
+            pr,
+            "| {phase} | {} | {models} | {locality} | {tokens} | {latency} ms | {result} |",
+            role.map_or("-", RunRole::as_str)
+        );
+    }
+    if !ctx.plan.decisions.is_empty() {
+        pr.push_str("\n## Design decisions\n");
+        for decision in &ctx.plan.decisions {
+            let _ = writeln!(pr, "- {decision}");
+        }
+    }
+    pr.push_str("\n## Changes\n");
+    for (file, added, removed) in &files {
+        let _ = writeln!(pr, "- `{file}` (+{added} -{removed})");
+    }
+    pr.push_str("\n## Acceptance criteria\n");
+    pr.push_str(&checklist(&ctx.spec.acceptance, approved));
+    let split = split(&usage);
+    let total = split.local + split.cloud;
+    let share = if total == 0 {
+        0.0
+    } else {
+        100.0 * split.local as f64 / total as f64
+    };
+    let _ = write!(
+        pr,
+        "\n## Token efficiency\n- Local tokens: {} ({share:.1}%)\n- Cloud tokens: {}\n- Cloud cost: ${:.4}; cost avoided by local models: ${:.4}\n",
+        split.local, split.cloud, split.cost, split.avoided
+    );
+    let pr_path = ctx.folder.join("PR.md");
+    write(&pr_path, &pr)?;
+
+    let mut report = format!(
+        "# Run {}\n\nTicket: {} ({})\nStatus: {}{}\nBranch: `{}` from `{}`\nWorktree: {}\n\n",
+        run.id,
+        run.ticket_id,
+        run.title,
+        run.status,
+        run.why
+            .as_deref()
+            .map(|why| format!(" ({why})"))
+            .unwrap_or_default(),
+        run.branch,
+        &run.base_commit[..run.base_commit.len().min(12)],
+        run.worktree
+    );
+    report.push_str("## Ledger\n| Role | Profile | Backend | Model | Locality | Calls | Prompt | Completion | Latency |\n|---|---|---|---|---|---|---|---|---|\n");
+    for row in &usage {
+        let _ = writeln!(
+            report,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} ms |",
+            row.role.as_str(),
+            row.profile,
+            row.backend,
+            row.model,
+            row.locality,
+            row.calls,
+            row.prompt_tokens,
+            row.completion_tokens,
+            row.latency_ms
+        );
+    }
+    report.push_str("\n## Commits\n");
+    for (sha, subject) in commits {
+        let _ = writeln!(report, "- `{}` {subject}", &sha[..sha.len().min(10)]);
+    }
+    report.push_str("\n## Plan\n");
+    report.push_str(&architecture(&ctx.plan));
+    if let Some(verdict) = verdict {
+        report.push_str("\n## Last verdict\n");
+        report.push_str(&review(0, verdict));
+    }
+    write(&ctx.folder.join("report.md"), &report)?;
+    Ok(pr_path)
+}

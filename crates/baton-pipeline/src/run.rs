@@ -1,0 +1,752 @@
+//! One run, phase by phase (DESIGN.md section 8): requirements (the ticket's spec),
+//! architecture (the given plan, or the architect's, checked), implementation in the run's
+//! worktree, verification with its fix loop and escalation, review with its rejection loop,
+//! sign-off (memory, reports). Each phase is recorded as events and written as a phase
+//! comment under `.baton/runs/RUN/`.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU32;
+
+use baton_core::event::{
+    Escalated, PhaseChanged, PhaseStatus, PlanMade, ReviewVerdict, RunStarted, Source, SpecDrawn,
+    VerifyRan,
+};
+use baton_core::plan::{Plan, Spec, Verdict};
+use baton_core::run::{RunRecord, RunStatus};
+use baton_core::ticket::Ticket;
+use baton_core::{Event, Phase};
+use baton_ops::Project;
+use baton_ops::memory::{MemoryValue, StoreRequest};
+use baton_store::RunRole;
+use serde::Serialize;
+
+use crate::answer::{Question, Tag, ask};
+use crate::ctx::Ctx;
+use crate::implement::{EditJob, implement, run_edit_job};
+use crate::record::{Progress, Recorder};
+use crate::verify::{GateResult, gates, run_gate, signature};
+use crate::{PipelineError, git, prompt, report, roles};
+
+/// Bytes of the diff a reviewer is sent.
+const REVIEW_DIFF_BYTES: usize = 60_000;
+
+/// How the run is reviewed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewMode {
+    /// The reviewer role's model.
+    #[default]
+    Model,
+    /// Stop in `awaiting_review` for a person or the driving agent.
+    External,
+}
+
+/// A run to start.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    pub ticket: PathBuf,
+    /// A plan in JSON or TOML that replaces the architecture phase.
+    pub plan: Option<PathBuf>,
+    /// Stop after the plan is made and checked.
+    pub dry_run: bool,
+    pub review: ReviewMode,
+}
+
+/// What a run came to: the one shape `baton run --json` ends with, and the MCP and web API
+/// will print.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// `None` for a dry run (nothing was created).
+    pub run: Option<RunRecord>,
+    pub spec: Spec,
+    pub plan: Plan,
+    pub verdict: Option<Verdict>,
+    /// The run folder (`.baton/runs/RUN/`) and its PR description.
+    pub folder: Option<String>,
+    pub pr: Option<String>,
+    pub commits: Vec<(String, String)>,
+}
+
+/// Reads and parses the ticket.
+fn read_ticket(path: &Path) -> Result<Ticket, PipelineError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PipelineError::ReadTicket {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let stem = path.file_stem().map_or_else(
+        || "ticket".into(),
+        |stem| stem.to_string_lossy().into_owned(),
+    );
+    Ticket::parse(&text, &stem).map_err(|error| PipelineError::BadTicket {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    })
+}
+
+/// Reads, parses and checks a given plan.
+fn read_plan(path: &Path) -> Result<Plan, PipelineError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PipelineError::ReadPlan {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bad = |message: String| PipelineError::BadPlan {
+        path: path.to_path_buf(),
+        message,
+    };
+    let is_toml = path
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("toml"));
+    let plan = if is_toml {
+        Plan::from_toml(&text)
+    } else {
+        Plan::from_json(&text)
+    }
+    .map_err(bad)?;
+    let problems = plan.check();
+    if !problems.is_empty() {
+        return Err(bad(join(&problems)));
+    }
+    Ok(plan.normalized())
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A sortable, short run id: `YYYYMMDD-HHMMSS-xxxx`.
+fn new_run_id() -> String {
+    let now = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC);
+    let suffix = uuid::Uuid::now_v7().simple().to_string();
+    format!(
+        "{}-{}",
+        now.strftime("%Y%m%d-%H%M%S"),
+        &suffix[suffix.len() - 4..]
+    )
+}
+
+/// The architect's plan for `spec`, checked against the repository's files.
+async fn architect(
+    project: &Project,
+    profile: &str,
+    spec: &Spec,
+    files: &[String],
+    max_attempts: u32,
+    tag: Option<&Tag<'_>>,
+    notices: &dyn baton_ops::Notices,
+) -> Result<(Plan, u32), PipelineError> {
+    let prompt = |problems: Option<&str>| prompt::architect(spec, files, problems);
+    let read = |text: &str| -> Result<Plan, String> {
+        let plan = Plan::from_json(text)?;
+        let problems = plan.check();
+        if problems.is_empty() {
+            Ok(plan.normalized())
+        } else {
+            Err(join(&problems))
+        }
+    };
+    let question = Question {
+        role: RunRole::Architect,
+        profile,
+        schema_name: "plan",
+        schema: Plan::schema(),
+        max_attempts,
+        prompt: &prompt,
+        read: &read,
+    };
+    match ask(project, &question, tag, notices).await? {
+        Ok(answered) => Ok((answered.value, answered.attempts)),
+        Err((attempts, problems)) => Err(PipelineError::NoValidPlan { attempts, problems }),
+    }
+}
+
+/// The repository's `.baton/`, with an ignore file of its own, so that the user's
+/// `git status` never lists Baton's files (store, worktrees, run folders).
+fn baton_dir(repo: &Path) -> Result<PathBuf, PipelineError> {
+    let dir = repo.join(".baton");
+    std::fs::create_dir_all(&dir).map_err(|source| PipelineError::Write {
+        path: dir.clone(),
+        source,
+    })?;
+    let ignore = dir.join(".gitignore");
+    if !ignore.exists() {
+        std::fs::write(&ignore, "*\n").map_err(|source| PipelineError::Write {
+            path: ignore.clone(),
+            source,
+        })?;
+    }
+    Ok(dir)
+}
+
+/// Starts a run and takes it as far as it goes; see the module documentation.
+pub async fn start(
+    project: &Project,
+    request: &RunRequest,
+    progress: &dyn Progress,
+) -> Result<RunSummary, PipelineError> {
+    let ticket_path = project.resolve(&request.ticket);
+    let ticket = read_ticket(&ticket_path)?;
+    let given_plan = request
+        .plan
+        .as_ref()
+        .map(|path| read_plan(&project.resolve(path)))
+        .transpose()?;
+    let repo = git::top_level(project.cwd()).await?;
+    let base = git::head(&repo).await?;
+    let settings = project.settings()?;
+    let roles = roles::resolve(&settings, project.env())?;
+    let spec = Spec::from_ticket(&ticket);
+    let baton_dir = baton_dir(&repo)?;
+
+    if request.dry_run {
+        let plan = match given_plan {
+            Some(plan) => plan,
+            None => {
+                let files = git::tracked_files(&repo).await?;
+                architect(
+                    project,
+                    &roles.architect,
+                    &spec,
+                    &files,
+                    settings.run.max_plan_attempts,
+                    None,
+                    &baton_ops::notice::Silent,
+                )
+                .await?
+                .0
+            }
+        };
+        return Ok(RunSummary {
+            run: None,
+            spec,
+            plan,
+            verdict: None,
+            folder: None,
+            pr: None,
+            commits: Vec::new(),
+        });
+    }
+
+    // The run's row, branch and worktree.
+    let id = new_run_id();
+    let worktree = baton_dir.join("worktrees").join(&id);
+    let branch = format!("baton/{id}");
+    git::add_worktree(&repo, &worktree, &branch, &base).await?;
+    let now = baton_core::now_ms();
+    let run = RunRecord {
+        id: id.clone(),
+        ticket_id: ticket.id.clone(),
+        title: ticket.title.clone(),
+        ticket_path: ticket_path.to_string_lossy().into_owned(),
+        status: RunStatus::Running,
+        why: None,
+        repo: repo.to_string_lossy().into_owned(),
+        base_commit: base.clone(),
+        branch: branch.clone(),
+        worktree: worktree.to_string_lossy().into_owned(),
+        created_at_ms: now,
+        updated_at_ms: now,
+    };
+    let folder = baton_dir.join("runs").join(&id);
+    let recorder = Recorder::open(project, &id, &folder, progress)?;
+    project.store()?.insert_run(
+        &run,
+        &Event::RunStarted(RunStarted {
+            ticket_id: run.ticket_id.clone(),
+            title: run.title.clone(),
+            ticket_path: run.ticket_path.clone(),
+            base_commit: base.clone(),
+            branch: branch.clone(),
+            worktree: run.worktree.clone(),
+        }),
+    )?;
+    recorder.mirror_latest()?;
+
+    let phase = |phase: Phase, status: PhaseStatus, note: Option<String>| {
+        Event::RunPhase(PhaseChanged {
+            phase,
+            status,
+            note,
+        })
+    };
+    // 1. Requirements.
+    recorder.record(phase(Phase::Requirements, PhaseStatus::Started, None))?;
+    recorder.record(Event::RunSpec(SpecDrawn {
+        spec: spec.clone(),
+        source: Source::Given,
+    }))?;
+    recorder.record(phase(
+        Phase::Requirements,
+        PhaseStatus::Done,
+        Some(format!("{} acceptance criteria", spec.acceptance.len())),
+    ))?;
+    report::phase_comment(&folder, Phase::Requirements, &report::requirements(&spec))?;
+
+    // 2. Architecture.
+    recorder.record(phase(Phase::Architecture, PhaseStatus::Started, None))?;
+    let planned = match given_plan {
+        Some(plan) => Ok((plan, Source::Given, 0)),
+        None => {
+            let files = git::tracked_files(&worktree).await?;
+            let tag = Tag {
+                run_id: &id,
+                phase: Phase::Architecture.as_str(),
+            };
+            architect(
+                project,
+                &roles.architect,
+                &spec,
+                &files,
+                settings.run.max_plan_attempts,
+                Some(&tag),
+                &baton_ops::notice::Silent,
+            )
+            .await
+            .map(|(plan, attempts)| (plan, Source::Model, attempts))
+        }
+    };
+    let (plan, source, attempts) = match planned {
+        Ok(planned) => planned,
+        Err(error) => {
+            recorder.record(phase(
+                Phase::Architecture,
+                PhaseStatus::Failed,
+                Some(error.to_string()),
+            ))?;
+            project
+                .store()?
+                .set_run_status(&id, RunStatus::Failed, Some(&error.to_string()))?;
+            recorder.mirror_latest()?;
+            return Err(error);
+        }
+    };
+    recorder.record(Event::RunPlan(PlanMade {
+        plan: plan.clone(),
+        source,
+        attempts,
+    }))?;
+    recorder.record(phase(
+        Phase::Architecture,
+        PhaseStatus::Done,
+        Some(format!("{} subtasks", plan.subtasks.len())),
+    ))?;
+    report::phase_comment(&folder, Phase::Architecture, &report::architecture(&plan))?;
+
+    let ctx = Ctx {
+        project,
+        wt: project.at(worktree.clone())?,
+        worktree: worktree.clone(),
+        folder: folder.clone(),
+        run,
+        ticket,
+        spec,
+        plan,
+        roles,
+        settings: settings.clone(),
+        recorder,
+        dispatches: AtomicU32::new(0),
+        git_lock: tokio::sync::Mutex::new(()),
+    };
+    let (status, why, verdict) = drive(&ctx, request.review).await?;
+    finish(&ctx, status, why, verdict).await
+}
+
+/// Implementation, verification and review, looping on rejections. The final status, why,
+/// and the last verdict.
+async fn drive(
+    ctx: &Ctx<'_>,
+    review: ReviewMode,
+) -> Result<(RunStatus, Option<String>, Option<Verdict>), PipelineError> {
+    let phase = |phase: Phase, status: PhaseStatus, note: Option<String>| {
+        Event::RunPhase(PhaseChanged {
+            phase,
+            status,
+            note,
+        })
+    };
+    ctx.recorder
+        .record(phase(Phase::Implementation, PhaseStatus::Started, None))?;
+    let failed = implement(ctx, &HashSet::new()).await?;
+    let implemented = if failed.is_empty() {
+        PhaseStatus::Done
+    } else {
+        PhaseStatus::Failed
+    };
+    ctx.recorder.record(phase(
+        Phase::Implementation,
+        implemented,
+        (!failed.is_empty()).then(|| format!("failed: {}", failed.join(", "))),
+    ))?;
+    report::phase_comment(
+        &ctx.folder,
+        Phase::Implementation,
+        &report::implementation(ctx).await?,
+    )?;
+
+    let mut iteration = 0u32;
+    let mut verdict: Option<Verdict> = None;
+    let mut round = 0u32;
+    loop {
+        let verified = verify_and_fix(ctx, &mut iteration).await?;
+        report::phase_comment(
+            &ctx.folder,
+            Phase::Verification,
+            &report::verification(&verified.last),
+        )?;
+        if !verified.passed {
+            return Ok((
+                RunStatus::VerifyFailed,
+                Some(verified.why.unwrap_or_else(|| "verification failed".into())),
+                verdict,
+            ));
+        }
+        if review == ReviewMode::External {
+            return Ok((
+                RunStatus::AwaitingReview,
+                Some("waiting for an external review".into()),
+                None,
+            ));
+        }
+        round += 1;
+        ctx.recorder
+            .record(phase(Phase::Review, PhaseStatus::Started, None))?;
+        let given = reviewed(ctx, round, &verified.last).await?;
+        ctx.recorder.record(phase(
+            Phase::Review,
+            PhaseStatus::Done,
+            Some(if given.approved {
+                "approved".into()
+            } else {
+                format!("rejected: {} fixes", given.required_fixes.len())
+            }),
+        ))?;
+        report::phase_comment(&ctx.folder, Phase::Review, &report::review(round, &given))?;
+        let approved = given.approved;
+        let fixes = given.required_fixes.clone();
+        verdict = Some(given);
+        if approved {
+            return Ok((RunStatus::Approved, None, verdict));
+        }
+        if round >= ctx.settings.run.max_review_rounds {
+            return Ok((
+                RunStatus::Rejected,
+                Some(format!("still rejected after {round} review rounds")),
+                verdict,
+            ));
+        }
+        // The required fixes go back to implementation, then verification and review.
+        let what = format!(
+            "The reviewer rejected the change and requires:\n{}",
+            fixes
+                .iter()
+                .map(|fix| format!("- {fix}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        let files = owned_files(&ctx.plan);
+        let job = EditJob {
+            subtask: format!("review-{round}"),
+            phase: Phase::Implementation,
+            label: format!("review fix {round}"),
+            profile: ctx.roles.coder.clone(),
+            task: prompt::fix(&ctx.spec, &ctx.plan, &what, &files),
+            context: files.clone(),
+            allow: files,
+        };
+        run_edit_job(ctx, &job).await?;
+    }
+}
+
+fn owned_files(plan: &Plan) -> Vec<String> {
+    let mut files: Vec<String> = Vec::new();
+    for subtask in &plan.subtasks {
+        for file in &subtask.files {
+            if !files.contains(file) {
+                files.push(file.clone());
+            }
+        }
+    }
+    files
+}
+
+/// What verification came to.
+struct Verified {
+    passed: bool,
+    why: Option<String>,
+    /// The gates of the last round.
+    last: Vec<GateResult>,
+}
+
+/// Runs the gates; on a failure, dispatches a fix and runs them again, escalating along the
+/// coder's chain after `max_fix_iterations` or when the same failure comes back.
+async fn verify_and_fix(ctx: &Ctx<'_>, iteration: &mut u32) -> Result<Verified, PipelineError> {
+    let phase = |status: PhaseStatus, note: Option<String>| {
+        Event::RunPhase(PhaseChanged {
+            phase: Phase::Verification,
+            status,
+            note,
+        })
+    };
+    ctx.recorder.record(phase(PhaseStatus::Started, None))?;
+    let found = gates(&ctx.settings.verify, &ctx.worktree);
+    if let Some(from) = &found.detected_from {
+        ctx.recorder.note(&format!(
+            "verify: no [verify] commands; detected from {from}: {}",
+            if found.commands.is_empty() {
+                "nothing to run".to_string()
+            } else {
+                found
+                    .commands
+                    .iter()
+                    .map(|gate| gate.command.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ));
+    }
+    let chain = roles::escalation_chain(&ctx.settings, &ctx.roles.coder, ctx.project.env());
+    let mut step = 0usize;
+    let mut fixes_on_step = 0u32;
+    let mut last_signature: Option<String> = None;
+    loop {
+        let mut results = Vec::new();
+        for gate in &found.commands {
+            let result = run_gate(
+                gate,
+                &ctx.worktree,
+                ctx.settings.verify.timeout,
+                ctx.settings.verify.max_output_bytes,
+            )
+            .await?;
+            ctx.recorder.record(Event::VerifyRan(VerifyRan {
+                iteration: *iteration,
+                gate: result.gate,
+                command: result.command.clone(),
+                passed: result.passed,
+                exit_code: result.exit_code,
+                timed_out: result.timed_out,
+                duration_ms: result.duration_ms,
+                output: result.output.clone(),
+            }))?;
+            let passed = result.passed;
+            results.push(result);
+            if !passed {
+                break;
+            }
+        }
+        let Some(failure) = results.iter().find(|result| !result.passed).cloned() else {
+            ctx.recorder.record(phase(
+                PhaseStatus::Done,
+                Some(format!("passed after {} fixes", *iteration)),
+            ))?;
+            return Ok(Verified {
+                passed: true,
+                why: None,
+                last: results,
+            });
+        };
+        let sig = signature(&failure);
+        let stuck = last_signature.as_deref() == Some(sig.as_str());
+        last_signature = Some(sig);
+        if stuck || fixes_on_step >= ctx.settings.verify.max_fix_iterations {
+            let why = if stuck {
+                "the same failure came back after a fix".to_string()
+            } else {
+                format!("{fixes_on_step} fixes did not pass")
+            };
+            if step + 1 >= chain.len() {
+                let why = format!(
+                    "{} still fails: {why}, and the chain of {} has no profile left",
+                    failure.gate.as_str(),
+                    chain.join(" -> ")
+                );
+                ctx.recorder
+                    .record(phase(PhaseStatus::Failed, Some(why.clone())))?;
+                return Ok(Verified {
+                    passed: false,
+                    why: Some(why),
+                    last: results,
+                });
+            }
+            ctx.recorder.record(Event::RunEscalated(Escalated {
+                from: chain[step].clone(),
+                to: chain[step + 1].clone(),
+                why,
+            }))?;
+            step += 1;
+            fixes_on_step = 0;
+            last_signature = None;
+        }
+        *iteration += 1;
+        fixes_on_step += 1;
+        let mut files = owned_files(&ctx.plan);
+        for named in crate::verify::files_named(&failure.output, &ctx.worktree) {
+            if !files.contains(&named) {
+                files.push(named);
+            }
+        }
+        let what = format!(
+            "`{}` ({}) failed with exit code {}:\n```\n{}\n```",
+            failure.command,
+            failure.gate.as_str(),
+            failure
+                .exit_code
+                .map_or_else(|| "none (stopped)".into(), |code| code.to_string()),
+            failure.output.trim_end()
+        );
+        let job = EditJob {
+            subtask: format!("fix-{}", *iteration),
+            phase: Phase::Verification,
+            label: format!("fix {}", *iteration),
+            profile: chain[step].clone(),
+            task: prompt::fix(&ctx.spec, &ctx.plan, &what, &files),
+            context: files.clone(),
+            allow: files,
+        };
+        run_edit_job(ctx, &job).await?;
+    }
+}
+
+/// Asks the reviewer for a verdict on the branch as it stands.
+async fn reviewed(
+    ctx: &Ctx<'_>,
+    round: u32,
+    verification: &[GateResult],
+) -> Result<Verdict, PipelineError> {
+    let diff = git::diff(&ctx.worktree, &ctx.run.base_commit, REVIEW_DIFF_BYTES).await?;
+    let verification = report::verification(verification);
+    let prompt = |problems: Option<&str>| {
+        prompt::review(&ctx.spec, &ctx.plan, &diff, &verification, problems)
+    };
+    let read = |text: &str| -> Result<Verdict, String> {
+        let verdict = Verdict::from_json(text)?;
+        let problems = verdict.check();
+        if problems.is_empty() {
+            Ok(verdict)
+        } else {
+            Err(join(&problems))
+        }
+    };
+    let question = Question {
+        role: RunRole::Reviewer,
+        profile: &ctx.roles.reviewer,
+        schema_name: "verdict",
+        schema: Verdict::schema(),
+        max_attempts: ctx.settings.run.max_plan_attempts,
+        prompt: &prompt,
+        read: &read,
+    };
+    let tag = Tag {
+        run_id: &ctx.run.id,
+        phase: Phase::Review.as_str(),
+    };
+    match ask(&ctx.wt, &question, Some(&tag), &baton_ops::notice::Silent).await? {
+        Ok(answered) => {
+            ctx.recorder.record(Event::ReviewVerdict(ReviewVerdict {
+                round,
+                verdict: answered.value.clone(),
+                reviewer: ctx.roles.reviewer.clone(),
+                request_id: answered.request_ids.last().cloned(),
+            }))?;
+            Ok(answered.value)
+        }
+        Err((attempts, problems)) => Err(PipelineError::NoValidVerdict { attempts, problems }),
+    }
+}
+
+/// Sign-off: the pattern and result in memory, the reports, the final status.
+async fn finish(
+    ctx: &Ctx<'_>,
+    status: RunStatus,
+    why: Option<String>,
+    verdict: Option<Verdict>,
+) -> Result<RunSummary, PipelineError> {
+    let signoff = |status: PhaseStatus, note: Option<String>| {
+        Event::RunPhase(PhaseChanged {
+            phase: Phase::Signoff,
+            status,
+            note,
+        })
+    };
+    ctx.recorder.record(signoff(PhaseStatus::Started, None))?;
+    let commits = git::commits_since(&ctx.worktree, &ctx.run.base_commit).await?;
+    if status == RunStatus::Approved {
+        let pattern = format!(
+            "{}: {} subtasks ({}), approved; design: {}",
+            ctx.ticket.title,
+            ctx.plan.subtasks.len(),
+            ctx.plan
+                .subtasks
+                .iter()
+                .map(|subtask| subtask.title.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+            ctx.plan.summary
+        );
+        remember(
+            ctx,
+            "patterns",
+            &format!("pattern-{}", ctx.ticket.id),
+            pattern,
+        )
+        .await;
+    }
+    let result = format!(
+        "run {} of {}: {}{} ({} commits on {})",
+        ctx.run.id,
+        ctx.ticket.id,
+        status,
+        why.as_deref()
+            .map(|why| format!(", {why}"))
+            .unwrap_or_default(),
+        commits.len(),
+        ctx.run.branch
+    );
+    remember(ctx, "results", &format!("result-{}", ctx.run.id), result).await;
+    let mut run = ctx.run.clone();
+    run.status = status;
+    run.why = why.clone();
+    let pr = report::write_reports(ctx, &run, verdict.as_ref(), &commits).await?;
+    ctx.recorder.record(signoff(
+        if status == RunStatus::Approved {
+            PhaseStatus::Done
+        } else {
+            PhaseStatus::Skipped
+        },
+        Some(status.to_string()),
+    ))?;
+    // The status and its `run.ended` event go in together, last.
+    ctx.project
+        .store()?
+        .set_run_status(&ctx.run.id, status, why.as_deref())?;
+    ctx.recorder.mirror_latest()?;
+    Ok(RunSummary {
+        run: Some(run),
+        spec: ctx.spec.clone(),
+        plan: ctx.plan.clone(),
+        verdict,
+        folder: Some(ctx.folder.to_string_lossy().into_owned()),
+        pr: Some(pr.to_string_lossy().into_owned()),
+        commits,
+    })
+}
+
+/// Stores `value` in memory; a failure is told, not fatal (the run's work is in git).
+async fn remember(ctx: &Ctx<'_>, namespace: &str, key: &str, value: String) {
+    let request = StoreRequest {
+        namespace: namespace.into(),
+        key: key.into(),
+        value: MemoryValue::Text(value),
+        tags: vec![format!("run:{}", ctx.run.id)],
+        ttl: None,
+        upsert: true,
+    };
+    if let Err(error) = baton_ops::memory::store(ctx.project, request).await {
+        ctx.recorder
+            .note(&format!("memory: {namespace}/{key} not stored: {error}"));
+    }
+}

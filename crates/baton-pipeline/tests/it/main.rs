@@ -1,0 +1,325 @@
+//! `baton-pipeline` end to end, in-process: a real git repository in a temp dir (a small
+//! Python project verified by a real pytest), a real store, and the scripted server playing
+//! coder and reviewer with replies matched to what each request asks.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on setup errors"
+)]
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use baton_core::Event;
+use baton_core::event::{PhaseStatus, SubtaskOutcome};
+use baton_core::run::RunStatus;
+use baton_pipeline::{PipelineError, Quiet, ReviewMode, RunRequest};
+use baton_test_support::{Reply, Script, ScriptedServer};
+use pretty_assertions::assert_eq;
+
+use support::{Repo, events_of, git, whole};
+
+const CALC_BUGGY: &str = "def add(a, b):\n    return a - b\n";
+const CALC_BOTH_BUGGY: &str =
+    "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n";
+const CALC_FIXED: &str = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n";
+const CALC_DOCUMENTED: &str = "def add(a, b):\n    \"\"\"The sum of a and b.\"\"\"\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n";
+const README: &str = "# calc\n\nadd(a, b) and sub(a, b).\n";
+
+fn verdict(approved: bool, fixes: &[&str]) -> Reply {
+    let findings: Vec<serde_json::Value> = baton_core::plan::Check::ALL
+        .iter()
+        .map(|check| serde_json::json!({"check": check, "passed": approved, "note": "looked"}))
+        .collect();
+    Reply::text(
+        serde_json::json!({"approved": approved, "findings": findings, "required_fixes": fixes})
+            .to_string(),
+    )
+}
+
+/// The three-subtask plan of the tests: `add` and `sub` share `calc.py` (so they run one
+/// after the other), `docs` owns `README.md` (so it runs beside them).
+const PLAN: &str = r#"{
+  "summary": "add and sub in calc.py, documented",
+  "decisions": ["plain functions, no classes"],
+  "interfaces": ["add(a, b) -> number", "sub(a, b) -> number"],
+  "subtasks": [
+    {"id": "add", "title": "add", "what": "Write add(a, b) in calc.py.", "kind": "code",
+     "files": ["calc.py"], "context": ["tests/test_calc.py"]},
+    {"id": "sub", "title": "sub", "what": "Write sub(a, b) in calc.py, keeping add.", "kind": "code",
+     "files": ["calc.py"]},
+    {"id": "docs", "title": "readme", "what": "Describe calc in README.md.", "kind": "docs",
+     "files": ["README.md"]}
+  ]
+}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_with_a_plan_ends_approved_on_its_own_branch_after_a_fix_and_a_rejection() {
+    let script = Script::new()
+        // `docs` first writes a file it does not own: refused, sent back, then right.
+        .when(
+            "Subtask docs:",
+            Reply::delayed(300, whole("calc.py", CALC_FIXED)),
+        )
+        .when("Subtask docs:", whole("README.md", README))
+        .when(
+            "Subtask add:",
+            Reply::delayed(300, whole("calc.py", CALC_BUGGY)),
+        )
+        .when("Subtask sub:", whole("calc.py", CALC_BOTH_BUGGY))
+        .when("The reviewer rejected", whole("calc.py", CALC_DOCUMENTED))
+        .when("does not pass yet", whole("calc.py", CALC_FIXED))
+        .when(
+            "Review this change",
+            verdict(false, &["add a docstring to add"]),
+        )
+        .when("Review this change", verdict(true, &[]));
+    let server = ScriptedServer::start(script.total_slots(2)).await.unwrap();
+    let repo = Repo::python(&server).await;
+    let before_status = git(&repo.path, &["status", "--porcelain"]).await;
+    let plan = repo.write_outside("plan.json", PLAN);
+
+    let summary = baton_pipeline::start(
+        &repo.project,
+        &RunRequest {
+            ticket: repo.ticket.clone(),
+            plan: Some(plan),
+            dry_run: false,
+            review: ReviewMode::Model,
+        },
+        &Quiet,
+    )
+    .await
+    .unwrap();
+
+    let run = summary.run.clone().unwrap();
+    let trail: Vec<String> = events_of(&repo.project, &run.id)
+        .iter()
+        .map(|e| format!("{} {}", e.kind(), e.data()))
+        .collect();
+    assert_eq!(
+        run.status,
+        RunStatus::Approved,
+        "{:?}\n{}",
+        run.why,
+        trail.join("\n")
+    );
+    assert_eq!(run.branch, format!("baton/{}", run.id));
+    // The user's tree, index and uncommitted change are as they were.
+    assert_eq!(
+        git(&repo.path, &["status", "--porcelain"]).await,
+        before_status
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("README.md")).unwrap(),
+        "user's own edit\n"
+    );
+    assert_eq!(
+        git(&repo.path, &["rev-parse", "HEAD"]).await.trim(),
+        run.base_commit
+    );
+    // The branch: one commit per applied dispatch, each with its trailers.
+    let worktree = std::path::Path::new(&run.worktree);
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("calc.py")).unwrap(),
+        CALC_DOCUMENTED
+    );
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("README.md")).unwrap(),
+        README
+    );
+    let subjects: Vec<String> = summary.commits.iter().map(|(_, s)| s.clone()).collect();
+    assert_eq!(subjects.len(), 5, "{subjects:#?}");
+    assert!(
+        subjects.iter().all(|s| s.starts_with("T-1: Add and sub (")),
+        "{subjects:#?}"
+    );
+    assert!(
+        subjects.iter().any(|s| s.contains("(fix 1, dispatch")),
+        "{subjects:#?}"
+    );
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.contains("(review fix 1, dispatch")),
+        "{subjects:#?}"
+    );
+    let bodies = git(
+        worktree,
+        &[
+            "log",
+            "--format=%B%x00",
+            &format!("{}..HEAD", run.base_commit),
+        ],
+    )
+    .await;
+    for body in bodies.split('\0').filter(|b| !b.trim().is_empty()) {
+        assert!(body.contains(&format!("Baton-Run: {}", run.id)), "{body}");
+        assert!(body.contains("Baton-Subtask: "), "{body}");
+    }
+
+    // The trail: events in the store and the same rows in events.jsonl.
+    let events = events_of(&repo.project, &run.id);
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind()).collect();
+    assert_eq!(kinds.first(), Some(&"run.started"));
+    assert_eq!(kinds.last(), Some(&"run.ended"));
+    let folder = std::path::Path::new(summary.folder.as_deref().unwrap());
+    let jsonl = std::fs::read_to_string(folder.join("events.jsonl")).unwrap();
+    assert_eq!(jsonl.lines().count(), events.len());
+    // The edit outside the owned files was refused and sent back.
+    let refused = events.iter().any(|e| {
+        matches!(&e.event, Event::SubtaskDispatched(d) if d.subtask == "docs" && !d.applied && d.feedback.is_some())
+    });
+    assert!(refused, "{kinds:?}");
+    // add and sub never overlapped; docs ran beside add.
+    let position =
+        |want: &dyn Fn(&Event) -> bool| events.iter().position(|e| want(&e.event)).unwrap();
+    let add_ended = position(&|e| matches!(e, Event::SubtaskEnded(x) if x.subtask == "add"));
+    let sub_dispatched =
+        position(&|e| matches!(e, Event::SubtaskDispatched(x) if x.subtask == "sub"));
+    assert!(add_ended < sub_dispatched, "{kinds:?}");
+    assert!(
+        server.max_in_flight() >= 2,
+        "docs and add ran one after the other"
+    );
+    // Verification failed once, then passed; the review rejected once, then approved.
+    let gates: Vec<bool> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::VerifyRan(ran) => Some(ran.passed),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(gates.first(), Some(&false));
+    assert_eq!(gates.last(), Some(&true));
+    let verdicts: Vec<bool> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::ReviewVerdict(review) => Some(review.verdict.approved),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(verdicts, vec![false, true]);
+    assert!(events.iter().all(
+        |e| !matches!(&e.event, Event::SubtaskEnded(x) if x.outcome == SubtaskOutcome::Failed)
+    ));
+    assert!(events.iter().any(|e| matches!(&e.event, Event::RunPhase(p) if p.status == PhaseStatus::Done && p.phase == baton_core::Phase::Signoff)));
+
+    // Reports and the ledger.
+    let pr = std::fs::read_to_string(summary.pr.as_deref().unwrap()).unwrap();
+    assert!(pr.contains("Closes T-1"), "{pr}");
+    assert!(pr.contains("| 3. Implementation | coder |"), "{pr}");
+    assert!(pr.contains("- [x] add returns the sum"), "{pr}");
+    assert!(pr.contains("Local tokens:"), "{pr}");
+    let reports: BTreeSet<String> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for name in [
+        "01-requirements.md",
+        "02-architecture.md",
+        "03-implementation.md",
+        "04-verification.md",
+        "05-review.md",
+        "PR.md",
+        "report.md",
+    ] {
+        assert!(reports.contains(name), "{name} missing from {reports:?}");
+    }
+    let usage = repo.project.store().unwrap().run_usage(&run.id).unwrap();
+    let coder_calls: u64 = usage
+        .iter()
+        .filter(|row| row.role == baton_store::RunRole::Coder)
+        .map(|row| row.calls)
+        .sum();
+    assert_eq!(coder_calls, 6, "{usage:#?}");
+    assert!(
+        usage
+            .iter()
+            .any(|row| row.role == baton_store::RunRole::Reviewer)
+    );
+    let listed = baton_pipeline::runs(&repo.project, 10).await.unwrap();
+    assert_eq!(listed.first().map(|r| r.id.clone()), Some(run.id.clone()));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_with_a_cycle_is_refused_before_anything_is_created() {
+    let server = ScriptedServer::start(Script::new()).await.unwrap();
+    let repo = Repo::python(&server).await;
+    let plan = repo.write_outside(
+        "cycle.json",
+        r#"{"summary": "s", "subtasks": [
+            {"id": "a", "title": "a", "what": "a", "files": ["a.py"], "depends_on": ["b"]},
+            {"id": "b", "title": "b", "what": "b", "files": ["b.py"], "depends_on": ["a"]}]}"#,
+    );
+    let error = baton_pipeline::start(
+        &repo.project,
+        &RunRequest {
+            ticket: repo.ticket.clone(),
+            plan: Some(plan),
+            ..RunRequest::default()
+        },
+        &Quiet,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(error, PipelineError::BadPlan { .. }), "{error}");
+    assert!(error.to_string().contains("a -> b -> a"), "{error}");
+    assert!(error.hint().is_some());
+    assert!(
+        baton_pipeline::runs(&repo.project, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        git(&repo.path, &["branch", "--list", "baton/*"])
+            .await
+            .trim(),
+        ""
+    );
+    assert_eq!(server.request_count(), 0);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_plan_from_the_architect_is_sent_back_with_its_problems() {
+    let bad = r#"{"summary": "s", "subtasks": [{"id": "a", "title": "a", "what": "a", "files": ["../escape.py"]}]}"#;
+    let good = r#"{"summary": "s", "decisions": [], "interfaces": [], "subtasks": [{"id": "a", "title": "a", "what": "write add", "kind": "code", "files": ["calc.py"], "context": [], "constraints": [], "acceptance": [], "depends_on": []}]}"#;
+    let script = Script::new()
+        .when("Design this change", Reply::text(bad))
+        .when(
+            "Design this change",
+            Reply::text(format!("Here is the plan:\n```json\n{good}\n```")),
+        );
+    let server = ScriptedServer::start(script).await.unwrap();
+    let repo = Repo::python(&server).await;
+    let summary = baton_pipeline::start(
+        &repo.project,
+        &RunRequest {
+            ticket: repo.ticket.clone(),
+            dry_run: true,
+            ..RunRequest::default()
+        },
+        &Quiet,
+    )
+    .await
+    .unwrap();
+    assert!(summary.run.is_none());
+    assert_eq!(summary.plan.subtasks[0].files, vec!["calc.py"]);
+    let requests = server.requests();
+    let chats: Vec<_> = requests.iter().filter(|r| r.is_chat()).collect();
+    assert_eq!(chats.len(), 2);
+    let second = chats[1].body.to_string();
+    assert!(second.contains("was not a valid plan"), "{second}");
+    assert!(second.contains("escape.py"), "{second}");
+    // Structured output: the schema went as response_format.
+    assert_eq!(chats[0].body["response_format"]["type"], "json_schema");
+    assert!(
+        chats[0].body["response_format"]["json_schema"]["schema"]["properties"]["subtasks"]
+            .is_object()
+    );
+    server.shutdown().await.unwrap();
+}

@@ -1,0 +1,257 @@
+//! `baton run TICKET [--plan PLAN] [--dry-run] [--review external] [--json]`, `baton runs`
+//! and `baton show RUN`: the pipeline's front end. Progress goes to stderr as one line per
+//! step (or, with `--json`, every event as NDJSON on stdout, then the summary); the exit code
+//! says how the run ended.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use baton_core::Event;
+use baton_core::event::{PhaseStatus, SubtaskOutcome};
+use baton_core::run::RunStatus;
+use baton_ops::Project;
+use baton_pipeline::{PipelineError, Progress, ReviewMode, RunRequest, RunSummary};
+
+use crate::cli::{ReviewArg, RunArgs, RunsArgs, ShowArgs};
+use crate::error::{CliError, Exit};
+use crate::output::Printer;
+
+impl From<PipelineError> for CliError {
+    fn from(error: PipelineError) -> Self {
+        let exit = Exit::of(error.kind());
+        let message = match &error {
+            PipelineError::Ops(inner) => inner.message(),
+            other => other.to_string(),
+        };
+        let cli = CliError::new(exit, message);
+        match error.hint() {
+            Some(hint) => cli.hint(hint),
+            None => cli,
+        }
+    }
+}
+
+/// Shows a run as it goes.
+struct Display {
+    json: bool,
+    quiet: bool,
+}
+
+impl Progress for Display {
+    fn event(&self, run_id: &str, event: &Event) {
+        if self.json {
+            let line = serde_json::json!({
+                "kind": event.kind(),
+                "version": event.version(),
+                "subject": run_id,
+                "data": event.data().unwrap_or_default(),
+            });
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+            return;
+        }
+        if self.quiet {
+            return;
+        }
+        if let Some(line) = describe(event) {
+            let _ = writeln!(std::io::stderr().lock(), "baton: {line}");
+        }
+    }
+
+    fn note(&self, _run_id: &str, text: &str) {
+        if !self.json && !self.quiet {
+            let _ = writeln!(std::io::stderr().lock(), "baton: {text}");
+        }
+    }
+}
+
+/// One line for the person watching, for the events worth one.
+fn describe(event: &Event) -> Option<String> {
+    Some(match event {
+        Event::RunStarted(started) => format!(
+            "run of {} on branch {} ({})",
+            started.ticket_id, started.branch, started.worktree
+        ),
+        Event::RunPhase(changed) => {
+            let status = match changed.status {
+                PhaseStatus::Started => "...",
+                PhaseStatus::Done => "done",
+                PhaseStatus::Failed => "FAILED",
+                PhaseStatus::Skipped => "skipped",
+            };
+            match &changed.note {
+                Some(note) => format!("{}: {status} ({note})", changed.phase),
+                None => format!("{}: {status}", changed.phase),
+            }
+        }
+        Event::SubtaskDispatched(dispatched) => format!(
+            "  {} dispatch {} to {} ({}, {} tokens, {} ms): {}",
+            dispatched.subtask,
+            dispatched.dispatch,
+            dispatched.model,
+            dispatched.locality,
+            dispatched.prompt_tokens + dispatched.completion_tokens,
+            dispatched.latency_ms,
+            if dispatched.applied {
+                format!("applied to {}", dispatched.files.join(", "))
+            } else {
+                format!(
+                    "not applied: {}",
+                    dispatched
+                        .feedback
+                        .as_deref()
+                        .and_then(|text| text.lines().next())
+                        .unwrap_or("no edit")
+                )
+            }
+        ),
+        Event::SubtaskCommitted(committed) => format!(
+            "  {} committed {}",
+            committed.subtask,
+            &committed.commit[..committed.commit.len().min(10)]
+        ),
+        Event::SubtaskEnded(ended) => match ended.outcome {
+            SubtaskOutcome::Done => format!("  {} done", ended.subtask),
+            SubtaskOutcome::Failed => format!(
+                "  {} FAILED: {}",
+                ended.subtask,
+                ended.why.as_deref().unwrap_or("")
+            ),
+        },
+        Event::VerifyRan(ran) => format!(
+            "  {} `{}`: {} ({} ms)",
+            ran.gate.as_str(),
+            ran.command,
+            if ran.passed { "passed" } else { "FAILED" },
+            ran.duration_ms
+        ),
+        Event::RunEscalated(escalated) => format!(
+            "  escalating from {} to {}: {}",
+            escalated.from, escalated.to, escalated.why
+        ),
+        Event::ReviewVerdict(review) => format!(
+            "  review round {}: {}",
+            review.round,
+            if review.verdict.approved {
+                "approved".to_string()
+            } else {
+                format!("rejected ({})", review.verdict.required_fixes.join("; "))
+            }
+        ),
+        _ => return None,
+    })
+}
+
+pub async fn run(project: &Project, args: RunArgs) -> Result<ExitCode, CliError> {
+    let printer = Printer::new(args.json);
+    let request = RunRequest {
+        ticket: args.ticket,
+        plan: args.plan,
+        dry_run: args.dry_run,
+        review: match args.review {
+            ReviewArg::Model => ReviewMode::Model,
+            ReviewArg::External => ReviewMode::External,
+        },
+    };
+    let display = Display {
+        json: args.json,
+        quiet: crate::output::is_quiet(),
+    };
+    let summary = baton_pipeline::start(project, &request, &display).await?;
+    if printer.is_json() {
+        printer.json(&summary)?;
+    } else {
+        printer.text(render(&summary))?;
+    }
+    Ok(exit_for(&summary))
+}
+
+fn exit_for(summary: &RunSummary) -> ExitCode {
+    let exit = match summary.run.as_ref().map(|run| run.status) {
+        None | Some(RunStatus::Approved | RunStatus::AwaitingReview | RunStatus::Running) => {
+            return ExitCode::SUCCESS;
+        }
+        Some(RunStatus::Rejected) => Exit::RunRejected,
+        Some(RunStatus::VerifyFailed) => Exit::RunVerifyFailed,
+        Some(RunStatus::BudgetExhausted) => Exit::RunBudgetExhausted,
+        Some(RunStatus::Interrupted) => Exit::RunInterrupted,
+        Some(RunStatus::Failed) => Exit::RunFailed,
+    };
+    ExitCode::from(exit as u8)
+}
+
+fn render(summary: &RunSummary) -> String {
+    let Some(run) = &summary.run else {
+        // A dry run: the plan is the output.
+        return serde_json::to_string_pretty(&summary.plan).unwrap_or_default();
+    };
+    let mut out = format!("run {}: {}", run.id, run.status);
+    if let Some(why) = &run.why {
+        out.push_str(&format!(" ({why})"));
+    }
+    out.push_str(&format!(
+        "\nbranch {} ({} commits), worktree {}",
+        run.branch,
+        summary.commits.len(),
+        run.worktree
+    ));
+    if let Some(pr) = &summary.pr {
+        out.push_str(&format!("\nPR description: {pr}"));
+    }
+    out
+}
+
+pub async fn runs(project: &Project, args: RunsArgs) -> Result<ExitCode, CliError> {
+    let printer = Printer::new(args.json);
+    let runs = baton_pipeline::runs(project, args.limit).await?;
+    if printer.is_json() {
+        printer.json(&runs)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = crate::output::table(["id", "status", "ticket", "title", "branch"]);
+    for run in &runs {
+        table.add_row([
+            run.id.clone(),
+            run.status.to_string(),
+            run.ticket_id.clone(),
+            run.title.clone(),
+            run.branch.clone(),
+        ]);
+    }
+    printer.text(table)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn show(project: &Project, args: ShowArgs) -> Result<ExitCode, CliError> {
+    let printer = Printer::new(args.json);
+    let view = baton_pipeline::show(project, &args.run).await?;
+    if printer.is_json() {
+        printer.json(&view)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let run = &view.run;
+    let mut out = format!(
+        "run {}: {}{}\nticket {} ({})\nbranch {} from {}\nworktree {}\nfolder {}\n",
+        run.id,
+        run.status,
+        run.why
+            .as_deref()
+            .map(|why| format!(" ({why})"))
+            .unwrap_or_default(),
+        run.ticket_id,
+        run.title,
+        run.branch,
+        &run.base_commit[..run.base_commit.len().min(12)],
+        run.worktree,
+        view.folder
+    );
+    for name in &view.reports {
+        out.push_str(&format!("  {name}\n"));
+    }
+    out.push_str(&format!("{} events:\n", view.events.len()));
+    for row in &view.events {
+        let line = describe(&row.event).unwrap_or_else(|| row.kind().to_string());
+        out.push_str(&format!("  {line}\n"));
+    }
+    printer.text(out.trim_end())?;
+    Ok(ExitCode::SUCCESS)
+}
