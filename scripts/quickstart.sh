@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Baton's first set-up command (README): installs baton, llama-server and a small coder
-# model, configures the model server for Baton to start on first use, and sends one coding
-# subtask with `baton dispatch` (which brings the server up). Every step is idempotent.
+# model, configures the model server for Baton to start on first use, and runs the main job:
+# `baton run` takes the example ticket (examples/calc) to a reviewed, tested branch with every
+# role on the local model (the run brings the server up). Every step is idempotent.
 #
 # It writes $XDG_CONFIG_HOME/baton/config.toml (default ~/.config/baton/config.toml) only
 # when that file does not exist; an existing one is left alone and the same settings are
@@ -48,11 +49,23 @@ elif ! grep -q '^\[servers\.coder\]' "$config"; then
     -c "backends.local.urls=[\"http://127.0.0.1:$port/v1\"]" -c "backends.local.server=coder" -c "profiles.code.model=$alias_name")
 fi
 
-step "baton dispatch (starts the model server on first use; the reply streams below)"
-printf 'def add(a, b):\n    return a + b\n' |
-  baton "${overrides[@]}" dispatch --local "Write pytest tests for this function. Reply with only the code."
+# The main job: a ticket taken to a reviewed, tested branch by the local model. The example
+# project is copied into a fresh git repository of its own, so nothing of this checkout is
+# touched; the run's branch, worktree and reports stay there to look at.
+work="${BATON_QUICKSTART_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/baton/quickstart}/calc-$(date -u +%Y%m%d-%H%M%S)"
+step "baton run examples/calc/TICKET.md in $work (every role on the local model; it starts the server on first use)"
+mkdir -p "$work"
+cp -R "$ROOT/examples/calc/." "$work/"
+git -C "$work" init --quiet -b main
+git -C "$work" add -A
+git -C "$work" -c user.name=quickstart -c user.email=quickstart@localhost commit --quiet -m "calc example"
+(cd "$work" && baton "${overrides[@]}" run TICKET.md --plan PLAN.json)
+run_id="$(cd "$work" && baton runs --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')"
+step "the run's PR description: $work/.baton/runs/$run_id/PR.md"
+cat "$work/.baton/runs/$run_id/PR.md"
 echo >&2
-step "baton server status / baton doctor / baton stats"
+step "baton server status / baton doctor / baton stats (in $work, whose store the run wrote)"
+cd "$work"
 baton "${overrides[@]}" server status
 baton "${overrides[@]}" doctor --backend local
 baton stats

@@ -182,7 +182,9 @@ fn role_line(usage: &[RunUsage], role: RunRole) -> (String, String, u64, u64) {
         .map(|row| format!("{} ({})", row.model, row.backend))
         .collect::<Vec<_>>()
         .join(", ");
-    let locality = if rows.iter().all(|row| row.locality == Locality::Local) {
+    let locality = if rows.is_empty() {
+        "-"
+    } else if rows.iter().all(|row| row.locality == Locality::Local) {
         "local"
     } else if rows.iter().all(|row| row.locality == Locality::Cloud) {
         "cloud"

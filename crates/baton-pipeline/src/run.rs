@@ -583,10 +583,13 @@ async fn verify_and_fix(ctx: &Ctx<'_>, iteration: &mut u32) -> Result<Verified, 
         }
         *iteration += 1;
         fixes_on_step += 1;
-        let mut files = owned_files(&ctx.plan);
+        // The fix may change what the plan's subtasks own; the other files the failure names
+        // (the tests, mostly: they are the spec) are shown, not opened to edits.
+        let files = owned_files(&ctx.plan);
+        let mut shown = files.clone();
         for named in crate::verify::files_named(&failure.output, &ctx.worktree) {
-            if !files.contains(&named) {
-                files.push(named);
+            if !shown.contains(&named) {
+                shown.push(named);
             }
         }
         let what = format!(
@@ -604,7 +607,7 @@ async fn verify_and_fix(ctx: &Ctx<'_>, iteration: &mut u32) -> Result<Verified, 
             label: format!("fix {}", *iteration),
             profile: chain[step].clone(),
             task: prompt::fix(&ctx.spec, &ctx.plan, &what, &files),
-            context: files.clone(),
+            context: shown,
             allow: files,
         };
         run_edit_job(ctx, &job).await?;

@@ -225,10 +225,15 @@ async fn run(
     let apply = match (apply_options, plan.chain.first()) {
         (Some(options), Some(first)) => Some(ApplyPlan {
             format: first.edit_format,
-            context_files: files
-                .iter()
-                .filter_map(|file| context::relative_to(&options.root, &project.resolve(file)))
-                .collect(),
+            context_files: match options.allow.as_deref() {
+                // The one file the reply may change is the one a block without a path means,
+                // however many files the model was shown.
+                Some([only]) if !only.ends_with('/') => vec![only.clone()],
+                _ => files
+                    .iter()
+                    .filter_map(|file| context::relative_to(&options.root, &project.resolve(file)))
+                    .collect(),
+            },
             options,
         }),
         _ => None,
