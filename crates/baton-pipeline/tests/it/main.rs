@@ -7,6 +7,7 @@
     reason = "tests fail loudly on setup errors"
 )]
 
+mod llama;
 mod support;
 
 use std::collections::BTreeSet;
