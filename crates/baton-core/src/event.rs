@@ -324,6 +324,16 @@ pub struct ReviewVerdict {
     pub request_id: Option<String>,
 }
 
+/// A run's worktree and branch were removed (`run.rolled_back`); its folder and trail stay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRolledBack {
+    /// The commit the branch pointed at, so that the work can be brought back
+    /// (`git branch baton/RUN SHA`) for as long as git keeps it.
+    pub branch_tip: Option<String>,
+    pub worktree_removed: bool,
+    pub branch_deleted: bool,
+}
+
 /// A run ended, or stopped to wait (`run.ended`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunEnded {
@@ -421,6 +431,7 @@ events! {
     RunEscalated(Escalated) = "run.escalated", v 1;
     ReviewVerdict(ReviewVerdict) = "review.verdict", v 1;
     RunEnded(RunEnded) = "run.ended", v 1;
+    RunRolledBack(RunRolledBack) = "run.rolled_back", v 1;
 }
 
 /// Why a row's event cannot be read.

@@ -41,6 +41,10 @@ pub enum PipelineError {
         #[source]
         source: std::io::Error,
     },
+    #[error("run `{id}` is still running")]
+    StillRunning { id: String },
+    #[error("run `{id}` was merged ({range}); deleting its branch would not undo it")]
+    Merged { id: String, range: String },
     #[error(transparent)]
     Ops(#[from] OpsError),
 }
@@ -88,6 +92,12 @@ impl PipelineError {
             PipelineError::Write { .. } => {
                 Some("check the permissions and free space of the repository's .baton/".into())
             }
+            PipelineError::StillRunning { .. } => Some(
+                "wait for it to end, or, if its process is gone (killed), roll it back by force".into(),
+            ),
+            PipelineError::Merged { range, .. } => Some(format!(
+                "revert it on the branch it went into: `git revert --no-edit {range}`"
+            )),
             PipelineError::Ops(error) => Some(error.hint()),
         }
     }
@@ -100,7 +110,9 @@ impl PipelineError {
             | PipelineError::ReadPlan { .. }
             | PipelineError::BadPlan { .. }
             | PipelineError::NotARepository { .. }
-            | PipelineError::NoCommits { .. } => ErrorKind::Input,
+            | PipelineError::NoCommits { .. }
+            | PipelineError::StillRunning { .. }
+            | PipelineError::Merged { .. } => ErrorKind::Input,
             PipelineError::UnknownRoleProfile { .. } => ErrorKind::Config,
             PipelineError::Ops(error) => error.kind(),
             PipelineError::Git { .. }

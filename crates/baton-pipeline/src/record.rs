@@ -108,3 +108,24 @@ impl<'a> Recorder<'a> {
         self.progress.note(&self.run_id, text);
     }
 }
+
+/// Marks a run whose coordinator was stopped (Ctrl-C, SIGTERM) as `interrupted`, with its
+/// `run.ended` event in the store and in the run folder's `events.jsonl`. A run already
+/// ended is left as it is.
+pub fn mark_interrupted(project: &Project, run_id: &str, why: &str) -> Result<(), PipelineError> {
+    let store = project.store()?;
+    let Some(run) = store.run(run_id)? else {
+        return Ok(());
+    };
+    if run.status.is_final() {
+        return Ok(());
+    }
+    store.set_run_status(run_id, baton_core::run::RunStatus::Interrupted, Some(why))?;
+    drop(store);
+    let folder = Path::new(&run.repo)
+        .join(".baton")
+        .join("runs")
+        .join(run_id);
+    let recorder = Recorder::open(project, run_id, &folder, &Quiet)?;
+    recorder.mirror_latest()
+}

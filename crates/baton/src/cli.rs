@@ -59,6 +59,8 @@ pub enum Command {
     Runs(RunsArgs),
     /// Show one run: its status, plan, events and reports.
     Show(ShowArgs),
+    /// Remove a run's worktree and branch (its folder and trail stay).
+    Rollback(RollbackArgs),
     /// The supervisor of one worker (started by `baton spawn`; not for direct use).
     #[command(name = "__supervise", hide = true)]
     Supervise(SuperviseArgs),
@@ -80,6 +82,7 @@ impl Command {
             Command::Run(args) => args.json,
             Command::Runs(args) => args.json,
             Command::Show(args) => args.json,
+            Command::Rollback(args) => args.json,
             Command::Server(
                 ServerCommand::Up { json, .. }
                 | ServerCommand::Down { json, .. }
@@ -426,6 +429,18 @@ pub struct RunsArgs {
     /// At most this many.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The run id (or the start of it).
+    pub run: String,
+    /// Roll back a run still marked running (its process was killed).
+    #[arg(long)]
+    pub force: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

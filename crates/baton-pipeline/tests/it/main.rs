@@ -242,6 +242,28 @@ async fn a_ticket_with_a_plan_ends_approved_on_its_own_branch_after_a_fix_and_a_
     );
     let listed = baton_pipeline::runs(&repo.project, 10).await.unwrap();
     assert_eq!(listed.first().map(|r| r.id.clone()), Some(run.id.clone()));
+
+    // Rollback: worktree and branch gone, the user's tree as it was, the trail kept.
+    let tip = git(&repo.path, &["rev-parse", &run.branch]).await;
+    let done = baton_pipeline::rollback(&repo.project, &run.id[..12], false)
+        .await
+        .unwrap();
+    assert!(done.worktree_removed && done.branch_deleted);
+    assert_eq!(done.branch_tip.as_deref(), Some(tip.trim()));
+    assert!(!worktree.exists());
+    assert_eq!(
+        git(&repo.path, &["branch", "--list", "baton/*"])
+            .await
+            .trim(),
+        ""
+    );
+    assert_eq!(
+        git(&repo.path, &["status", "--porcelain"]).await,
+        before_status
+    );
+    assert!(folder.join("PR.md").is_file());
+    let last = events_of(&repo.project, &run.id).pop().unwrap();
+    assert_eq!(last.kind(), "run.rolled_back");
     server.shutdown().await.unwrap();
 }
 

@@ -12,7 +12,7 @@ use baton_core::run::RunStatus;
 use baton_ops::Project;
 use baton_pipeline::{PipelineError, Progress, ReviewMode, RunRequest, RunSummary};
 
-use crate::cli::{ReviewArg, RunArgs, RunsArgs, ShowArgs};
+use crate::cli::{ReviewArg, RollbackArgs, RunArgs, RunsArgs, ShowArgs};
 use crate::error::{CliError, Exit};
 use crate::output::Printer;
 
@@ -31,14 +31,21 @@ impl From<PipelineError> for CliError {
     }
 }
 
-/// Shows a run as it goes.
+/// Shows a run as it goes, and remembers its id for an interruption.
 struct Display {
     json: bool,
     quiet: bool,
+    run_id: std::sync::Mutex<Option<String>>,
 }
 
 impl Progress for Display {
     fn event(&self, run_id: &str, event: &Event) {
+        if matches!(event, Event::RunStarted(_)) {
+            *self
+                .run_id
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(run_id.to_string());
+        }
         if self.json {
             let line = serde_json::json!({
                 "kind": event.kind(),
@@ -155,8 +162,45 @@ pub async fn run(project: &Project, args: RunArgs) -> Result<ExitCode, CliError>
     let display = Display {
         json: args.json,
         quiet: crate::output::is_quiet(),
+        run_id: std::sync::Mutex::new(None),
     };
-    let summary = baton_pipeline::start(project, &request, &display).await?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|error| {
+        CliError::new(Exit::Internal, format!("cannot handle signals: {error}"))
+            .hint("the run needs a SIGTERM handler to stop cleanly; check the process's limits")
+    })?;
+    // On Ctrl-C or SIGTERM the run's future is dropped: its model requests are cancelled and
+    // its git and gate commands killed with their process groups; the commits made stay.
+    let stopped = tokio::select! {
+        summary = baton_pipeline::start(project, &request, &display) => Ok(summary?),
+        _ = tokio::signal::ctrl_c() => Err("stopped by Ctrl-C"),
+        _ = terminate.recv() => Err("stopped by SIGTERM"),
+    };
+    let summary = match stopped {
+        Ok(summary) => summary,
+        Err(why) => {
+            let run_id = display
+                .run_id
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            let Some(run_id) = run_id else {
+                return Err(CliError::new(
+                    Exit::RunInterrupted,
+                    format!("{why} before the run began"),
+                )
+                .hint("nothing was created; run it again"));
+            };
+            baton_pipeline::mark_interrupted(project, &run_id, why)?;
+            return Err(CliError::new(
+                Exit::RunInterrupted,
+                format!("run {run_id} {why}; its commits are on its branch"),
+            )
+            .hint(format!(
+                "`baton show {run_id}` shows how far it got; `baton rollback {run_id}` removes it"
+            )));
+        }
+    };
     if printer.is_json() {
         printer.json(&summary)?;
     } else {
@@ -253,5 +297,29 @@ pub async fn show(project: &Project, args: ShowArgs) -> Result<ExitCode, CliErro
         out.push_str(&format!("  {line}\n"));
     }
     printer.text(out.trim_end())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn rollback(project: &Project, args: RollbackArgs) -> Result<ExitCode, CliError> {
+    let printer = Printer::new(args.json);
+    let done = baton_pipeline::rollback(project, &args.run, args.force).await?;
+    if printer.is_json() {
+        printer.json(&done)?;
+    } else {
+        let mut out = format!("rolled back run {}:", done.run_id);
+        out.push_str(if done.worktree_removed {
+            " worktree removed"
+        } else {
+            " no worktree left"
+        });
+        match (&done.branch_tip, done.branch_deleted) {
+            (Some(tip), true) => out.push_str(&format!(
+                ", branch {} deleted (it was at {tip}; `git branch {} {tip}` brings it back)",
+                done.branch, done.branch
+            )),
+            _ => out.push_str(", no branch left"),
+        }
+        printer.text(out)?;
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -23,6 +23,7 @@ mod mcp;
 mod memory;
 mod memory_hybrid;
 mod readme;
+mod run;
 mod servers;
 mod snapshot_backends;
 mod snapshot_errors;

@@ -1,0 +1,95 @@
+//! `baton run` through the binary: what a person at a terminal does to a run (Ctrl-C) and
+//! what it leaves behind, and `baton runs`, `show` and `rollback` on the result.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use baton_test_support::{BlockingScriptedServer, Reply, Script};
+
+use crate::support::Sandbox;
+
+const TICKET: &str = "---\nid: T-9\ntitle: Clamp\n---\n\nclamp(value, low, high) in clamp.py.\n\n## Acceptance criteria\n\n- clamp keeps values in range\n";
+const PLAN: &str = r#"{"summary": "clamp.py", "subtasks": [{"id": "clamp", "title": "clamp", "what": "Write clamp(value, low, high).", "files": ["clamp.py"]}]}"#;
+
+fn git(sandbox: &Sandbox, args: &[&str]) {
+    let done = std::process::Command::new("git")
+        .args(["-c", "user.name=T", "-c", "user.email=t@localhost"])
+        .args(args)
+        .current_dir(sandbox.path())
+        .output()
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+}
+
+fn repo(sandbox: &Sandbox) {
+    sandbox.write("README.md", "# clamp\n");
+    git(sandbox, &["init", "--quiet", "-b", "main"]);
+    git(sandbox, &["add", "README.md"]);
+    git(sandbox, &["commit", "--quiet", "-m", "start"]);
+    sandbox.write("T-9.md", TICKET);
+    sandbox.write("plan.json", PLAN);
+}
+
+#[test]
+fn ctrl_c_during_a_run_marks_it_interrupted_with_exit_19_and_leaves_nothing_running() {
+    let server =
+        BlockingScriptedServer::start(Script::always(Reply::HangBeforeFirstToken)).unwrap();
+    let sandbox = Sandbox::new().coder_url(&server.openai_url());
+    repo(&sandbox);
+    let child = sandbox
+        .command(&["run", "T-9.md", "--plan", "plan.json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The coder's request is in flight (and hangs): the run is in implementation.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.in_flight() == 0 {
+        assert!(Instant::now() < deadline, "the run never dispatched");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(19), "{stderr}");
+    assert!(stderr.contains("stopped by Ctrl-C"), "{stderr}");
+    assert!(stderr.contains("hint: `baton show "), "{stderr}");
+
+    let runs = sandbox.run(&["runs", "--json"]);
+    runs.assert_ok();
+    let listed = runs.json();
+    assert_eq!(listed[0]["status"], "interrupted", "{listed}");
+    assert_eq!(listed[0]["ticket_id"], "T-9");
+    let id = listed[0]["id"].as_str().unwrap().to_string();
+    let shown = sandbox.run(&["show", &id, "--json"]);
+    shown.assert_ok();
+    let events = shown.json()["events"].as_array().unwrap().clone();
+    assert_eq!(events.last().unwrap()["kind"], "run.ended");
+    assert_eq!(events.last().unwrap()["data"]["status"], "interrupted");
+    let jsonl = std::fs::read_to_string(
+        sandbox
+            .path()
+            .join(format!(".baton/runs/{id}/events.jsonl")),
+    )
+    .unwrap();
+    assert!(
+        jsonl.lines().last().unwrap().contains("\"interrupted\""),
+        "{jsonl}"
+    );
+
+    let rolled = sandbox.run(&["rollback", &id, "--json"]);
+    rolled.assert_ok();
+    assert_eq!(rolled.json()["worktree_removed"], true);
+    assert!(
+        !sandbox
+            .path()
+            .join(format!(".baton/worktrees/{id}"))
+            .exists()
+    );
+    sandbox.assert_nothing_left();
+}
