@@ -324,6 +324,19 @@ pub struct ReviewVerdict {
     pub request_id: Option<String>,
 }
 
+/// A stopped run was taken up again (`run.resumed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunResumed {
+    /// The status it had: `interrupted`, or `running` for a coordinator that was killed.
+    pub from: RunStatus,
+    /// Subtasks not redone: recorded as done, or found committed by their trailers.
+    pub done: Vec<String>,
+    /// Of those, the ones whose commit was made but not recorded.
+    pub found_by_trailers: Vec<String>,
+    /// Files the stopped run had written without committing them, put back to the branch.
+    pub discarded: Vec<String>,
+}
+
 /// A run's worktree and branch were removed (`run.rolled_back`); its folder and trail stay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRolledBack {
@@ -432,6 +445,7 @@ events! {
     ReviewVerdict(ReviewVerdict) = "review.verdict", v 1;
     RunEnded(RunEnded) = "run.ended", v 1;
     RunRolledBack(RunRolledBack) = "run.rolled_back", v 1;
+    RunResumed(RunResumed) = "run.resumed", v 1;
 }
 
 /// Why a row's event cannot be read.

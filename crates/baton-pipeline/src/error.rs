@@ -41,6 +41,13 @@ pub enum PipelineError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "run `{id}` is {status}: only an interrupted run, or one whose process died while running, can be resumed"
+    )]
+    NotResumable {
+        id: String,
+        status: baton_core::run::RunStatus,
+    },
     #[error("run `{id}` is still running")]
     StillRunning { id: String },
     #[error("run `{id}` was merged ({range}); deleting its branch would not undo it")]
@@ -92,6 +99,9 @@ impl PipelineError {
             PipelineError::Write { .. } => {
                 Some("check the permissions and free space of the repository's .baton/".into())
             }
+            PipelineError::NotResumable { .. } => Some(
+                "start a new run of the ticket; `baton show RUN` shows how this one ended".into(),
+            ),
             PipelineError::StillRunning { .. } => Some(
                 "wait for it to end, or, if its process is gone (killed), roll it back by force".into(),
             ),
@@ -112,6 +122,7 @@ impl PipelineError {
             | PipelineError::NotARepository { .. }
             | PipelineError::NoCommits { .. }
             | PipelineError::StillRunning { .. }
+            | PipelineError::NotResumable { .. }
             | PipelineError::Merged { .. } => ErrorKind::Input,
             PipelineError::UnknownRoleProfile { .. } => ErrorKind::Config,
             PipelineError::Ops(error) => error.kind(),

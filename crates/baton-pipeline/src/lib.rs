@@ -16,6 +16,7 @@
 //! - `record.rs`: events to the store, `events.jsonl` and the caller's [`Progress`];
 //! - `report.rs`: phase comments, `PR.md`, `report.md`;
 //! - `query.rs`: runs read back ([`runs`], [`show`]);
+//! - `resume.rs`: a stopped run continued where it stopped ([`resume`]);
 //! - `rollback.rs`: a run's worktree and branch removed ([`rollback`]);
 //! - `ctx.rs`: what the phases of one run share;
 //! - `error.rs`: [`PipelineError`].
@@ -29,6 +30,7 @@ mod prompt;
 mod query;
 mod record;
 mod report;
+mod resume;
 pub mod roles;
 mod rollback;
 mod run;
@@ -37,5 +39,6 @@ pub mod verify;
 pub use error::PipelineError;
 pub use query::{RunView, runs, show};
 pub use record::{Progress, Quiet, mark_interrupted};
+pub use resume::resume;
 pub use rollback::{RollbackResponse, rollback};
 pub use run::{ReviewMode, RunRequest, RunSummary, start};

@@ -351,15 +351,16 @@ pub async fn start(
         dispatches: AtomicU32::new(0),
         git_lock: tokio::sync::Mutex::new(()),
     };
-    let (status, why, verdict) = drive(&ctx, request.review).await?;
+    let (status, why, verdict) = drive(&ctx, request.review, &HashSet::new()).await?;
     finish(&ctx, status, why, verdict).await
 }
 
-/// Implementation, verification and review, looping on rejections. The final status, why,
-/// and the last verdict.
-async fn drive(
+/// Implementation (of the subtasks not in `done`), verification and review, looping on
+/// rejections. The final status, why, and the last verdict.
+pub(crate) async fn drive(
     ctx: &Ctx<'_>,
     review: ReviewMode,
+    done: &HashSet<String>,
 ) -> Result<(RunStatus, Option<String>, Option<Verdict>), PipelineError> {
     let phase = |phase: Phase, status: PhaseStatus, note: Option<String>| {
         Event::RunPhase(PhaseChanged {
@@ -370,7 +371,7 @@ async fn drive(
     };
     ctx.recorder
         .record(phase(Phase::Implementation, PhaseStatus::Started, None))?;
-    let failed = implement(ctx, &HashSet::new()).await?;
+    let failed = implement(ctx, done).await?;
     let implemented = if failed.is_empty() {
         PhaseStatus::Done
     } else {
@@ -662,7 +663,7 @@ async fn reviewed(
 }
 
 /// Sign-off: the pattern and result in memory, the reports, the final status.
-async fn finish(
+pub(crate) async fn finish(
     ctx: &Ctx<'_>,
     status: RunStatus,
     why: Option<String>,

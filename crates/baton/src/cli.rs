@@ -59,6 +59,8 @@ pub enum Command {
     Runs(RunsArgs),
     /// Show one run: its status, plan, events and reports.
     Show(ShowArgs),
+    /// Continue a run that was stopped (Ctrl-C, SIGTERM, a killed process) where it stopped.
+    Resume(ResumeArgs),
     /// Remove a run's worktree and branch (its folder and trail stay).
     Rollback(RollbackArgs),
     /// The supervisor of one worker (started by `baton spawn`; not for direct use).
@@ -83,6 +85,7 @@ impl Command {
             Command::Runs(args) => args.json,
             Command::Show(args) => args.json,
             Command::Rollback(args) => args.json,
+            Command::Resume(args) => args.json,
             Command::Server(
                 ServerCommand::Up { json, .. }
                 | ServerCommand::Down { json, .. }
@@ -430,6 +433,18 @@ pub struct RunsArgs {
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
     /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The run id (or the start of it).
+    pub run: String,
+    /// Who reviews (as for `baton run`).
+    #[arg(long, value_enum, default_value = "model")]
+    pub review: ReviewArg,
+    /// Stream the run's events as NDJSON on stdout, then its summary.
     #[arg(long)]
     pub json: bool,
 }

@@ -12,7 +12,7 @@ use baton_core::run::RunStatus;
 use baton_ops::Project;
 use baton_pipeline::{PipelineError, Progress, ReviewMode, RunRequest, RunSummary};
 
-use crate::cli::{ReviewArg, RollbackArgs, RunArgs, RunsArgs, ShowArgs};
+use crate::cli::{ResumeArgs, ReviewArg, RollbackArgs, RunArgs, RunsArgs, ShowArgs};
 use crate::error::{CliError, Exit};
 use crate::output::Printer;
 
@@ -38,9 +38,19 @@ struct Display {
     run_id: std::sync::Mutex<Option<String>>,
 }
 
+impl Display {
+    fn new(json: bool) -> Display {
+        Display {
+            json,
+            quiet: crate::output::is_quiet(),
+            run_id: std::sync::Mutex::new(None),
+        }
+    }
+}
+
 impl Progress for Display {
     fn event(&self, run_id: &str, event: &Event) {
-        if matches!(event, Event::RunStarted(_)) {
+        if matches!(event, Event::RunStarted(_) | Event::RunResumed(_)) {
             *self
                 .run_id
                 .lock()
@@ -131,6 +141,15 @@ fn describe(event: &Event) -> Option<String> {
             if ran.passed { "passed" } else { "FAILED" },
             ran.duration_ms
         ),
+        Event::RunResumed(resumed) => format!(
+            "resumed (it was {}); done: {}",
+            resumed.from,
+            if resumed.done.is_empty() {
+                "nothing yet".to_string()
+            } else {
+                resumed.done.join(", ")
+            }
+        ),
         Event::RunEscalated(escalated) => format!(
             "  escalating from {} to {}: {}",
             escalated.from, escalated.to, escalated.why
@@ -159,54 +178,79 @@ pub async fn run(project: &Project, args: RunArgs) -> Result<ExitCode, CliError>
             ReviewArg::External => ReviewMode::External,
         },
     };
-    let display = Display {
-        json: args.json,
-        quiet: crate::output::is_quiet(),
-        run_id: std::sync::Mutex::new(None),
-    };
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|error| {
-        CliError::new(Exit::Internal, format!("cannot handle signals: {error}"))
-            .hint("the run needs a SIGTERM handler to stop cleanly; check the process's limits")
-    })?;
-    // On Ctrl-C or SIGTERM the run's future is dropped: its model requests are cancelled and
-    // its git and gate commands killed with their process groups; the commits made stay.
-    let stopped = tokio::select! {
-        summary = baton_pipeline::start(project, &request, &display) => Ok(summary?),
-        _ = tokio::signal::ctrl_c() => Err("stopped by Ctrl-C"),
-        _ = terminate.recv() => Err("stopped by SIGTERM"),
-    };
-    let summary = match stopped {
-        Ok(summary) => summary,
-        Err(why) => {
-            let run_id = display
-                .run_id
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone();
-            let Some(run_id) = run_id else {
-                return Err(CliError::new(
-                    Exit::RunInterrupted,
-                    format!("{why} before the run began"),
-                )
-                .hint("nothing was created; run it again"));
-            };
-            baton_pipeline::mark_interrupted(project, &run_id, why)?;
-            return Err(CliError::new(
-                Exit::RunInterrupted,
-                format!("run {run_id} {why}; its commits are on its branch"),
-            )
-            .hint(format!(
-                "`baton show {run_id}` shows how far it got; `baton rollback {run_id}` removes it"
-            )));
-        }
-    };
+    let display = Display::new(args.json);
+    let summary = until_stopped(
+        project,
+        &display,
+        baton_pipeline::start(project, &request, &display),
+    )
+    .await?;
     if printer.is_json() {
         printer.json(&summary)?;
     } else {
         printer.text(render(&summary))?;
     }
     Ok(exit_for(&summary))
+}
+
+pub async fn resume(project: &Project, args: ResumeArgs) -> Result<ExitCode, CliError> {
+    let printer = Printer::new(args.json);
+    let review = match args.review {
+        ReviewArg::Model => ReviewMode::Model,
+        ReviewArg::External => ReviewMode::External,
+    };
+    let display = Display::new(args.json);
+    let summary = until_stopped(
+        project,
+        &display,
+        baton_pipeline::resume(project, &args.run, review, &display),
+    )
+    .await?;
+    if printer.is_json() {
+        printer.json(&summary)?;
+    } else {
+        printer.text(render(&summary))?;
+    }
+    Ok(exit_for(&summary))
+}
+
+/// Drives `run` until it ends, or until Ctrl-C or SIGTERM: then its future is dropped (its
+/// model requests cancelled, its git and gate commands killed with their process groups; the
+/// commits made stay) and the run is marked interrupted.
+async fn until_stopped(
+    project: &Project,
+    display: &Display,
+    run: impl std::future::Future<Output = Result<RunSummary, PipelineError>>,
+) -> Result<RunSummary, CliError> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|error| {
+        CliError::new(Exit::Internal, format!("cannot handle signals: {error}"))
+            .hint("the run needs a SIGTERM handler to stop cleanly; check the process's limits")
+    })?;
+    let why = tokio::select! {
+        summary = run => return Ok(summary?),
+        _ = tokio::signal::ctrl_c() => "stopped by Ctrl-C",
+        _ = terminate.recv() => "stopped by SIGTERM",
+    };
+    let run_id = display
+        .run_id
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let Some(run_id) = run_id else {
+        return Err(
+            CliError::new(Exit::RunInterrupted, format!("{why} before the run began"))
+                .hint("nothing was created; run it again"),
+        );
+    };
+    baton_pipeline::mark_interrupted(project, &run_id, why)?;
+    Err(CliError::new(
+        Exit::RunInterrupted,
+        format!("run {run_id} {why}; its commits are on its branch"),
+    )
+    .hint(format!(
+        "`baton resume {run_id}` continues it; `baton rollback {run_id}` removes it"
+    )))
 }
 
 fn exit_for(summary: &RunSummary) -> ExitCode {

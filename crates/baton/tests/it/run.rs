@@ -58,7 +58,7 @@ fn ctrl_c_during_a_run_marks_it_interrupted_with_exit_19_and_leaves_nothing_runn
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(19), "{stderr}");
     assert!(stderr.contains("stopped by Ctrl-C"), "{stderr}");
-    assert!(stderr.contains("hint: `baton show "), "{stderr}");
+    assert!(stderr.contains("hint: `baton resume "), "{stderr}");
 
     let runs = sandbox.run(&["runs", "--json"]);
     runs.assert_ok();
@@ -91,5 +91,111 @@ fn ctrl_c_during_a_run_marks_it_interrupted_with_exit_19_and_leaves_nothing_runn
             .join(format!(".baton/worktrees/{id}"))
             .exists()
     );
+    sandbox.assert_nothing_left();
+}
+
+const TWO: &str = r#"{"summary": "two modules", "subtasks": [
+  {"id": "first", "title": "first", "what": "Write first.py.", "files": ["first.py"]},
+  {"id": "second", "title": "second", "what": "Write second.py.", "files": ["second.py"]}]}"#;
+
+fn commits(sandbox: &Sandbox, branch: &str) -> Vec<String> {
+    let done = std::process::Command::new("git")
+        .args([
+            "log",
+            "--reverse",
+            "--format=%H %s",
+            &format!("main..{branch}"),
+        ])
+        .current_dir(sandbox.path())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&done.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_run_killed_during_implementation_resumes_without_redoing_its_commit() {
+    let approve =
+        serde_json::json!({"approved": true, "findings": [], "required_fixes": []}).to_string();
+    let script = Script::new()
+        .when(
+            "Subtask first:",
+            Reply::text("first.py\n```python\nFIRST = 1\n```\n"),
+        )
+        .when("Subtask second:", Reply::HangBeforeFirstToken)
+        .when(
+            "Subtask second:",
+            Reply::text("second.py\n```python\nSECOND = 2\n```\n"),
+        )
+        .when("Review this change", Reply::text(approve));
+    let server = BlockingScriptedServer::start(script).unwrap();
+    let sandbox = Sandbox::new().coder_url(&server.openai_url());
+    repo(&sandbox);
+    sandbox.write("two.json", TWO);
+    let mut child = sandbox
+        .command(&[
+            "-c",
+            "run.parallel=1",
+            "run",
+            "T-9.md",
+            "--plan",
+            "two.json",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // `first` is committed and `second`'s request hangs: kill -9 now.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.request_count() < 2 || server.in_flight() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the run never reached its second subtask"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let listed = sandbox.run(&["runs", "--json"]).json();
+    assert_eq!(
+        listed[0]["status"], "running",
+        "a killed run cannot say otherwise: {listed}"
+    );
+    let id = listed[0]["id"].as_str().unwrap().to_string();
+    let branch = format!("baton/{id}");
+    let before = commits(&sandbox, &branch);
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert!(
+        before[0].ends_with("(implementation, dispatch 1)"),
+        "{before:?}"
+    );
+
+    let resumed = sandbox.run(&["-c", "run.parallel=1", "resume", &id[..10], "--json"]);
+    resumed.assert_ok();
+    let after = commits(&sandbox, &branch);
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert_eq!(after[0], before[0], "the committed subtask was not redone");
+    assert!(
+        after[1].ends_with("(implementation, dispatch 2)"),
+        "{after:?}"
+    );
+    let shown = sandbox.run(&["show", &id, "--json"]).json();
+    assert_eq!(shown["run"]["status"], "approved", "{shown}");
+    let kinds: Vec<String> = shown["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(kinds.contains(&"run.resumed".to_string()), "{kinds:?}");
+    let first_dispatches = shown["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "subtask.dispatched" && e["data"]["subtask"] == "first")
+        .count();
+    assert_eq!(first_dispatches, 1);
     sandbox.assert_nothing_left();
 }
