@@ -15,6 +15,8 @@
 #   7. bench/store_access.sh: tasks reaching the store through a connection per call, the
 #      pool (baseline), the pool in spawn_blocking and an actor thread, steady and while
 #      another process holds the write lock.
+#   8. bench/pipeline.sh: baton run's own cost per subtask against dispatch + apply alone, and
+#      three subtasks on two endpoints against one at a time.
 # Prints the machine, the load and every figure; record them in bench/RESULTS.md with this
 # command. Exits non-zero when a benchmark could not run or a correctness check failed; a
 # missed speed goal is printed ("MISSED"), not an error.
@@ -72,5 +74,9 @@ echo
 
 step "bench/store_access.sh"
 bash "$ROOT/bench/store_access.sh"
+echo
+
+step "bench/pipeline.sh"
+bash "$ROOT/bench/pipeline.sh"
 echo
 echo "load at end: $(uptime | sed 's/.*load average: //')"

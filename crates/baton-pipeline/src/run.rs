@@ -387,6 +387,19 @@ pub(crate) async fn drive(
         Phase::Implementation,
         &report::implementation(ctx).await?,
     )?;
+    // A subtask that no reply could be applied to leaves the plan unimplemented: neither
+    // passing gates nor a lenient reviewer make that a success.
+    if !failed.is_empty() {
+        return Ok((
+            RunStatus::Failed,
+            Some(format!(
+                "no reply could be applied to subtask{} {}",
+                if failed.len() == 1 { "" } else { "s" },
+                failed.join(", ")
+            )),
+            None,
+        ));
+    }
 
     let mut iteration = 0u32;
     let mut verdict: Option<Verdict> = None;

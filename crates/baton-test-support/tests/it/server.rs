@@ -274,3 +274,42 @@ async fn blocking_server_can_run_beside_an_async_test_runtime() {
     assert_eq!(status, 200);
     drop(server);
 }
+
+#[tokio::test]
+async fn a_routed_reply_goes_to_the_request_that_asks_for_it_and_others_take_the_queue() {
+    let script = Script::new()
+        .default(Reply::text("default"))
+        .when("Subtask s1:", Reply::text("one"))
+        .when("Subtask s0:", Reply::text("zero"))
+        .then(Reply::text("queued"));
+    let server = ScriptedServer::start(script.record_requests(false))
+        .await
+        .expect("server");
+    let http = client();
+    let mut replies = Vec::new();
+    for content in [
+        "Subtask s0: write m0.py",
+        "Subtask s1: x",
+        "Subtask s0: again",
+        "other",
+        "other",
+    ] {
+        let body: Value = http
+            .post(format!("{}/chat/completions", server.openai_url()))
+            .json(&json!({"model": "m", "messages": [{"role": "user", "content": content}]}))
+            .send()
+            .await
+            .expect("chat")
+            .json()
+            .await
+            .expect("json");
+        replies.push(
+            body["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+        );
+    }
+    assert_eq!(replies, ["zero", "one", "queued", "default", "default"]);
+    server.shutdown().await.expect("shutdown");
+}
