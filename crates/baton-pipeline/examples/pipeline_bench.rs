@@ -199,7 +199,7 @@ async fn main() {
     for round in 0..args.rounds {
         let (wall, model) = pipeline_run(
             &dir.path().join(format!("run{round}")),
-            &[url.clone()],
+            std::slice::from_ref(&url),
             n,
             1,
         )
