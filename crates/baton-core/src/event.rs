@@ -327,7 +327,8 @@ pub struct ReviewVerdict {
 /// A stopped run was taken up again (`run.resumed`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunResumed {
-    /// The status it had: `interrupted`, or `running` for a coordinator that was killed.
+    /// The status it had: `interrupted`, `failed`, or `running` for a coordinator that was
+    /// killed.
     pub from: RunStatus,
     /// Subtasks not redone: recorded as done, or found committed by their trailers.
     pub done: Vec<String>,

@@ -1,5 +1,6 @@
-//! `baton resume RUN`: a run whose coordinator stopped (Ctrl-C, SIGTERM, kill -9, a crash)
-//! continues at the first step not recorded as done. Its spec and plan come back from its
+//! `baton resume RUN`: a run whose coordinator stopped (Ctrl-C, SIGTERM, kill -9, a crash) or
+//! that failed on an error of its own (a server down) continues at the first step not
+//! recorded as done. Its spec and plan come back from its
 //! events; a subtask is done when its `subtask.ended` says so or when a commit on the branch
 //! carries its `Baton-Subtask` trailer (made but not yet recorded when the process died), so
 //! that no committed subtask is redone and none is lost. Files the stopped run wrote but did
@@ -18,7 +19,7 @@ use baton_ops::{OpsError, Project};
 
 use crate::ctx::Ctx;
 use crate::record::{Progress, Recorder};
-use crate::run::{ReviewMode, RunSummary, drive, finish};
+use crate::run::{ReviewMode, RunSummary, carry_on};
 use crate::{PipelineError, git, roles};
 
 /// Resumes run `key`; see the module documentation.
@@ -34,7 +35,11 @@ pub async fn resume(
             id: key.to_string(),
         }))
     })?;
-    if !matches!(run.status, RunStatus::Running | RunStatus::Interrupted) {
+    // A failed run (a server down, the disk full) is taken up again once the cause is gone.
+    if !matches!(
+        run.status,
+        RunStatus::Running | RunStatus::Interrupted | RunStatus::Failed
+    ) {
         return Err(PipelineError::NotResumable {
             id: run.id,
             status: run.status,
@@ -146,8 +151,7 @@ pub async fn resume(
         dispatches: AtomicU32::new(dispatches),
         git_lock: tokio::sync::Mutex::new(()),
     };
-    let (status, why, verdict) = drive(&ctx, review, &done).await?;
-    finish(&ctx, status, why, verdict).await
+    carry_on(&ctx, review, &done).await
 }
 
 /// Puts the worktree back to its branch's last commit; the paths that differed.

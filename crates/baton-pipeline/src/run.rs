@@ -351,8 +351,40 @@ pub async fn start(
         dispatches: AtomicU32::new(0),
         git_lock: tokio::sync::Mutex::new(()),
     };
-    let (status, why, verdict) = drive(&ctx, request.review, &HashSet::new()).await?;
-    finish(&ctx, status, why, verdict).await
+    carry_on(&ctx, request.review, &HashSet::new()).await
+}
+
+/// [`drive`] and [`finish`]; an error on the way (a model unreachable, git, the disk) ends
+/// the run as `failed` with the error as its why, in the store and in `events.jsonl`, so that
+/// no run is left saying `running` when nothing runs it.
+pub(crate) async fn carry_on(
+    ctx: &Ctx<'_>,
+    review: ReviewMode,
+    done: &HashSet<String>,
+) -> Result<RunSummary, PipelineError> {
+    let outcome = match drive(ctx, review, done).await {
+        Ok((status, why, verdict)) => finish(ctx, status, why, verdict).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = &outcome {
+        let why = match error.hint() {
+            Some(hint) => format!("{error} (hint: {hint})"),
+            None => error.to_string(),
+        };
+        // The error itself is what the caller must hear; failing to record it is logged.
+        let marked = ctx
+            .project
+            .store()
+            .map_err(PipelineError::from)
+            .and_then(|store| {
+                Ok(store.set_run_status(&ctx.run.id, RunStatus::Failed, Some(&why))?)
+            })
+            .and_then(|()| ctx.recorder.mirror_latest());
+        if let Err(also) = marked {
+            tracing::warn!(run = %ctx.run.id, error = %also, "cannot mark the run failed");
+        }
+    }
+    outcome
 }
 
 /// Implementation (of the subtasks not in `done`), verification and review, looping on

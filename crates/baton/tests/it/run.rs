@@ -199,3 +199,35 @@ fn a_run_killed_during_implementation_resumes_without_redoing_its_commit() {
     assert_eq!(first_dispatches, 1);
     sandbox.assert_nothing_left();
 }
+
+#[test]
+fn a_run_whose_coder_cannot_be_reached_ends_failed_with_the_reason_and_exit_4() {
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sandbox = Sandbox::new().coder_url(&format!("http://127.0.0.1:{port}/v1"));
+    repo(&sandbox);
+    let run = sandbox.run(&[
+        "-c",
+        "backends.local.retries=0",
+        "run",
+        "T-9.md",
+        "--plan",
+        "plan.json",
+    ]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    let listed = sandbox.run(&["runs", "--json"]).json();
+    assert_eq!(listed[0]["status"], "failed", "{listed}");
+    assert!(
+        listed[0]["why"]
+            .as_str()
+            .unwrap()
+            .contains(&port.to_string()),
+        "{listed}"
+    );
+    sandbox.assert_nothing_left();
+}
