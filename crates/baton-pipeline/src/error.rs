@@ -48,6 +48,13 @@ pub enum PipelineError {
         id: String,
         status: baton_core::run::RunStatus,
     },
+    #[error("run `{id}` is {status}, not awaiting a review")]
+    NotAwaitingReview {
+        id: String,
+        status: baton_core::run::RunStatus,
+    },
+    #[error("a rejection needs notes: what must change")]
+    EmptyRejection,
     #[error("run `{id}` is still running")]
     StillRunning { id: String },
     #[error("run `{id}` was merged ({range}); deleting its branch would not undo it")]
@@ -102,6 +109,12 @@ impl PipelineError {
             PipelineError::NotResumable { .. } => Some(
                 "start a new run of the ticket; `baton show RUN` shows how this one ended".into(),
             ),
+            PipelineError::NotAwaitingReview { .. } => Some(
+                "only a run started with an external review stops for one; `baton show RUN` shows its status".into(),
+            ),
+            PipelineError::EmptyRejection => {
+                Some("say what must change, for example: handle an empty list".into())
+            }
             PipelineError::StillRunning { .. } => Some(
                 "wait for it to end, or, if its process is gone (killed), roll it back by force".into(),
             ),
@@ -123,6 +136,8 @@ impl PipelineError {
             | PipelineError::NoCommits { .. }
             | PipelineError::StillRunning { .. }
             | PipelineError::NotResumable { .. }
+            | PipelineError::NotAwaitingReview { .. }
+            | PipelineError::EmptyRejection
             | PipelineError::Merged { .. } => ErrorKind::Input,
             PipelineError::UnknownRoleProfile { .. } => ErrorKind::Config,
             PipelineError::Ops(error) => error.kind(),

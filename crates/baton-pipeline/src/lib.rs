@@ -17,6 +17,7 @@
 //! - `report.rs`: phase comments, `PR.md`, `report.md`;
 //! - `query.rs`: runs read back ([`runs`], [`show`]);
 //! - `resume.rs`: a stopped run continued where it stopped ([`resume`]);
+//! - `review.rs`: an external reviewer's verdict ([`review`]);
 //! - `rollback.rs`: a run's worktree and branch removed ([`rollback`]);
 //! - `ctx.rs`: what the phases of one run share;
 //! - `error.rs`: [`PipelineError`].
@@ -31,6 +32,7 @@ mod query;
 mod record;
 mod report;
 mod resume;
+mod review;
 pub mod roles;
 mod rollback;
 mod run;
@@ -40,5 +42,6 @@ pub use error::PipelineError;
 pub use query::{RunView, runs, show};
 pub use record::{Progress, Quiet, mark_interrupted};
 pub use resume::resume;
+pub use review::{Decision, review};
 pub use rollback::{RollbackResponse, rollback};
 pub use run::{ReviewMode, RunRequest, RunSummary, start};

@@ -29,17 +29,32 @@ pub async fn resume(
     review: ReviewMode,
     progress: &dyn Progress,
 ) -> Result<RunSummary, PipelineError> {
+    // A failed run (a server down, the disk full) is taken up again once the cause is gone.
+    let allowed = [
+        RunStatus::Running,
+        RunStatus::Interrupted,
+        RunStatus::Failed,
+    ];
+    let (ctx, done) = reopen(project, key, &allowed, progress).await?;
+    carry_on(&ctx, review, &done).await
+}
+
+/// A stopped run made ready to go on: checked against `allowed`, its worktree back at its
+/// branch, its `run.resumed` event recorded, its status `running`. The context and the
+/// subtasks that are done.
+pub(crate) async fn reopen<'a>(
+    project: &'a Project,
+    key: &str,
+    allowed: &[RunStatus],
+    progress: &'a dyn Progress,
+) -> Result<(Ctx<'a>, HashSet<String>), PipelineError> {
     let store = project.store()?;
     let mut run = store.run(key)?.ok_or_else(|| {
         PipelineError::Ops(OpsError::from(baton_store::StoreError::UnknownRun {
             id: key.to_string(),
         }))
     })?;
-    // A failed run (a server down, the disk full) is taken up again once the cause is gone.
-    if !matches!(
-        run.status,
-        RunStatus::Running | RunStatus::Interrupted | RunStatus::Failed
-    ) {
+    if !allowed.contains(&run.status) {
         return Err(PipelineError::NotResumable {
             id: run.id,
             status: run.status,
@@ -151,7 +166,7 @@ pub async fn resume(
         dispatches: AtomicU32::new(dispatches),
         git_lock: tokio::sync::Mutex::new(()),
     };
-    carry_on(&ctx, review, &done).await
+    Ok((ctx, done))
 }
 
 /// Puts the worktree back to its branch's last commit; the paths that differed.

@@ -367,24 +367,27 @@ pub(crate) async fn carry_on(
         Err(error) => Err(error),
     };
     if let Err(error) = &outcome {
-        let why = match error.hint() {
-            Some(hint) => format!("{error} (hint: {hint})"),
-            None => error.to_string(),
-        };
-        // The error itself is what the caller must hear; failing to record it is logged.
-        let marked = ctx
-            .project
-            .store()
-            .map_err(PipelineError::from)
-            .and_then(|store| {
-                Ok(store.set_run_status(&ctx.run.id, RunStatus::Failed, Some(&why))?)
-            })
-            .and_then(|()| ctx.recorder.mirror_latest());
-        if let Err(also) = marked {
-            tracing::warn!(run = %ctx.run.id, error = %also, "cannot mark the run failed");
-        }
+        record_failure(ctx, error);
     }
     outcome
+}
+
+/// Ends the run as `failed` with `error` and its hint as its why; failing to record that is
+/// logged (the error itself is what the caller must hear).
+pub(crate) fn record_failure(ctx: &Ctx<'_>, error: &PipelineError) {
+    let why = match error.hint() {
+        Some(hint) => format!("{error} (hint: {hint})"),
+        None => error.to_string(),
+    };
+    let marked = ctx
+        .project
+        .store()
+        .map_err(PipelineError::from)
+        .and_then(|store| Ok(store.set_run_status(&ctx.run.id, RunStatus::Failed, Some(&why))?))
+        .and_then(|()| ctx.recorder.mirror_latest());
+    if let Err(also) = marked {
+        tracing::warn!(run = %ctx.run.id, error = %also, "cannot mark the run failed");
+    }
 }
 
 /// Implementation (of the subtasks not in `done`), verification and review, looping on
@@ -507,7 +510,7 @@ pub(crate) async fn drive(
     }
 }
 
-fn owned_files(plan: &Plan) -> Vec<String> {
+pub(crate) fn owned_files(plan: &Plan) -> Vec<String> {
     let mut files: Vec<String> = Vec::new();
     for subtask in &plan.subtasks {
         for file in &subtask.files {
@@ -520,16 +523,19 @@ fn owned_files(plan: &Plan) -> Vec<String> {
 }
 
 /// What verification came to.
-struct Verified {
-    passed: bool,
-    why: Option<String>,
+pub(crate) struct Verified {
+    pub(crate) passed: bool,
+    pub(crate) why: Option<String>,
     /// The gates of the last round.
-    last: Vec<GateResult>,
+    pub(crate) last: Vec<GateResult>,
 }
 
 /// Runs the gates; on a failure, dispatches a fix and runs them again, escalating along the
 /// coder's chain after `max_fix_iterations` or when the same failure comes back.
-async fn verify_and_fix(ctx: &Ctx<'_>, iteration: &mut u32) -> Result<Verified, PipelineError> {
+pub(crate) async fn verify_and_fix(
+    ctx: &Ctx<'_>,
+    iteration: &mut u32,
+) -> Result<Verified, PipelineError> {
     let phase = |status: PhaseStatus, note: Option<String>| {
         Event::RunPhase(PhaseChanged {
             phase: Phase::Verification,

@@ -59,6 +59,8 @@ pub enum Command {
     Runs(RunsArgs),
     /// Show one run: its status, plan, events and reports.
     Show(ShowArgs),
+    /// Give the verdict on a run that waits for an external review.
+    Review(ReviewArgs),
     /// Continue a run that was stopped (Ctrl-C, SIGTERM, a killed process) where it stopped.
     Resume(ResumeArgs),
     /// Remove a run's worktree and branch (its folder and trail stay).
@@ -86,6 +88,7 @@ impl Command {
             Command::Show(args) => args.json,
             Command::Rollback(args) => args.json,
             Command::Resume(args) => args.json,
+            Command::Review(args) => args.json,
             Command::Server(
                 ServerCommand::Up { json, .. }
                 | ServerCommand::Down { json, .. }
@@ -433,6 +436,23 @@ pub struct RunsArgs {
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
     /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("verdict").required(true).args(["approve", "reject"]))]
+pub struct ReviewArgs {
+    /// The run id (or the start of it).
+    pub run: String,
+    /// Approve: the run is signed off.
+    #[arg(long)]
+    pub approve: bool,
+    /// Reject, saying what must change: the coder fixes it, the gates run again, and the run
+    /// waits for the next review.
+    #[arg(long, value_name = "NOTES")]
+    pub reject: Option<String>,
+    /// Stream the run's events as NDJSON on stdout, then its summary.
     #[arg(long)]
     pub json: bool,
 }

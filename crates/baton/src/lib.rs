@@ -71,6 +71,7 @@ fn execute(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Run(args) => runtime.block_on(commands::run::run(project, args)),
         Command::Runs(args) => runtime.block_on(commands::run::runs(project, args)),
         Command::Show(args) => runtime.block_on(commands::run::show(project, args)),
+        Command::Review(args) => runtime.block_on(commands::run::review(project, args)),
         Command::Resume(args) => runtime.block_on(commands::run::resume(project, args)),
         Command::Rollback(args) => runtime.block_on(commands::run::rollback(project, args)),
         Command::Mcp(args) => runtime.block_on(commands::mcp::run(shared.clone(), args)),

@@ -12,7 +12,7 @@ use baton_core::run::RunStatus;
 use baton_ops::Project;
 use baton_pipeline::{PipelineError, Progress, ReviewMode, RunRequest, RunSummary};
 
-use crate::cli::{ResumeArgs, ReviewArg, RollbackArgs, RunArgs, RunsArgs, ShowArgs};
+use crate::cli::{ResumeArgs, ReviewArg, ReviewArgs, RollbackArgs, RunArgs, RunsArgs, ShowArgs};
 use crate::error::{CliError, Exit};
 use crate::output::Printer;
 
@@ -204,6 +204,27 @@ pub async fn resume(project: &Project, args: ResumeArgs) -> Result<ExitCode, Cli
         project,
         &display,
         baton_pipeline::resume(project, &args.run, review, &display),
+    )
+    .await?;
+    if printer.is_json() {
+        printer.json(&summary)?;
+    } else {
+        printer.text(render(&summary))?;
+    }
+    Ok(exit_for(&summary))
+}
+
+pub async fn review(project: &Project, args: ReviewArgs) -> Result<ExitCode, CliError> {
+    let printer = Printer::new(args.json);
+    let decision = match args.reject {
+        Some(notes) => baton_pipeline::Decision::Reject(notes),
+        None => baton_pipeline::Decision::Approve,
+    };
+    let display = Display::new(args.json);
+    let summary = until_stopped(
+        project,
+        &display,
+        baton_pipeline::review(project, &args.run, decision, &display),
     )
     .await?;
     if printer.is_json() {

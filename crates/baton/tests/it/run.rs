@@ -231,3 +231,83 @@ fn a_run_whose_coder_cannot_be_reached_ends_failed_with_the_reason_and_exit_4() 
     );
     sandbox.assert_nothing_left();
 }
+
+#[test]
+fn an_external_review_waits_then_a_rejection_is_fixed_and_an_approval_signs_it_off() {
+    let script = Script::new()
+        .when(
+            "Subtask clamp:",
+            Reply::text("clamp.py\n```python\ndef clamp(v, lo, hi):\n    return v\n```\n"),
+        )
+        .when(
+            "The reviewer rejected",
+            Reply::text(
+                "clamp.py\n```python\ndef clamp(v, lo, hi):\n    return max(lo, min(v, hi))\n```\n",
+            ),
+        );
+    let server = BlockingScriptedServer::start(script).unwrap();
+    let sandbox = Sandbox::new().coder_url(&server.openai_url());
+    repo(&sandbox);
+    let run = sandbox.run(&[
+        "run",
+        "T-9.md",
+        "--plan",
+        "plan.json",
+        "--review",
+        "external",
+        "--json",
+    ]);
+    run.assert_ok();
+    let summary: serde_json::Value =
+        serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["run"]["status"], "awaiting_review", "{summary}");
+    let id = summary["run"]["id"].as_str().unwrap().to_string();
+    // Every line before the summary is an event.
+    assert!(
+        run.stdout
+            .lines()
+            .next()
+            .unwrap()
+            .contains("\"kind\":\"run.started\""),
+        "{}",
+        run.stdout
+    );
+    let chats_before = server.request_count();
+
+    let empty = sandbox.run(&["review", &id, "--reject", " "]);
+    assert_eq!(empty.code, 7, "{}", empty.stderr);
+    assert!(empty.stderr.contains("hint:"), "{}", empty.stderr);
+
+    let rejected = sandbox.run(&["review", &id, "--reject", "clamp must keep values in range"]);
+    rejected.assert_ok();
+    assert!(
+        server.request_count() > chats_before,
+        "the rejection went to the coder"
+    );
+    let shown = sandbox.run(&["show", &id, "--json"]).json();
+    assert_eq!(shown["run"]["status"], "awaiting_review", "{shown}");
+    let worktree = shown["run"]["worktree"].as_str().unwrap();
+    let clamp = std::fs::read_to_string(std::path::Path::new(worktree).join("clamp.py")).unwrap();
+    assert!(clamp.contains("max(lo, min(v, hi))"), "{clamp}");
+
+    let approved = sandbox.run(&["review", &id, "--approve"]);
+    approved.assert_ok();
+    let shown = sandbox.run(&["show", &id, "--json"]).json();
+    assert_eq!(shown["run"]["status"], "approved", "{shown}");
+    let verdicts: Vec<bool> = shown["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "review.verdict")
+        .map(|e| e["data"]["verdict"]["approved"].as_bool().unwrap())
+        .collect();
+    assert_eq!(verdicts, vec![false, true]);
+    let again = sandbox.run(&["review", &id, "--approve"]);
+    assert_eq!(again.code, 7, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("not awaiting a review"),
+        "{}",
+        again.stderr
+    );
+    sandbox.assert_nothing_left();
+}
