@@ -161,7 +161,7 @@ pub(crate) async fn reopen<'a>(
         spec,
         plan,
         roles,
-        settings: settings.clone(),
+        settings,
         recorder,
         dispatches: AtomicU32::new(dispatches),
         git_lock: tokio::sync::Mutex::new(()),
