@@ -68,6 +68,10 @@ pub(crate) async fn run_edit_job(
 ) -> Result<EditResult, PipelineError> {
     let mut feedback: Option<String> = None;
     let tries = ctx.settings.run.max_edit_retries + 1;
+    // Dynamic sizing: a prompt and context over a profile's budget go to the next profile of
+    // the coder's chain (a larger local model, then the cloud), recorded as an escalation.
+    let chain = crate::roles::escalation_chain(&ctx.settings, &job.profile, ctx.project.env());
+    let mut step = 0usize;
     for attempt in 1..=tries {
         let mut task = job.task.clone();
         if let Some(said) = &feedback {
@@ -75,16 +79,32 @@ pub(crate) async fn run_edit_job(
             task.push_str(said.trim_end());
             task.push_str("\nAnswer again, with the complete content of every file you change.\n");
         }
-        let context: Vec<String> = job
+        let (context, missing): (Vec<String>, Vec<String>) = job
             .context
             .iter()
-            .filter(|file| ctx.worktree.join(file).is_file())
             .cloned()
+            .partition(|file| ctx.worktree.join(file).is_file());
+        // Files the subtask will create are missing at first, and rightly so; others are
+        // worth a word (an uncommitted file is not in the run's worktree).
+        let missing: Vec<&String> = missing
+            .iter()
+            .filter(|file| !job.allow.contains(file))
             .collect();
-        let request = DispatchRequest {
+        if attempt == 1 && !missing.is_empty() {
+            ctx.recorder.note(&format!(
+                "{}: context not in the worktree (not committed?): {}",
+                job.subtask,
+                missing
+                    .iter()
+                    .map(|file| file.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let mut request = DispatchRequest {
             task,
             context,
-            profile: Some(job.profile.clone()),
+            profile: Some(chain[step].clone()),
             start_servers: true,
             apply: Some(ApplyTarget {
                 root: None,
@@ -94,7 +114,32 @@ pub(crate) async fn run_edit_job(
             }),
             ..DispatchRequest::default()
         };
-        let response = dispatch(&ctx.wt, request, &mut NullSink, &RunNotices(ctx)).await?;
+        let response = loop {
+            match dispatch(&ctx.wt, request.clone(), &mut NullSink, &RunNotices(ctx)).await {
+                Ok(response) => break response,
+                Err(error) if error.kind() == baton_ops::ErrorKind::TooLarge => {
+                    let Some(next) = chain.get(step + 1) else {
+                        return Ok(EditResult {
+                            commits: Vec::new(),
+                            feedback: Some(format!(
+                                "too large for every profile of {}: {}",
+                                chain.join(" -> "),
+                                error.message()
+                            )),
+                        });
+                    };
+                    ctx.recorder
+                        .record(Event::RunEscalated(baton_core::event::Escalated {
+                            from: chain[step].clone(),
+                            to: next.clone(),
+                            why: format!("{}: {}", job.subtask, error.message()),
+                        }))?;
+                    step += 1;
+                    request.profile = Some(next.clone());
+                }
+                Err(error) => return Err(error.into()),
+            }
+        };
         ctx.project.store()?.tag_run_request(
             &response.request_id,
             &ctx.run.id,

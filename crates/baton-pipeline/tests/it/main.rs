@@ -346,3 +346,87 @@ async fn an_invalid_plan_from_the_architect_is_sent_back_with_its_problems() {
     );
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subtask_over_its_coders_budget_escalates_to_the_next_profile_of_the_chain() {
+    let script = Script::new()
+        .when("Subtask add:", whole("calc.py", CALC_FIXED))
+        .when("Review this change", verdict(true, &[]));
+    let server = ScriptedServer::start(script).await.unwrap();
+    let repo = Repo::python(&server).await;
+    // `code` takes 60 tokens of context, `big` (next in its chain) the local route's 8000.
+    let toml = std::fs::read_to_string(repo.path.join("baton.toml")).unwrap();
+    let toml = toml.replace(
+        "fallback = []\n",
+        "fallback = [\"big\"]\ncontext_budget = 60\n\n[profiles.big]\nbackend = \"local\"\nmodel = \"scripted\"\nfallback = []\n",
+    );
+    std::fs::write(repo.path.join("baton.toml"), toml).unwrap();
+    std::fs::write(
+        repo.path.join("notes.txt"),
+        "the notes of the design, at length. ".repeat(40),
+    )
+    .unwrap();
+    git(&repo.path, &["add", "notes.txt"]).await;
+    git(
+        &repo.path,
+        &[
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@localhost",
+            "commit",
+            "--quiet",
+            "-m",
+            "notes",
+        ],
+    )
+    .await;
+    let plan = repo.write_outside(
+        "big.json",
+        r#"{"summary": "add", "subtasks": [{"id": "add", "title": "add", "what": "Write add and sub.",
+            "files": ["calc.py"], "context": ["notes.txt", "tests/test_calc.py"]}]}"#,
+    );
+    let summary = baton_pipeline::start(
+        &repo.project,
+        &RunRequest {
+            ticket: repo.ticket.clone(),
+            plan: Some(plan),
+            ..RunRequest::default()
+        },
+        &Quiet,
+    )
+    .await
+    .unwrap();
+    let run = summary.run.unwrap();
+    assert_eq!(run.status, RunStatus::Approved, "{:?}", run.why);
+    let events = events_of(&repo.project, &run.id);
+    let escalated = events
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::RunEscalated(x) => Some(x.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no escalation: {:#?}",
+                events
+                    .iter()
+                    .map(|e| format!("{} {}", e.kind(), e.data()))
+                    .collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(
+        (escalated.from.as_str(), escalated.to.as_str()),
+        ("code", "big")
+    );
+    assert!(escalated.why.starts_with("add: "), "{}", escalated.why);
+    let profiles: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::SubtaskDispatched(d) if d.subtask == "add" => Some(d.profile.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(profiles, vec!["big"]);
+    server.shutdown().await.unwrap();
+}
