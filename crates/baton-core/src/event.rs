@@ -172,6 +172,17 @@ pub struct RunStarted {
     pub worktree: String,
 }
 
+/// The run's budgets (`run.budget`), kept for its resumes: spent amounts add up across them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunBudget {
+    /// Cloud tokens (prompt and completion) the run's dispatches may spend.
+    pub max_cloud_tokens: Option<u64>,
+    /// Fix dispatches (verification and review fixes) the run may make.
+    pub max_iterations: Option<u32>,
+    /// Wall time the run may take, over all its sessions, in milliseconds.
+    pub timeout_ms: Option<u64>,
+}
+
 /// Whether a phase began or ended, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -436,6 +447,7 @@ events! {
     MemoryDeleted(MemoryDeleted) = "memory.deleted", v 1;
     RunStarted(RunStarted) = "run.started", v 1;
     RunPhase(PhaseChanged) = "run.phase", v 1;
+    RunBudgetSet(RunBudget) = "run.budget", v 1;
     RunSpec(SpecDrawn) = "run.spec", v 1;
     RunPlan(PlanMade) = "run.plan", v 1;
     SubtaskDispatched(SubtaskDispatched) = "subtask.dispatched", v 1;

@@ -33,4 +33,5 @@ pub(crate) struct Ctx<'a> {
     /// Dispatches made so far in the run (the `dispatch N` of commit messages).
     pub dispatches: AtomicU32,
     pub git_lock: tokio::sync::Mutex<()>,
+    pub budget: crate::budget::Budget,
 }

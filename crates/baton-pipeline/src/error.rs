@@ -55,6 +55,8 @@ pub enum PipelineError {
     },
     #[error("a rejection needs notes: what must change")]
     EmptyRejection,
+    #[error("budget exhausted: {why}")]
+    BudgetExhausted { why: String },
     #[error("run `{id}` is still running")]
     StillRunning { id: String },
     #[error("run `{id}` was merged ({range}); deleting its branch would not undo it")]
@@ -115,6 +117,9 @@ impl PipelineError {
             PipelineError::EmptyRejection => {
                 Some("say what must change, for example: handle an empty list".into())
             }
+            PipelineError::BudgetExhausted { .. } => Some(
+                "raise the budget and resume the run, or take it from here by hand".into(),
+            ),
             PipelineError::StillRunning { .. } => Some(
                 "wait for it to end, or, if its process is gone (killed), roll it back by force".into(),
             ),
@@ -144,7 +149,8 @@ impl PipelineError {
             PipelineError::Git { .. }
             | PipelineError::NoValidPlan { .. }
             | PipelineError::NoValidVerdict { .. }
-            | PipelineError::Write { .. } => ErrorKind::Internal,
+            | PipelineError::Write { .. }
+            | PipelineError::BudgetExhausted { .. } => ErrorKind::Internal,
         }
     }
 }

@@ -114,6 +114,7 @@ pub(crate) async fn run_edit_job(
             }),
             ..DispatchRequest::default()
         };
+        crate::budget::before_dispatch(ctx)?;
         let response = loop {
             match dispatch(&ctx.wt, request.clone(), &mut NullSink, &RunNotices(ctx)).await {
                 Ok(response) => break response,

@@ -10,6 +10,7 @@
 //!   again with their problems;
 //! - `verify.rs`: the quality gates, configured or detected, their trimmed output and failure
 //!   signature;
+//! - `budget.rs`: cloud tokens, fix iterations and wall time, over all of a run's sessions;
 //! - `git.rs`: repository, worktree, commits with trailers, diffs;
 //! - `prompt.rs`: what each role is sent;
 //! - `roles.rs`: `[roles]` resolved to profiles, the escalation chain, the coder's capacity;
@@ -23,6 +24,7 @@
 //! - `error.rs`: [`PipelineError`].
 
 mod answer;
+mod budget;
 mod ctx;
 mod error;
 pub mod git;

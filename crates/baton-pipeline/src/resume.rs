@@ -165,6 +165,7 @@ pub(crate) async fn reopen<'a>(
         recorder,
         dispatches: AtomicU32::new(dispatches),
         git_lock: tokio::sync::Mutex::new(()),
+        budget: crate::budget::Budget::from_events(&events),
     };
     Ok((ctx, done))
 }

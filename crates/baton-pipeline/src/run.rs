@@ -51,6 +51,8 @@ pub struct RunRequest {
     /// Stop after the plan is made and checked.
     pub dry_run: bool,
     pub review: ReviewMode,
+    /// Cloud tokens, fix iterations and wall time the run may take (resumes included).
+    pub budget: baton_core::event::RunBudget,
 }
 
 /// What a run came to: the one shape `baton run --json` ends with, and the MCP and web API
@@ -265,6 +267,9 @@ pub async fn start(
         }),
     )?;
     recorder.mirror_latest()?;
+    if request.budget != baton_core::event::RunBudget::default() {
+        recorder.record(Event::RunBudgetSet(request.budget.clone()))?;
+    }
 
     let phase = |phase: Phase, status: PhaseStatus, note: Option<String>| {
         Event::RunPhase(PhaseChanged {
@@ -350,6 +355,7 @@ pub async fn start(
         recorder,
         dispatches: AtomicU32::new(0),
         git_lock: tokio::sync::Mutex::new(()),
+        budget: crate::budget::Budget::new(request.budget.clone()),
     };
     carry_on(&ctx, request.review, &HashSet::new()).await
 }
@@ -362,8 +368,23 @@ pub(crate) async fn carry_on(
     review: ReviewMode,
     done: &HashSet<String>,
 ) -> Result<RunSummary, PipelineError> {
-    let outcome = match drive(ctx, review, done).await {
+    let driven = match ctx.budget.time_left() {
+        Some(left) => match tokio::time::timeout(left, drive(ctx, review, done)).await {
+            Ok(driven) => driven,
+            Err(_) => Err(PipelineError::BudgetExhausted {
+                why: format!(
+                    "the run's {} s of wall time ran out",
+                    ctx.budget.limits.timeout_ms.unwrap_or(0) / 1000
+                ),
+            }),
+        },
+        None => drive(ctx, review, done).await,
+    };
+    let outcome = match driven {
         Ok((status, why, verdict)) => finish(ctx, status, why, verdict).await,
+        Err(PipelineError::BudgetExhausted { why }) => {
+            finish(ctx, RunStatus::BudgetExhausted, Some(why), None).await
+        }
         Err(error) => Err(error),
     };
     if let Err(error) = &outcome {
@@ -496,6 +517,7 @@ pub(crate) async fn drive(
                 .collect::<Vec<_>>()
                 .join("\n")
         );
+        crate::budget::before_fix(ctx)?;
         let files = owned_files(&ctx.plan);
         let job = EditJob {
             subtask: format!("review-{round}"),
@@ -633,6 +655,7 @@ pub(crate) async fn verify_and_fix(
             fixes_on_step = 0;
             last_signature = None;
         }
+        crate::budget::before_fix(ctx)?;
         *iteration += 1;
         fixes_on_step += 1;
         // The fix may change what the plan's subtasks own; the other files the failure names

@@ -419,6 +419,15 @@ pub struct RunArgs {
     /// `awaiting_review` for a person or the driving agent).
     #[arg(long, value_enum, default_value = "model")]
     pub review: ReviewArg,
+    /// Cloud tokens the run may spend (prompt and completion, resumes included).
+    #[arg(long, value_name = "N")]
+    pub max_cloud_tokens: Option<u64>,
+    /// Fix dispatches (verification and review fixes) the run may make.
+    #[arg(long, value_name = "N")]
+    pub max_iterations: Option<u32>,
+    /// Wall time the run may take over all its sessions (`30m`, `2h`).
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub timeout: Option<std::time::Duration>,
     /// Stream the run's events as NDJSON on stdout, then its summary.
     #[arg(long)]
     pub json: bool,

@@ -177,6 +177,13 @@ pub async fn run(project: &Project, args: RunArgs) -> Result<ExitCode, CliError>
             ReviewArg::Model => ReviewMode::Model,
             ReviewArg::External => ReviewMode::External,
         },
+        budget: baton_core::event::RunBudget {
+            max_cloud_tokens: args.max_cloud_tokens,
+            max_iterations: args.max_iterations,
+            timeout_ms: args
+                .timeout
+                .map(|timeout| u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)),
+        },
     };
     let display = Display::new(args.json);
     let summary = until_stopped(

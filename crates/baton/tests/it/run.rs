@@ -311,3 +311,63 @@ fn an_external_review_waits_then_a_rejection_is_fixed_and_an_approval_signs_it_o
     );
     sandbox.assert_nothing_left();
 }
+
+#[test]
+fn budgets_end_a_run_as_exhausted_with_exit_18_and_its_reports_written() {
+    let script = Script::new()
+        .when(
+            "Subtask clamp:",
+            Reply::text("clamp.py\n```python\nX = 1\n```\n"),
+        )
+        .default(Reply::HangBeforeFirstToken);
+    let server = BlockingScriptedServer::start(script).unwrap();
+    let sandbox = Sandbox::new().coder_url(&server.openai_url());
+    repo(&sandbox);
+    // The gate fails and no fix is allowed.
+    let run = sandbox.run(&[
+        "-c",
+        "verify.test=exit 1",
+        "run",
+        "T-9.md",
+        "--plan",
+        "plan.json",
+        "--max-iterations",
+        "0",
+    ]);
+    assert_eq!(run.code, 18, "{}", run.stderr);
+    let listed = sandbox.run(&["runs", "--json"]).json();
+    assert_eq!(listed[0]["status"], "budget_exhausted", "{listed}");
+    assert!(
+        listed[0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("fix iterations"),
+        "{listed}"
+    );
+    let id = listed[0]["id"].as_str().unwrap();
+    assert!(
+        sandbox
+            .path()
+            .join(format!(".baton/runs/{id}/PR.md"))
+            .is_file()
+    );
+
+    // A fix that hangs past the run's wall time is cancelled.
+    let timed = sandbox.run(&[
+        "-c",
+        "verify.test=exit 1",
+        "run",
+        "T-9.md",
+        "--plan",
+        "plan.json",
+        "--timeout",
+        "2s",
+    ]);
+    assert_eq!(timed.code, 18, "{}", timed.stderr);
+    let listed = sandbox.run(&["runs", "--json"]).json();
+    assert!(
+        listed[0]["why"].as_str().unwrap().contains("wall time"),
+        "{listed}"
+    );
+    sandbox.assert_nothing_left();
+}
