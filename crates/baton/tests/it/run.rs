@@ -371,3 +371,94 @@ fn budgets_end_a_run_as_exhausted_with_exit_18_and_its_reports_written() {
     );
     sandbox.assert_nothing_left();
 }
+
+#[test]
+fn a_commit_made_but_not_recorded_before_a_kill_is_found_by_its_trailers_and_not_redone() {
+    let approve =
+        serde_json::json!({"approved": true, "findings": [], "required_fixes": []}).to_string();
+    let script = Script::new()
+        .when(
+            "Subtask first:",
+            Reply::text("first.py\n```python\nFIRST = 1\n```\n"),
+        )
+        .when("Subtask second:", Reply::HangBeforeFirstToken)
+        .when("Review this change", Reply::text(approve));
+    let server = BlockingScriptedServer::start(script).unwrap();
+    let sandbox = Sandbox::new().coder_url(&server.openai_url());
+    repo(&sandbox);
+    sandbox.write("two.json", TWO);
+    let mut child = sandbox
+        .command(&[
+            "-c",
+            "run.parallel=1",
+            "run",
+            "T-9.md",
+            "--plan",
+            "two.json",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.request_count() < 2 || server.in_flight() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the run never reached its second subtask"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let id = sandbox.run(&["runs", "--json"]).json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // What a coordinator killed between its commit and its event leaves: the commit alone.
+    let worktree = sandbox.path().join(format!(".baton/worktrees/{id}"));
+    std::fs::write(worktree.join("second.py"), "SECOND = 2\n").unwrap();
+    for args in [
+        vec!["add", "second.py"],
+        vec![
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@localhost",
+            "commit",
+            "--quiet",
+            "-m",
+            "T-9: Clamp (implementation, dispatch 2)\n\nBaton-Run: x\nBaton-Subtask: second\nBaton-Dispatch: 2\n",
+        ],
+    ] {
+        let done = std::process::Command::new("git")
+            .args(&args)
+            .current_dir(&worktree)
+            .output()
+            .unwrap();
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+    }
+    let requests_before = server.request_count();
+    let resumed = sandbox.run(&["resume", &id]);
+    resumed.assert_ok();
+    let shown = sandbox.run(&["show", &id, "--json"]).json();
+    assert_eq!(shown["run"]["status"], "approved", "{shown}");
+    let events = shown["events"].as_array().unwrap();
+    let resumed_event = events.iter().find(|e| e["kind"] == "run.resumed").unwrap();
+    assert_eq!(
+        resumed_event["data"]["found_by_trailers"],
+        serde_json::json!(["second"])
+    );
+    let second_dispatches = events
+        .iter()
+        .filter(|e| e["kind"] == "subtask.dispatched" && e["data"]["subtask"] == "second")
+        .count();
+    assert_eq!(second_dispatches, 0, "second was redone");
+    // Only the reviewer was asked after the resume.
+    assert_eq!(server.request_count(), requests_before + 1);
+    assert_eq!(commits(&sandbox, &format!("baton/{id}")).len(), 2);
+    sandbox.assert_nothing_left();
+}
