@@ -170,6 +170,21 @@ pub struct RunStarted {
     pub base_commit: String,
     pub branch: String,
     pub worktree: String,
+    /// The branch checked out when the run began (`None` on a detached HEAD): where an
+    /// approved run is fast-forwarded with `merge`.
+    pub base_branch: Option<String>,
+    /// Fast-forward `base_branch` to the run's branch once it is approved.
+    pub merge: bool,
+}
+
+/// An approved run's branch was fast-forwarded into its base branch (`run.merged`), or could
+/// not be (`merged: false`, with why).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunMerged {
+    pub into: String,
+    pub commit: String,
+    pub merged: bool,
+    pub why: Option<String>,
 }
 
 /// The run's budgets (`run.budget`), kept for its resumes: spent amounts add up across them.
@@ -458,6 +473,7 @@ events! {
     ReviewVerdict(ReviewVerdict) = "review.verdict", v 1;
     RunEnded(RunEnded) = "run.ended", v 1;
     RunRolledBack(RunRolledBack) = "run.rolled_back", v 1;
+    RunMergedInto(RunMerged) = "run.merged", v 1;
     RunResumed(RunResumed) = "run.resumed", v 1;
 }
 

@@ -34,4 +34,6 @@ pub(crate) struct Ctx<'a> {
     pub dispatches: AtomicU32,
     pub git_lock: tokio::sync::Mutex<()>,
     pub budget: crate::budget::Budget,
+    /// The branch to fast-forward once approved (`--merge`).
+    pub merge: Option<String>,
 }

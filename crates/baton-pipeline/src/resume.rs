@@ -166,6 +166,10 @@ pub(crate) async fn reopen<'a>(
         dispatches: AtomicU32::new(dispatches),
         git_lock: tokio::sync::Mutex::new(()),
         budget: crate::budget::Budget::from_events(&events),
+        merge: events.iter().find_map(|row| match &row.event {
+            Event::RunStarted(started) if started.merge => started.base_branch.clone(),
+            _ => None,
+        }),
     };
     Ok((ctx, done))
 }

@@ -53,6 +53,8 @@ pub struct RunRequest {
     pub review: ReviewMode,
     /// Cloud tokens, fix iterations and wall time the run may take (resumes included).
     pub budget: baton_core::event::RunBudget,
+    /// Fast-forward the branch the run started from once it is approved.
+    pub merge: bool,
 }
 
 /// What a run came to: the one shape `baton run --json` ends with, and the MCP and web API
@@ -236,6 +238,11 @@ pub async fn start(
     // The run's row, branch and worktree.
     let id = new_run_id();
     let worktree = baton_dir.join("worktrees").join(&id);
+    let base_branch = git::git(&repo, &["symbolic-ref", "--quiet", "--short", "HEAD"])
+        .await
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty());
     let branch = format!("baton/{id}");
     git::add_worktree(&repo, &worktree, &branch, &base).await?;
     let now = baton_core::now_ms();
@@ -264,6 +271,8 @@ pub async fn start(
             base_commit: base.clone(),
             branch: branch.clone(),
             worktree: run.worktree.clone(),
+            base_branch: base_branch.clone(),
+            merge: request.merge,
         }),
     )?;
     recorder.mirror_latest()?;
@@ -356,6 +365,7 @@ pub async fn start(
         dispatches: AtomicU32::new(0),
         git_lock: tokio::sync::Mutex::new(()),
         budget: crate::budget::Budget::new(request.budget.clone()),
+        merge: request.merge.then(|| base_branch.clone()).flatten(),
     };
     carry_on(&ctx, request.review, &HashSet::new()).await
 }
@@ -797,6 +807,11 @@ pub(crate) async fn finish(
         },
         Some(status.to_string()),
     ))?;
+    if status == RunStatus::Approved
+        && let Some(into) = &ctx.merge
+    {
+        merge(ctx, into).await?;
+    }
     // The status and its `run.ended` event go in together, last.
     ctx.project
         .store()?
@@ -811,6 +826,58 @@ pub(crate) async fn finish(
         pr: Some(pr.to_string_lossy().into_owned()),
         commits,
     })
+}
+
+/// Fast-forwards branch `into` to the run's branch, if it still points at the run's base
+/// (a branch that moved meanwhile is left alone and said so: nothing is merged over anyone's
+/// work). The checked-out branch goes through `git merge --ff-only`, which keeps the user's
+/// uncommitted changes or refuses; another branch is moved with `update-ref`, checked
+/// against its old value.
+async fn merge(ctx: &Ctx<'_>, into: &str) -> Result<(), PipelineError> {
+    let repo = Path::new(&ctx.run.repo);
+    let tip = git::git(repo, &["rev-parse", &ctx.run.branch])
+        .await?
+        .trim()
+        .to_string();
+    let at = git::git(repo, &["rev-parse", &format!("refs/heads/{into}")])
+        .await?
+        .trim()
+        .to_string();
+    let checked_out = git::git(repo, &["symbolic-ref", "--quiet", "--short", "HEAD"])
+        .await
+        .is_ok_and(|name| name.trim() == into);
+    let result = if at != ctx.run.base_commit {
+        Err(format!(
+            "{into} moved since the run began ({} to {}); merge it by hand",
+            &ctx.run.base_commit[..12.min(ctx.run.base_commit.len())],
+            &at[..12.min(at.len())]
+        ))
+    } else if checked_out {
+        git::git(repo, &["merge", "--ff-only", "--quiet", &ctx.run.branch])
+            .await
+            .map(drop)
+            .map_err(|error| error.to_string())
+    } else {
+        let target = format!("refs/heads/{into}");
+        git::git(repo, &["update-ref", &target, &tip, &at])
+            .await
+            .map(drop)
+            .map_err(|error| error.to_string())
+    };
+    let (merged, why) = match result {
+        Ok(()) => (true, None),
+        Err(why) => (false, Some(why)),
+    };
+    if let Some(why) = &why {
+        ctx.recorder.note(&format!("not merged: {why}"));
+    }
+    ctx.recorder
+        .record(Event::RunMergedInto(baton_core::event::RunMerged {
+            into: into.to_string(),
+            commit: tip,
+            merged,
+            why,
+        }))
 }
 
 /// Stores `value` in memory; a failure is told, not fatal (the run's work is in git).

@@ -419,6 +419,10 @@ pub struct RunArgs {
     /// `awaiting_review` for a person or the driving agent).
     #[arg(long, value_enum, default_value = "model")]
     pub review: ReviewArg,
+    /// Once approved, fast-forward the branch the run started from to the run's branch
+    /// (only if that branch did not move meanwhile; the run's branch stays).
+    #[arg(long)]
+    pub merge: bool,
     /// Cloud tokens the run may spend (prompt and completion, resumes included).
     #[arg(long, value_name = "N")]
     pub max_cloud_tokens: Option<u64>,

@@ -177,6 +177,7 @@ pub async fn run(project: &Project, args: RunArgs) -> Result<ExitCode, CliError>
             ReviewArg::Model => ReviewMode::Model,
             ReviewArg::External => ReviewMode::External,
         },
+        merge: args.merge,
         budget: baton_core::event::RunBudget {
             max_cloud_tokens: args.max_cloud_tokens,
             max_iterations: args.max_iterations,

@@ -462,3 +462,54 @@ fn a_commit_made_but_not_recorded_before_a_kill_is_found_by_its_trailers_and_not
     assert_eq!(commits(&sandbox, &format!("baton/{id}")).len(), 2);
     sandbox.assert_nothing_left();
 }
+
+#[test]
+fn merge_fast_forwards_the_base_branch_once_approved_and_keeps_the_users_changes() {
+    let approve =
+        serde_json::json!({"approved": true, "findings": [], "required_fixes": []}).to_string();
+    let script = Script::new()
+        .when(
+            "Subtask clamp:",
+            Reply::text("clamp.py\n```python\nX = 1\n```\n"),
+        )
+        .when("Review this change", Reply::text(approve));
+    let server = BlockingScriptedServer::start(script).unwrap();
+    let sandbox = Sandbox::new().coder_url(&server.openai_url());
+    repo(&sandbox);
+    sandbox.write("README.md", "# clamp, edited by hand\n");
+    let run = sandbox.run(&["run", "T-9.md", "--plan", "plan.json", "--merge"]);
+    run.assert_ok();
+    let listed = sandbox.run(&["runs", "--json"]).json();
+    assert_eq!(listed[0]["status"], "approved");
+    let branch = listed[0]["branch"].as_str().unwrap();
+    let rev = |name: &str| {
+        let done = std::process::Command::new("git")
+            .args(["rev-parse", name])
+            .current_dir(sandbox.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&done.stdout).trim().to_string()
+    };
+    assert_eq!(rev("main"), rev(branch), "main was fast-forwarded");
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path().join("clamp.py")).unwrap(),
+        "X = 1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path().join("README.md")).unwrap(),
+        "# clamp, edited by hand\n",
+        "the user's uncommitted change is kept"
+    );
+    // A merged run is not rolled back by deleting its branch: the revert to make is named.
+    let id = listed[0]["id"].as_str().unwrap();
+    let rollback = sandbox.run(&["rollback", id]);
+    assert_eq!(rollback.code, 7, "{}", rollback.stderr);
+    assert!(
+        rollback
+            .stderr
+            .contains("hint: revert it on the branch it went into: `git revert --no-edit "),
+        "{}",
+        rollback.stderr
+    );
+    sandbox.assert_nothing_left();
+}
