@@ -196,9 +196,10 @@ pub async fn commits_since(
         .collect())
 }
 
-/// The files git tracks in the worktree (for the architect's view of the repository).
-pub async fn tracked_files(worktree: &Path) -> Result<Vec<String>, PipelineError> {
-    Ok(git(worktree, &["ls-files"])
+/// The files of `commit` (for the architect's view of the repository and the plan's checks):
+/// what the run's worktree starts from, not the user's index.
+pub async fn tracked_files(repo: &Path, commit: &str) -> Result<Vec<String>, PipelineError> {
+    Ok(git(repo, &["ls-tree", "-r", "--name-only", commit])
         .await?
         .lines()
         .map(str::to_string)

@@ -114,6 +114,31 @@ fn read_plan(path: &Path) -> Result<Plan, PipelineError> {
     Ok(plan.normalized())
 }
 
+/// Problems only the repository can show: a context file that is neither tracked nor owned by
+/// a subtask of the plan (a model writing `None` or inventing a path). Owned files may be new.
+fn repo_problems(plan: &Plan, tracked: &[String]) -> Vec<baton_core::PlanProblem> {
+    let owned: HashSet<&str> = plan
+        .subtasks
+        .iter()
+        .flat_map(|subtask| subtask.files.iter().map(String::as_str))
+        .collect();
+    let tracked: HashSet<&str> = tracked.iter().map(String::as_str).collect();
+    let mut problems = Vec::new();
+    for (index, subtask) in plan.subtasks.iter().enumerate() {
+        for (k, file) in subtask.context.iter().enumerate() {
+            if !tracked.contains(file.as_str()) && !owned.contains(file.as_str()) {
+                problems.push(baton_core::PlanProblem {
+                    at: format!("subtasks[{index}].context[{k}]"),
+                    problem: format!(
+                        "`{file}` is not a file of the repository nor one the plan writes"
+                    ),
+                });
+            }
+        }
+    }
+    problems
+}
+
 fn join<T: std::fmt::Display>(items: &[T]) -> String {
     items
         .iter()
@@ -146,12 +171,15 @@ async fn architect(
     let prompt = |problems: Option<&str>| prompt::architect(spec, files, problems);
     let read = |text: &str| -> Result<Plan, String> {
         let plan = Plan::from_json(text)?;
-        let problems = plan.check();
+        let mut problems = plan.check();
         if problems.is_empty() {
-            Ok(plan.normalized())
-        } else {
-            Err(join(&problems))
+            let plan = plan.normalized();
+            problems = repo_problems(&plan, files);
+            if problems.is_empty() {
+                return Ok(plan);
+            }
         }
+        Err(join(&problems))
     };
     let question = Question {
         role: RunRole::Architect,
@@ -201,6 +229,16 @@ pub async fn start(
         .transpose()?;
     let repo = git::top_level(project.cwd()).await?;
     let base = git::head(&repo).await?;
+    let tracked = git::tracked_files(&repo, &base).await?;
+    if let (Some(plan), Some(path)) = (&given_plan, &request.plan) {
+        let problems = repo_problems(plan, &tracked);
+        if !problems.is_empty() {
+            return Err(PipelineError::BadPlan {
+                path: project.resolve(path),
+                message: join(&problems),
+            });
+        }
+    }
     let settings = project.settings()?;
     let roles = roles::resolve(&settings, project.env())?;
     let spec = Spec::from_ticket(&ticket);
@@ -210,12 +248,11 @@ pub async fn start(
         let plan = match given_plan {
             Some(plan) => plan,
             None => {
-                let files = git::tracked_files(&repo).await?;
                 architect(
                     project,
                     &roles.architect,
                     &spec,
-                    &files,
+                    &tracked,
                     settings.run.max_plan_attempts,
                     None,
                     &baton_ops::notice::Silent,
@@ -305,7 +342,6 @@ pub async fn start(
     let planned = match given_plan {
         Some(plan) => Ok((plan, Source::Given, 0)),
         None => {
-            let files = git::tracked_files(&worktree).await?;
             let tag = Tag {
                 run_id: &id,
                 phase: Phase::Architecture.as_str(),
@@ -314,7 +350,7 @@ pub async fn start(
                 project,
                 &roles.architect,
                 &spec,
-                &files,
+                &tracked,
                 settings.run.max_plan_attempts,
                 Some(&tag),
                 &baton_ops::notice::Silent,

@@ -432,3 +432,36 @@ async fn a_subtask_over_its_coders_budget_escalates_to_the_next_profile_of_the_c
     assert_eq!(profiles, vec!["big"]);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_whose_context_names_no_file_of_the_repository_is_refused() {
+    let server = ScriptedServer::start(Script::new()).await.unwrap();
+    let repo = Repo::python(&server).await;
+    let plan = repo.write_outside(
+        "none.json",
+        r#"{"summary": "s", "subtasks": [
+            {"id": "a", "title": "a", "what": "a", "files": ["new.py"], "context": ["None", "tests/test_calc.py", "new.py"]}]}"#,
+    );
+    let error = baton_pipeline::start(
+        &repo.project,
+        &RunRequest {
+            ticket: repo.ticket.clone(),
+            plan: Some(plan),
+            ..RunRequest::default()
+        },
+        &Quiet,
+    )
+    .await
+    .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("subtasks[0].context[0]: `None` is not a file of the repository"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("context[1]") && !message.contains("context[2]"),
+        "{message}"
+    );
+    assert_eq!(server.request_count(), 0);
+    server.shutdown().await.unwrap();
+}
