@@ -115,11 +115,22 @@ pub(crate) async fn run_edit_job(
             ..DispatchRequest::default()
         };
         crate::budget::before_dispatch(ctx)?;
-        let response = loop {
+        ctx.recorder.working(
+            &job.subtask,
+            &format!(
+                "{} ({}): {} to {}",
+                job.subtask,
+                job.label,
+                job.allow.join(", "),
+                chain[step]
+            ),
+        );
+        let dispatched = loop {
             match dispatch(&ctx.wt, request.clone(), &mut NullSink, &RunNotices(ctx)).await {
-                Ok(response) => break response,
+                Ok(response) => break Ok(response),
                 Err(error) if error.kind() == baton_ops::ErrorKind::TooLarge => {
                     let Some(next) = chain.get(step + 1) else {
+                        ctx.recorder.done(&job.subtask);
                         return Ok(EditResult {
                             commits: Vec::new(),
                             feedback: Some(format!(
@@ -138,8 +149,13 @@ pub(crate) async fn run_edit_job(
                     step += 1;
                     request.profile = Some(next.clone());
                 }
-                Err(error) => return Err(error.into()),
+                Err(error) => break Err(error.into()),
             }
+        };
+        ctx.recorder.done(&job.subtask);
+        let response = match dispatched {
+            Ok(response) => response,
+            Err(error) => return Err(error),
         };
         ctx.project.store()?.tag_run_request(
             &response.request_id,

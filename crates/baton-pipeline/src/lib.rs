@@ -47,3 +47,8 @@ pub use resume::resume;
 pub use review::{Decision, review};
 pub use rollback::{RollbackResponse, rollback};
 pub use run::{ReviewMode, RunRequest, RunSummary, start};
+
+/// `1 subtask`, `3 subtasks`.
+pub(crate) fn plural(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}

@@ -17,6 +17,11 @@ pub trait Progress: Send + Sync {
     fn event(&self, run_id: &str, event: &Event);
     /// Something to tell the person watching (a notice of a dispatch, a detected command).
     fn note(&self, run_id: &str, text: &str);
+    /// Work began that takes a while (a dispatch, a gate, a review): `key` names it until
+    /// [`Progress::done`], `what` says what it is.
+    fn working(&self, _run_id: &str, _key: &str, _what: &str) {}
+    /// The work `key` is over (its outcome comes as an event).
+    fn done(&self, _run_id: &str, _key: &str) {}
 }
 
 /// Shows nothing (tests, callers that read the summary only).
@@ -106,6 +111,14 @@ impl<'a> Recorder<'a> {
 
     pub(crate) fn note(&self, text: &str) {
         self.progress.note(&self.run_id, text);
+    }
+
+    pub(crate) fn working(&self, key: &str, what: &str) {
+        self.progress.working(&self.run_id, key, what);
+    }
+
+    pub(crate) fn done(&self, key: &str) {
+        self.progress.done(&self.run_id, key);
     }
 }
 

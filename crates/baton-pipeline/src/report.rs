@@ -220,12 +220,12 @@ pub(crate) async fn write_reports(
         (
             "1. Requirements",
             None,
-            format!("{} criteria", ctx.spec.acceptance.len()),
+            crate::plural(ctx.spec.acceptance.len(), "criterion", "criteria"),
         ),
         (
             "2. Architecture",
             Some(RunRole::Architect),
-            format!("{} subtasks", ctx.plan.subtasks.len()),
+            crate::plural(ctx.plan.subtasks.len(), "subtask", "subtasks"),
         ),
         (
             "3. Implementation",

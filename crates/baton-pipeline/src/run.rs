@@ -333,7 +333,11 @@ pub async fn start(
     recorder.record(phase(
         Phase::Requirements,
         PhaseStatus::Done,
-        Some(format!("{} acceptance criteria", spec.acceptance.len())),
+        Some(crate::plural(
+            spec.acceptance.len(),
+            "acceptance criterion",
+            "acceptance criteria",
+        )),
     ))?;
     report::phase_comment(&folder, Phase::Requirements, &report::requirements(&spec))?;
 
@@ -346,7 +350,8 @@ pub async fn start(
                 run_id: &id,
                 phase: Phase::Architecture.as_str(),
             };
-            architect(
+            recorder.working("architect", &format!("plan by {}", roles.architect));
+            let planned = architect(
                 project,
                 &roles.architect,
                 &spec,
@@ -356,7 +361,9 @@ pub async fn start(
                 &baton_ops::notice::Silent,
             )
             .await
-            .map(|(plan, attempts)| (plan, Source::Model, attempts))
+            .map(|(plan, attempts)| (plan, Source::Model, attempts));
+            recorder.done("architect");
+            planned
         }
     };
     let (plan, source, attempts) = match planned {
@@ -382,7 +389,7 @@ pub async fn start(
     recorder.record(phase(
         Phase::Architecture,
         PhaseStatus::Done,
-        Some(format!("{} subtasks", plan.subtasks.len())),
+        Some(crate::plural(plan.subtasks.len(), "subtask", "subtasks")),
     ))?;
     report::phase_comment(&folder, Phase::Architecture, &report::architecture(&plan))?;
 
@@ -635,13 +642,18 @@ pub(crate) async fn verify_and_fix(
     loop {
         let mut results = Vec::new();
         for gate in &found.commands {
+            let key = format!("gate-{}", gate.gate.as_str());
+            ctx.recorder
+                .working(&key, &format!("{} `{}`", gate.gate.as_str(), gate.command));
             let result = run_gate(
                 gate,
                 &ctx.worktree,
                 ctx.settings.verify.timeout,
                 ctx.settings.verify.max_output_bytes,
             )
-            .await?;
+            .await;
+            ctx.recorder.done(&key);
+            let result = result?;
             ctx.recorder.record(Event::VerifyRan(VerifyRan {
                 iteration: *iteration,
                 gate: result.gate,
@@ -768,7 +780,13 @@ async fn reviewed(
         run_id: &ctx.run.id,
         phase: Phase::Review.as_str(),
     };
-    match ask(&ctx.wt, &question, Some(&tag), &baton_ops::notice::Silent).await? {
+    ctx.recorder.working(
+        "review",
+        &format!("review round {round} by {}", ctx.roles.reviewer),
+    );
+    let asked = ask(&ctx.wt, &question, Some(&tag), &baton_ops::notice::Silent).await;
+    ctx.recorder.done("review");
+    match asked? {
         Ok(answered) => {
             ctx.recorder.record(Event::ReviewVerdict(ReviewVerdict {
                 round,

@@ -31,19 +31,47 @@ impl From<PipelineError> for CliError {
     }
 }
 
-/// Shows a run as it goes, and remembers its id for an interruption.
+/// Shows a run as it goes, and remembers its id for an interruption. On a terminal, each
+/// piece of work under way (a subtask's dispatch, a gate, a review) has a spinner with its
+/// elapsed time, and the steps print above them; elsewhere (a pipe, a log) one line per step.
 struct Display {
     json: bool,
     quiet: bool,
     run_id: std::sync::Mutex<Option<String>>,
+    live: Option<Live>,
+}
+
+struct Live {
+    multi: indicatif::MultiProgress,
+    bars: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
 }
 
 impl Display {
     fn new(json: bool) -> Display {
+        let quiet = crate::output::is_quiet();
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
         Display {
             json,
-            quiet: crate::output::is_quiet(),
+            quiet,
             run_id: std::sync::Mutex::new(None),
+            live: (terminal && !json && !quiet).then(|| Live {
+                multi: indicatif::MultiProgress::with_draw_target(
+                    indicatif::ProgressDrawTarget::stderr(),
+                ),
+                bars: std::sync::Mutex::new(std::collections::HashMap::new()),
+            }),
+        }
+    }
+
+    /// A line on stderr, above the spinners when there are any.
+    fn line(&self, text: &str) {
+        match &self.live {
+            Some(live) => {
+                let _ = live.multi.println(format!("baton: {text}"));
+            }
+            None => {
+                let _ = writeln!(std::io::stderr().lock(), "baton: {text}");
+            }
         }
     }
 }
@@ -70,13 +98,49 @@ impl Progress for Display {
             return;
         }
         if let Some(line) = describe(event) {
-            let _ = writeln!(std::io::stderr().lock(), "baton: {line}");
+            self.line(&line);
         }
     }
 
     fn note(&self, _run_id: &str, text: &str) {
         if !self.json && !self.quiet {
-            let _ = writeln!(std::io::stderr().lock(), "baton: {text}");
+            self.line(text);
+        }
+    }
+
+    fn working(&self, _run_id: &str, key: &str, what: &str) {
+        let Some(live) = &self.live else {
+            return;
+        };
+        let bar = live.multi.add(indicatif::ProgressBar::new_spinner());
+        if let Ok(style) = indicatif::ProgressStyle::with_template("  {spinner} {msg} ({elapsed})")
+        {
+            bar.set_style(style);
+        }
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        if let Some(old) = live
+            .bars
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key.to_string(), bar)
+        {
+            old.finish_and_clear();
+        }
+    }
+
+    fn done(&self, _run_id: &str, key: &str) {
+        let Some(live) = &self.live else {
+            return;
+        };
+        let bar = live
+            .bars
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key);
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+            live.multi.remove(&bar);
         }
     }
 }
