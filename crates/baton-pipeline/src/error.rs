@@ -29,6 +29,8 @@ pub enum PipelineError {
     NoCommits { repo: PathBuf },
     #[error("{command} failed: {message}")]
     Git { command: String, message: String },
+    #[error("the orchestrator gave no valid spec in {attempts} answers: {problems}")]
+    NoValidSpec { attempts: u32, problems: String },
     #[error("the architect gave no valid plan in {attempts} answers: {problems}")]
     NoValidPlan { attempts: u32, problems: String },
     #[error("the reviewer gave no valid verdict in {attempts} answers: {problems}")]
@@ -96,6 +98,9 @@ impl PipelineError {
             PipelineError::Git { .. } => Some(
                 "the run's branch and worktree are kept; see `git worktree list` in the repository".into(),
             ),
+            PipelineError::NoValidSpec { .. } => Some(
+                "list the acceptance criteria in the ticket (## Acceptance criteria), or give the orchestrator a larger model (roles.orchestrator)".into(),
+            ),
             PipelineError::NoValidPlan { .. } => Some(
                 "give the architect a larger model (roles.architect), or write the plan and pass it as the run's plan".into(),
             ),
@@ -148,6 +153,7 @@ impl PipelineError {
             PipelineError::Ops(error) => error.kind(),
             PipelineError::Git { .. }
             | PipelineError::NoValidPlan { .. }
+            | PipelineError::NoValidSpec { .. }
             | PipelineError::NoValidVerdict { .. }
             | PipelineError::Write { .. }
             | PipelineError::BudgetExhausted { .. } => ErrorKind::Internal,

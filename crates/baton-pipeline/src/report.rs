@@ -219,7 +219,7 @@ pub(crate) async fn write_reports(
     let phases = [
         (
             "1. Requirements",
-            None,
+            Some(RunRole::Orchestrator),
             crate::plural(ctx.spec.acceptance.len(), "criterion", "criteria"),
         ),
         (

@@ -158,6 +158,72 @@ fn new_run_id() -> String {
     )
 }
 
+/// The spec: the ticket as written; or, when the ticket lists no acceptance criteria and an
+/// orchestrator role is configured, drawn up by it (goal, measurable criteria, scope,
+/// constraints) against the spec's schema. Criteria a ticket lists are never rewritten.
+async fn requirements(
+    project: &Project,
+    roles: &roles::Roles,
+    ticket: &Ticket,
+    max_attempts: u32,
+) -> Result<(Spec, Source, Vec<String>), PipelineError> {
+    let given = Spec::from_ticket(ticket);
+    let Some(orchestrator) = roles.orchestrator.as_deref() else {
+        return Ok((given, Source::Given, Vec::new()));
+    };
+    if !given.acceptance.is_empty() {
+        return Ok((given, Source::Given, Vec::new()));
+    }
+    let prompt = |problems: Option<&str>| {
+        let mut out = format!(
+            "Turn this ticket into a spec: the goal in one sentence, measurable acceptance \
+             criteria, the files or areas in scope, and the constraints.\n\nTicket {}: {}\n\n{}\n",
+            ticket.id, ticket.title, ticket.body
+        );
+        if let Some(problems) = problems {
+            out.push_str(&format!(
+                "\nYour last answer was not a valid spec: {problems}\nAnswer again.\n"
+            ));
+        }
+        out
+    };
+    let read = |text: &str| -> Result<Spec, String> {
+        let object = baton_core::plan::extract_json_object(text).unwrap_or(text);
+        let spec: Spec = serde_json::from_str(object).map_err(|error| error.to_string())?;
+        if spec.goal.trim().is_empty() {
+            return Err("goal: is empty".into());
+        }
+        if spec.acceptance.is_empty() {
+            return Err("acceptance: list at least one measurable criterion".into());
+        }
+        Ok(spec)
+    };
+    let list = serde_json::json!({"type": "array", "items": {"type": "string"}});
+    let question = Question {
+        role: RunRole::Orchestrator,
+        profile: orchestrator,
+        schema_name: "spec",
+        schema: serde_json::json!({
+            "type": "object",
+            "properties": {
+                "goal": {"type": "string"},
+                "acceptance": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                "scope": list,
+                "constraints": list,
+            },
+            "required": ["goal", "acceptance", "scope", "constraints"],
+            "additionalProperties": false,
+        }),
+        max_attempts,
+        prompt: &prompt,
+        read: &read,
+    };
+    match ask(project, &question, None, &baton_ops::notice::Silent).await? {
+        Ok(answered) => Ok((answered.value, Source::Model, answered.request_ids)),
+        Err((attempts, problems)) => Err(PipelineError::NoValidSpec { attempts, problems }),
+    }
+}
+
 /// The architect's plan for `spec`, checked against the repository's files.
 async fn architect(
     project: &Project,
@@ -241,7 +307,8 @@ pub async fn start(
     }
     let settings = project.settings()?;
     let roles = roles::resolve(&settings, project.env())?;
-    let spec = Spec::from_ticket(&ticket);
+    let (spec, spec_source, spec_requests) =
+        requirements(project, &roles, &ticket, settings.run.max_plan_attempts).await?;
     let baton_dir = baton_dir(&repo)?;
 
     if request.dry_run {
@@ -313,6 +380,16 @@ pub async fn start(
         }),
     )?;
     recorder.mirror_latest()?;
+    // The orchestrator answered before the run existed: its requests join the run now.
+    for request_id in &spec_requests {
+        project.store()?.tag_run_request(
+            request_id,
+            &id,
+            None,
+            RunRole::Orchestrator,
+            Phase::Requirements.as_str(),
+        )?;
+    }
     if request.budget != baton_core::event::RunBudget::default() {
         recorder.record(Event::RunBudgetSet(request.budget.clone()))?;
     }
@@ -328,7 +405,7 @@ pub async fn start(
     recorder.record(phase(Phase::Requirements, PhaseStatus::Started, None))?;
     recorder.record(Event::RunSpec(SpecDrawn {
         spec: spec.clone(),
-        source: Source::Given,
+        source: spec_source,
     }))?;
     recorder.record(phase(
         Phase::Requirements,

@@ -465,3 +465,59 @@ async fn a_plan_whose_context_names_no_file_of_the_repository_is_refused() {
     assert_eq!(server.request_count(), 0);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_without_criteria_gets_its_spec_from_the_orchestrator_and_one_with_them_does_not()
+{
+    let spec = r#"{"goal": "add and sub in calc", "acceptance": ["add(2, 3) == 5", "sub(5, 3) == 2"], "scope": ["calc.py"], "constraints": []}"#;
+    let script = Script::new()
+        .when("Turn this ticket into a spec", Reply::text("not json"))
+        .when("Turn this ticket into a spec", Reply::text(spec));
+    let server = ScriptedServer::start(script).await.unwrap();
+    let repo = Repo::python(&server).await;
+    let toml = std::fs::read_to_string(repo.path.join("baton.toml")).unwrap();
+    std::fs::write(
+        repo.path.join("baton.toml"),
+        format!("{toml}\n[roles]\norchestrator = \"code\"\n"),
+    )
+    .unwrap();
+    let bare = repo.write_outside("T-2.md", "# Calc\n\nCalc needs add and sub.\n");
+    let plan = repo.write_outside("p.json", PLAN);
+    let summary = baton_pipeline::start(
+        &repo.project,
+        &RunRequest {
+            ticket: bare,
+            plan: Some(plan.clone()),
+            dry_run: true,
+            ..RunRequest::default()
+        },
+        &Quiet,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        summary.spec.acceptance,
+        vec!["add(2, 3) == 5", "sub(5, 3) == 2"]
+    );
+    let chats = server.requests().iter().filter(|r| r.is_chat()).count();
+    assert_eq!(chats, 2, "the invalid answer was asked again");
+    // The ticket's own criteria are taken as written: no model call.
+    let summary = baton_pipeline::start(
+        &repo.project,
+        &RunRequest {
+            ticket: repo.ticket.clone(),
+            plan: Some(plan),
+            dry_run: true,
+            ..RunRequest::default()
+        },
+        &Quiet,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        summary.spec.acceptance,
+        vec!["add returns the sum", "sub returns the difference"]
+    );
+    assert_eq!(server.requests().iter().filter(|r| r.is_chat()).count(), 2);
+    server.shutdown().await.unwrap();
+}
