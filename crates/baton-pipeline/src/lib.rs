@@ -4,6 +4,9 @@
 //! Parts:
 //! - `run.rs`: the phases in order ([`start`]), the verification fix loop with escalation,
 //!   the review rejection loop, sign-off;
+//! - `intake.rs`: ticket, given plan and their checks, the spec, the architect's plan;
+//! - `fix.rs`: verification with its fix loop and escalation;
+//! - `signoff.rs`: sign-off, `--merge`, the final status, the failure path;
 //! - `implement.rs`: the scheduler (dependencies, parallelism, file ownership) and the edit
 //!   job (dispatch, apply within the owned files, feedback, one commit per dispatch);
 //! - `answer.rs`: structured answers (plan, verdict) asked against a schema, checked, asked
@@ -27,8 +30,10 @@ mod answer;
 mod budget;
 mod ctx;
 mod error;
+mod fix;
 pub mod git;
 mod implement;
+mod intake;
 mod prompt;
 mod query;
 mod record;
@@ -38,6 +43,7 @@ mod review;
 pub mod roles;
 mod rollback;
 mod run;
+mod signoff;
 pub mod verify;
 
 pub use error::PipelineError;

@@ -11,10 +11,12 @@ use baton_core::run::RunStatus;
 use baton_ops::Project;
 
 use crate::ctx::Ctx;
+use crate::fix::{owned_files, verify_and_fix};
 use crate::implement::{EditJob, run_edit_job};
 use crate::record::Progress;
 use crate::resume::reopen;
-use crate::run::{RunSummary, finish, owned_files, record_failure, verify_and_fix};
+use crate::run::RunSummary;
+use crate::signoff::{finish, record_failure};
 use crate::{PipelineError, prompt, report};
 
 /// What the external reviewer decided.

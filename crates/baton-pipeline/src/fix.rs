@@ -1,0 +1,175 @@
+//! Verification with its fix loop: the gates run in the worktree; a failure becomes a fix
+//! dispatch with the trimmed output, the same failure twice or too many fixes escalate along
+//! the coder's chain, and a chain used up ends it.
+
+use baton_core::event::{Escalated, PhaseChanged, PhaseStatus, VerifyRan};
+use baton_core::plan::Plan;
+use baton_core::{Event, Phase};
+
+use crate::ctx::Ctx;
+use crate::implement::{EditJob, run_edit_job};
+use crate::verify::{GateResult, gates, run_gate, signature};
+use crate::{PipelineError, prompt, roles};
+
+/// Every file the plan's subtasks own, once each, in plan order.
+pub(crate) fn owned_files(plan: &Plan) -> Vec<String> {
+    let mut files: Vec<String> = Vec::new();
+    for subtask in &plan.subtasks {
+        for file in &subtask.files {
+            if !files.contains(file) {
+                files.push(file.clone());
+            }
+        }
+    }
+    files
+}
+
+/// What verification came to.
+pub(crate) struct Verified {
+    pub(crate) passed: bool,
+    pub(crate) why: Option<String>,
+    /// The gates of the last round.
+    pub(crate) last: Vec<GateResult>,
+}
+
+/// Runs the gates; on a failure, dispatches a fix and runs them again, escalating along the
+/// coder's chain after `max_fix_iterations` or when the same failure comes back.
+pub(crate) async fn verify_and_fix(
+    ctx: &Ctx<'_>,
+    iteration: &mut u32,
+) -> Result<Verified, PipelineError> {
+    let phase = |status: PhaseStatus, note: Option<String>| {
+        Event::RunPhase(PhaseChanged {
+            phase: Phase::Verification,
+            status,
+            note,
+        })
+    };
+    ctx.recorder.record(phase(PhaseStatus::Started, None))?;
+    let found = gates(&ctx.settings.verify, &ctx.worktree);
+    if let Some(from) = &found.detected_from {
+        ctx.recorder.note(&format!(
+            "verify: no [verify] commands; detected from {from}: {}",
+            if found.commands.is_empty() {
+                "nothing to run".to_string()
+            } else {
+                found
+                    .commands
+                    .iter()
+                    .map(|gate| gate.command.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ));
+    }
+    let chain = roles::escalation_chain(&ctx.settings, &ctx.roles.coder, ctx.project.env());
+    let mut step = 0usize;
+    let mut fixes_on_step = 0u32;
+    let mut last_signature: Option<String> = None;
+    loop {
+        let mut results = Vec::new();
+        for gate in &found.commands {
+            let key = format!("gate-{}", gate.gate.as_str());
+            ctx.recorder
+                .working(&key, &format!("{} `{}`", gate.gate.as_str(), gate.command));
+            let result = run_gate(
+                gate,
+                &ctx.worktree,
+                ctx.settings.verify.timeout,
+                ctx.settings.verify.max_output_bytes,
+            )
+            .await;
+            ctx.recorder.done(&key);
+            let result = result?;
+            ctx.recorder.record(Event::VerifyRan(VerifyRan {
+                iteration: *iteration,
+                gate: result.gate,
+                command: result.command.clone(),
+                passed: result.passed,
+                exit_code: result.exit_code,
+                timed_out: result.timed_out,
+                duration_ms: result.duration_ms,
+                output: result.output.clone(),
+            }))?;
+            let passed = result.passed;
+            results.push(result);
+            if !passed {
+                break;
+            }
+        }
+        let Some(failure) = results.iter().find(|result| !result.passed).cloned() else {
+            ctx.recorder.record(phase(
+                PhaseStatus::Done,
+                Some(format!("passed after {} fixes", *iteration)),
+            ))?;
+            return Ok(Verified {
+                passed: true,
+                why: None,
+                last: results,
+            });
+        };
+        let sig = signature(&failure);
+        let stuck = last_signature.as_deref() == Some(sig.as_str());
+        last_signature = Some(sig);
+        if stuck || fixes_on_step >= ctx.settings.verify.max_fix_iterations {
+            let why = if stuck {
+                "the same failure came back after a fix".to_string()
+            } else {
+                format!("{fixes_on_step} fixes did not pass")
+            };
+            if step + 1 >= chain.len() {
+                let why = format!(
+                    "{} still fails: {why}, and the chain of {} has no profile left",
+                    failure.gate.as_str(),
+                    chain.join(" -> ")
+                );
+                ctx.recorder
+                    .record(phase(PhaseStatus::Failed, Some(why.clone())))?;
+                return Ok(Verified {
+                    passed: false,
+                    why: Some(why),
+                    last: results,
+                });
+            }
+            ctx.recorder.record(Event::RunEscalated(Escalated {
+                from: chain[step].clone(),
+                to: chain[step + 1].clone(),
+                why,
+            }))?;
+            step += 1;
+            fixes_on_step = 0;
+            last_signature = None;
+        }
+        crate::budget::before_fix(ctx)?;
+        *iteration += 1;
+        fixes_on_step += 1;
+        // The fix may change what the plan's subtasks own; the other files the failure names
+        // (the tests, mostly: they are the spec) are shown, not opened to edits.
+        let files = owned_files(&ctx.plan);
+        let mut shown = files.clone();
+        for named in crate::verify::files_named(&failure.output, &ctx.worktree) {
+            if !shown.contains(&named) {
+                shown.push(named);
+            }
+        }
+        let what = format!(
+            "`{}` ({}) failed with exit code {}:\n```\n{}\n```",
+            failure.command,
+            failure.gate.as_str(),
+            failure
+                .exit_code
+                .map_or_else(|| "none (stopped)".into(), |code| code.to_string()),
+            failure.output.trim_end()
+        );
+        let job = EditJob {
+            subtask: format!("fix-{}", *iteration),
+            phase: Phase::Verification,
+            label: format!("fix {}", *iteration),
+            profile: chain[step].clone(),
+            task: prompt::fix(&ctx.spec, &ctx.plan, &what, &files),
+            context: shown,
+            allow: files,
+        };
+        run_edit_job(ctx, &job).await?;
+    }
+}
