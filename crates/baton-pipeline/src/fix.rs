@@ -173,3 +173,31 @@ pub(crate) async fn verify_and_fix(
         run_edit_job(ctx, &job).await?;
     }
 }
+
+/// One dispatch of a reviewer's required fixes (round `round`), over every file the plan owns.
+pub(crate) async fn review_fix(
+    ctx: &Ctx<'_>,
+    round: u32,
+    fixes: &[String],
+) -> Result<(), PipelineError> {
+    let what = format!(
+        "The reviewer rejected the change and requires:\n{}",
+        fixes
+            .iter()
+            .map(|fix| format!("- {fix}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let files = owned_files(&ctx.plan);
+    let job = EditJob {
+        subtask: format!("review-{round}"),
+        phase: Phase::Implementation,
+        label: format!("review fix {round}"),
+        profile: ctx.roles.coder.clone(),
+        task: prompt::fix(&ctx.spec, &ctx.plan, &what, &files),
+        context: files.clone(),
+        allow: files,
+    };
+    run_edit_job(ctx, &job).await?;
+    Ok(())
+}

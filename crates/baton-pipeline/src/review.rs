@@ -11,13 +11,12 @@ use baton_core::run::RunStatus;
 use baton_ops::Project;
 
 use crate::ctx::Ctx;
-use crate::fix::{owned_files, verify_and_fix};
-use crate::implement::{EditJob, run_edit_job};
+use crate::fix::{review_fix, verify_and_fix};
 use crate::record::Progress;
 use crate::resume::reopen;
 use crate::run::RunSummary;
 use crate::signoff::{finish, record_failure};
-use crate::{PipelineError, prompt, report};
+use crate::{PipelineError, report};
 
 /// What the external reviewer decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,21 +93,8 @@ async fn decide(ctx: &Ctx<'_>, decision: Decision) -> Result<RunSummary, Pipelin
     if verdict.approved {
         return finish(ctx, RunStatus::Approved, None, Some(verdict)).await;
     }
-    let what = format!(
-        "The reviewer rejected the change and requires:\n- {}",
-        verdict.required_fixes.join("\n- ")
-    );
-    let files = owned_files(&ctx.plan);
-    let job = EditJob {
-        subtask: format!("review-{round}"),
-        phase: Phase::Implementation,
-        label: format!("review fix {round}"),
-        profile: ctx.roles.coder.clone(),
-        task: prompt::fix(&ctx.spec, &ctx.plan, &what, &files),
-        context: files.clone(),
-        allow: files,
-    };
-    run_edit_job(ctx, &job).await?;
+    crate::budget::before_fix(ctx)?;
+    review_fix(ctx, round, &verdict.required_fixes).await?;
     let mut iteration = 0;
     let verified = verify_and_fix(ctx, &mut iteration).await?;
     report::phase_comment(

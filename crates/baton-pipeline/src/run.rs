@@ -19,8 +19,8 @@ use serde::Serialize;
 
 use crate::answer::{Question, Tag, ask};
 use crate::ctx::Ctx;
-use crate::fix::{owned_files, verify_and_fix};
-use crate::implement::{EditJob, implement, run_edit_job};
+use crate::fix::{review_fix, verify_and_fix};
+use crate::implement::implement;
 use crate::intake::{architect, join, read_plan, read_ticket, repo_problems, requirements};
 use crate::record::{Progress, Recorder};
 pub(crate) use crate::signoff::{finish, record_failure};
@@ -441,26 +441,8 @@ pub(crate) async fn drive(
             ));
         }
         // The required fixes go back to implementation, then verification and review.
-        let what = format!(
-            "The reviewer rejected the change and requires:\n{}",
-            fixes
-                .iter()
-                .map(|fix| format!("- {fix}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
         crate::budget::before_fix(ctx)?;
-        let files = owned_files(&ctx.plan);
-        let job = EditJob {
-            subtask: format!("review-{round}"),
-            phase: Phase::Implementation,
-            label: format!("review fix {round}"),
-            profile: ctx.roles.coder.clone(),
-            task: prompt::fix(&ctx.spec, &ctx.plan, &what, &files),
-            context: files.clone(),
-            allow: files,
-        };
-        run_edit_job(ctx, &job).await?;
+        review_fix(ctx, round, &fixes).await?;
     }
 }
 

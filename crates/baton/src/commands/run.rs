@@ -237,10 +237,7 @@ pub async fn run(project: &Project, args: RunArgs) -> Result<ExitCode, CliError>
         ticket: args.ticket,
         plan: args.plan,
         dry_run: args.dry_run,
-        review: match args.review {
-            ReviewArg::Model => ReviewMode::Model,
-            ReviewArg::External => ReviewMode::External,
-        },
+        review: review_mode(args.review),
         merge: args.merge,
         budget: baton_core::event::RunBudget {
             max_cloud_tokens: args.max_cloud_tokens,
@@ -257,20 +254,12 @@ pub async fn run(project: &Project, args: RunArgs) -> Result<ExitCode, CliError>
         baton_pipeline::start(project, &request, &display),
     )
     .await?;
-    if printer.is_json() {
-        printer.json(&summary)?;
-    } else {
-        printer.text(render(&summary))?;
-    }
-    Ok(exit_for(&summary))
+    finish(printer, &summary)
 }
 
 pub async fn resume(project: &Project, args: ResumeArgs) -> Result<ExitCode, CliError> {
     let printer = Printer::new(args.json);
-    let review = match args.review {
-        ReviewArg::Model => ReviewMode::Model,
-        ReviewArg::External => ReviewMode::External,
-    };
+    let review = review_mode(args.review);
     let display = Display::new(args.json);
     let summary = until_stopped(
         project,
@@ -278,12 +267,7 @@ pub async fn resume(project: &Project, args: ResumeArgs) -> Result<ExitCode, Cli
         baton_pipeline::resume(project, &args.run, review, &display),
     )
     .await?;
-    if printer.is_json() {
-        printer.json(&summary)?;
-    } else {
-        printer.text(render(&summary))?;
-    }
-    Ok(exit_for(&summary))
+    finish(printer, &summary)
 }
 
 pub async fn review(project: &Project, args: ReviewArgs) -> Result<ExitCode, CliError> {
@@ -299,12 +283,7 @@ pub async fn review(project: &Project, args: ReviewArgs) -> Result<ExitCode, Cli
         baton_pipeline::review(project, &args.run, decision, &display),
     )
     .await?;
-    if printer.is_json() {
-        printer.json(&summary)?;
-    } else {
-        printer.text(render(&summary))?;
-    }
-    Ok(exit_for(&summary))
+    finish(printer, &summary)
 }
 
 /// Drives `run` until it ends, or until Ctrl-C or SIGTERM: then its future is dropped (its
@@ -344,6 +323,23 @@ async fn until_stopped(
     .hint(format!(
         "`baton resume {run_id}` continues it; `baton rollback {run_id}` removes it"
     )))
+}
+
+fn review_mode(review: ReviewArg) -> ReviewMode {
+    match review {
+        ReviewArg::Model => ReviewMode::Model,
+        ReviewArg::External => ReviewMode::External,
+    }
+}
+
+/// Prints a run's summary (JSON, or a few lines) and returns the exit code of its status.
+fn finish(printer: Printer, summary: &RunSummary) -> Result<ExitCode, CliError> {
+    if printer.is_json() {
+        printer.json(summary)?;
+    } else {
+        printer.text(render(summary))?;
+    }
+    Ok(exit_for(summary))
 }
 
 fn exit_for(summary: &RunSummary) -> ExitCode {

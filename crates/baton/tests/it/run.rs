@@ -98,6 +98,34 @@ const TWO: &str = r#"{"summary": "two modules", "subtasks": [
   {"id": "first", "title": "first", "what": "Write first.py.", "files": ["first.py"]},
   {"id": "second", "title": "second", "what": "Write second.py.", "files": ["second.py"]}]}"#;
 
+/// Runs the two-subtask plan, one subtask at a time, and kills it (SIGKILL) once `first` is
+/// committed and `second`'s request hangs.
+fn kill_when_second_hangs(sandbox: &Sandbox, server: &BlockingScriptedServer) {
+    let mut child = sandbox
+        .command(&[
+            "-c",
+            "run.parallel=1",
+            "run",
+            "T-9.md",
+            "--plan",
+            "two.json",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.request_count() < 2 || server.in_flight() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the run never reached its second subtask"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 fn commits(sandbox: &Sandbox, branch: &str) -> Vec<String> {
     let done = std::process::Command::new("git")
         .args([
@@ -134,30 +162,7 @@ fn a_run_killed_during_implementation_resumes_without_redoing_its_commit() {
     let sandbox = Sandbox::new().coder_url(&server.openai_url());
     repo(&sandbox);
     sandbox.write("two.json", TWO);
-    let mut child = sandbox
-        .command(&[
-            "-c",
-            "run.parallel=1",
-            "run",
-            "T-9.md",
-            "--plan",
-            "two.json",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // `first` is committed and `second`'s request hangs: kill -9 now.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while server.request_count() < 2 || server.in_flight() == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the run never reached its second subtask"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when_second_hangs(&sandbox, &server);
     let listed = sandbox.run(&["runs", "--json"]).json();
     assert_eq!(
         listed[0]["status"], "running",
@@ -387,29 +392,7 @@ fn a_commit_made_but_not_recorded_before_a_kill_is_found_by_its_trailers_and_not
     let sandbox = Sandbox::new().coder_url(&server.openai_url());
     repo(&sandbox);
     sandbox.write("two.json", TWO);
-    let mut child = sandbox
-        .command(&[
-            "-c",
-            "run.parallel=1",
-            "run",
-            "T-9.md",
-            "--plan",
-            "two.json",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while server.request_count() < 2 || server.in_flight() == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the run never reached its second subtask"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when_second_hangs(&sandbox, &server);
     let id = sandbox.run(&["runs", "--json"]).json()[0]["id"]
         .as_str()
         .unwrap()
