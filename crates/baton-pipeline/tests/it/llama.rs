@@ -11,7 +11,7 @@ use baton_ops::{Project, ProjectOptions};
 use baton_pipeline::{Quiet, RunRequest};
 use baton_test_support::rig::LlamaServer;
 
-use crate::support::git;
+use crate::support::{commit, git};
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -42,21 +42,7 @@ async fn llama_the_example_ticket_ends_approved_with_every_role_on_the_local_mod
     )
     .unwrap();
     git(&repo, &["init", "--quiet", "-b", "main"]).await;
-    git(&repo, &["add", "-A"]).await;
-    git(
-        &repo,
-        &[
-            "-c",
-            "user.name=T",
-            "-c",
-            "user.email=t@localhost",
-            "commit",
-            "--quiet",
-            "-m",
-            "calc",
-        ],
-    )
-    .await;
+    commit(&repo, &["-A"], "calc").await;
     let project = Project::new(ProjectOptions {
         cwd: repo.clone(),
         env: EnvSnapshot::from_pairs(std::iter::empty(), Some(dir.path().join("home"))),

@@ -19,7 +19,7 @@ use baton_pipeline::{PipelineError, Quiet, ReviewMode, RunRequest};
 use baton_test_support::{Reply, Script, ScriptedServer};
 use pretty_assertions::assert_eq;
 
-use support::{Repo, events_of, git, whole};
+use support::{Repo, commit, events_of, git, whole};
 
 const CALC_BUGGY: &str = "def add(a, b):\n    return a - b\n";
 const CALC_BOTH_BUGGY: &str =
@@ -368,21 +368,7 @@ async fn a_subtask_over_its_coders_budget_escalates_to_the_next_profile_of_the_c
         "the notes of the design, at length. ".repeat(40),
     )
     .unwrap();
-    git(&repo.path, &["add", "notes.txt"]).await;
-    git(
-        &repo.path,
-        &[
-            "-c",
-            "user.name=T",
-            "-c",
-            "user.email=t@localhost",
-            "commit",
-            "--quiet",
-            "-m",
-            "notes",
-        ],
-    )
-    .await;
+    commit(&repo.path, &["notes.txt"], "notes").await;
     let plan = repo.write_outside(
         "big.json",
         r#"{"summary": "add", "subtasks": [{"id": "add", "title": "add", "what": "Write add and sub.",

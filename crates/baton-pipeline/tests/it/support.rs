@@ -24,6 +24,27 @@ pub(crate) async fn git(cwd: &Path, args: &[&str]) -> String {
         .unwrap_or_else(|error| panic!("git {args:?} in {}: {error}", cwd.display()))
 }
 
+/// Stages `paths` (`-A` for all) and commits them as a test user, in `cwd`.
+pub(crate) async fn commit(cwd: &Path, paths: &[&str], message: &str) {
+    let mut add = vec!["add"];
+    add.extend(paths);
+    git(cwd, &add).await;
+    git(
+        cwd,
+        &[
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@localhost",
+            "commit",
+            "--quiet",
+            "-m",
+            message,
+        ],
+    )
+    .await;
+}
+
 /// A whole-file reply writing `content` to `path`, as a small model writes one.
 pub(crate) fn whole(path: &str, content: &str) -> Reply {
     Reply::text(format!("{path}\n```python\n{content}```\n"))
@@ -58,21 +79,7 @@ impl Repo {
         std::fs::write(path.join(".gitignore"), "__pycache__/\n.pytest_cache/\n").unwrap();
         std::fs::write(path.join("README.md"), "# calc\n").unwrap();
         git(&path, &["init", "--quiet", "-b", "main"]).await;
-        git(&path, &["add", "-A"]).await;
-        git(
-            &path,
-            &[
-                "-c",
-                "user.name=T",
-                "-c",
-                "user.email=t@localhost",
-                "commit",
-                "--quiet",
-                "-m",
-                "start",
-            ],
-        )
-        .await;
+        commit(&path, &["-A"], "start").await;
         std::fs::write(path.join("README.md"), "user's own edit\n").unwrap();
         let python = python();
         std::fs::write(
