@@ -151,6 +151,32 @@ pub fn children_of(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Kills (SIGKILL) every process group that has a member whose environment holds
+/// `name=value`: what a coordinator killed with `kill -9` left running of the commands it
+/// had started with that variable set (it could not stop them itself). Returns the groups
+/// signalled. Processes of other users (whose environment cannot be read) are never touched,
+/// nor this process's own group.
+pub fn kill_groups_with_env(name: &str, value: &str) -> Vec<u32> {
+    let needle = format!("{name}={value}");
+    let own = u32::try_from(getpgrp().as_raw()).unwrap_or(0);
+    let mut groups: Vec<u32> = all_stats()
+        .iter()
+        .filter(|stat| stat.pgrp != own && !stat.is_zombie())
+        .filter(|stat| {
+            fs::read(format!("/proc/{}/environ", stat.pid)).is_ok_and(|environ| {
+                environ
+                    .split(|byte| *byte == 0)
+                    .any(|entry| entry == needle.as_bytes())
+            })
+        })
+        .map(|stat| stat.pgrp)
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups.retain(|pgid| as_pid(*pgid).is_some_and(|group| killpg(group, Signal::SIGKILL).is_ok()));
+    groups
+}
+
 /// PIDs 0 and 1 mean "my own group" and init to kill(2): never a target here.
 fn as_pid(pid: u32) -> Option<Pid> {
     let raw = i32::try_from(pid).ok()?;

@@ -77,6 +77,7 @@ pub(crate) async fn verify_and_fix(
                 &ctx.worktree,
                 ctx.settings.verify.timeout,
                 ctx.settings.verify.max_output_bytes,
+                &ctx.run.id,
             )
             .await;
             ctx.recorder.done(&key);

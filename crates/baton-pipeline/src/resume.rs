@@ -93,6 +93,11 @@ pub(crate) async fn reopen<'a>(
         git::git(&repo, &["worktree", "prune"]).await?;
         git::git(&repo, &["worktree", "add", "--quiet", &path, &run.branch]).await?;
     }
+    // Gates the stopped coordinator left running (it could not stop them from a kill -9).
+    let stopped = baton_exec::proc::kill_groups_with_env(crate::verify::GATE_ENV, &run.id);
+    if !stopped.is_empty() {
+        tracing::info!(run = %run.id, groups = ?stopped, "stopped the gates a killed run left running");
+    }
     let discarded = discard_uncommitted(&worktree).await?;
     // Commits the stopped run made: their trailers name subtask and dispatch.
     let range = format!("{}..HEAD", run.base_commit);

@@ -14,6 +14,9 @@ use sha2::{Digest, Sha256};
 
 use crate::PipelineError;
 
+/// The variable every gate process of a run carries, set to the run's id.
+pub const GATE_ENV: &str = "BATON_RUN_GATE";
+
 /// One gate and the shell command that runs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GateCommand {
@@ -136,6 +139,7 @@ pub async fn run_gate(
     worktree: &Path,
     timeout: Duration,
     max_output_bytes: usize,
+    run_id: &str,
 ) -> Result<GateResult, PipelineError> {
     let request = RunRequest::new("sh", worktree)
         .args(["-c", gate.command.as_str()])
@@ -154,6 +158,9 @@ pub async fn run_gate(
         // to `a + b`); Python would then trust a stale .pyc, whose check is mtime in seconds
         // and size, and test the old code.
         .set_env("PYTHONDONTWRITEBYTECODE", "1")
+        // Marks the gate's processes as this run's: a resume after `kill -9` finds and stops
+        // what the dead coordinator left running (`baton_exec::proc::kill_groups_with_env`).
+        .set_env(GATE_ENV, run_id)
         .timeout(timeout);
     let output = run(&request)
         .await

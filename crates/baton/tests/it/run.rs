@@ -496,3 +496,64 @@ fn merge_fast_forwards_the_base_branch_once_approved_and_keeps_the_users_changes
     );
     sandbox.assert_nothing_left();
 }
+
+#[test]
+fn a_run_killed_during_verification_resumes_stopping_its_orphaned_gate_and_keeping_its_commits() {
+    let approve =
+        serde_json::json!({"approved": true, "findings": [], "required_fixes": []}).to_string();
+    let script = Script::new()
+        .when(
+            "Subtask clamp:",
+            Reply::text("clamp.py\n```python\nX = 1\n```\n"),
+        )
+        .when("Review this change", Reply::text(approve));
+    let server = BlockingScriptedServer::start(script).unwrap();
+    let sandbox = Sandbox::new().coder_url(&server.openai_url());
+    repo(&sandbox);
+    // The first run of the gate marks itself and hangs; the next one passes.
+    let marker = sandbox.path().join("gate-ran");
+    let gate = format!(
+        "verify.test=if [ -e {m} ]; then exit 0; fi; touch {m}; sleep 60",
+        m = marker.display()
+    );
+    let mut child = sandbox
+        .command(&["-c", &gate, "run", "T-9.md", "--plan", "plan.json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the gate never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let id = sandbox.run(&["runs", "--json"]).json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let branch = format!("baton/{id}");
+    let before = commits(&sandbox, &branch);
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    let resumed = sandbox.run(&["-c", &gate, "resume", &id]);
+    resumed.assert_ok();
+    assert_eq!(commits(&sandbox, &branch), before, "nothing was redone");
+    let shown = sandbox.run(&["show", &id, "--json"]).json();
+    assert_eq!(shown["run"]["status"], "approved", "{shown}");
+    let gates: Vec<bool> = shown["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "verify.ran")
+        .map(|e| e["data"]["passed"].as_bool().unwrap())
+        .collect();
+    assert_eq!(
+        gates,
+        vec![true],
+        "the killed gate left no result; the resumed one passed"
+    );
+    // The `sleep 60` the dead coordinator left behind was stopped by the resume.
+    sandbox.assert_nothing_left();
+}
