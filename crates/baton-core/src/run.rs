@@ -132,6 +132,8 @@ impl std::fmt::Display for Phase {
 pub struct RunRecord {
     /// `YYYYMMDD-HHMMSS-xxxx`: sortable, short enough for a branch name.
     pub id: String,
+    /// The ticket's id (`ticket` in JSON, the name other tools read it by).
+    #[serde(rename = "ticket")]
     pub ticket_id: String,
     pub title: String,
     /// The ticket file as given (absolute).

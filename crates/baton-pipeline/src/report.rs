@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use baton_core::plan::{Plan, Spec, Verdict};
 use baton_core::run::{RunRecord, RunStatus};
-use baton_core::{Locality, Phase};
+use baton_core::{Event, Locality, Phase};
 use baton_store::{RunRole, RunUsage};
 
 use crate::ctx::Ctx;
@@ -175,13 +175,22 @@ fn split(usage: &[RunUsage]) -> Split {
     split
 }
 
-fn role_line(usage: &[RunUsage], role: RunRole) -> (String, String, u64, u64) {
+/// One role's part of the ledger, for a row of the trail.
+struct RoleLine {
+    models: String,
+    backends: String,
+    locality: &'static str,
+    tokens: u64,
+    latency_ms: u64,
+    attempts: u64,
+}
+
+fn role_line(usage: &[RunUsage], role: RunRole) -> RoleLine {
     let rows: Vec<&RunUsage> = usage.iter().filter(|row| row.role == role).collect();
-    let models = rows
-        .iter()
-        .map(|row| format!("{} ({})", row.model, row.backend))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut models: Vec<&str> = rows.iter().map(|row| row.model.as_str()).collect();
+    models.dedup();
+    let mut backends: Vec<&str> = rows.iter().map(|row| row.backend.as_str()).collect();
+    backends.dedup();
     let locality = if rows.is_empty() {
         "-"
     } else if rows.iter().all(|row| row.locality == Locality::Local) {
@@ -191,12 +200,25 @@ fn role_line(usage: &[RunUsage], role: RunRole) -> (String, String, u64, u64) {
     } else {
         "mixed"
     };
-    let tokens = rows
-        .iter()
-        .map(|row| row.prompt_tokens + row.completion_tokens)
-        .sum();
-    let latency = rows.iter().map(|row| row.latency_ms).sum();
-    (models, locality.into(), tokens, latency)
+    RoleLine {
+        models: if models.is_empty() {
+            "-".into()
+        } else {
+            models.join(", ")
+        },
+        backends: if backends.is_empty() {
+            "-".into()
+        } else {
+            backends.join(", ")
+        },
+        locality,
+        tokens: rows
+            .iter()
+            .map(|row| row.prompt_tokens + row.completion_tokens)
+            .sum(),
+        latency_ms: rows.iter().map(|row| row.latency_ms).sum(),
+        attempts: rows.iter().map(|row| row.calls).sum(),
+    }
 }
 
 /// Writes `PR.md` and `report.md`; returns the path of `PR.md`.
@@ -213,50 +235,79 @@ pub(crate) async fn write_reports(
         "## Summary\n{}\n\nCloses {}\n\n",
         ctx.plan.summary, run.ticket_id
     );
+    let events = ctx.project.store()?.events_of(&run.id)?;
+    let fixes = events
+        .iter()
+        .filter(|row| {
+            matches!(&row.event, Event::SubtaskDispatched(d)
+                if d.attempt == 1 && (d.subtask.starts_with("fix-") || d.subtask.starts_with("review-")))
+        })
+        .count();
+    let rounds = events
+        .iter()
+        .filter(|row| matches!(row.event, Event::ReviewVerdict(_)))
+        .count();
     pr.push_str("## Pipeline trail\n");
-    pr.push_str("| Phase | Role | Model | Local/cloud | Tokens | Latency | Result |\n");
-    pr.push_str("|---|---|---|---|---|---|---|\n");
-    let phases = [
+    pr.push_str("| Phase | Role | Model | Backend | Local/cloud | Tokens | Latency | Attempts | Iterations | Verdict | Commits |\n");
+    pr.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let verdict_text = match verdict {
+        Some(verdict) if verdict.approved => "approved",
+        Some(_) => "rejected",
+        None => "not reviewed",
+    };
+    let phases: [(&str, Option<RunRole>, String, String, String); 5] = [
         (
             "1. Requirements",
             Some(RunRole::Orchestrator),
+            "-".into(),
             crate::plural(ctx.spec.acceptance.len(), "criterion", "criteria"),
+            "-".into(),
         ),
         (
             "2. Architecture",
             Some(RunRole::Architect),
+            "-".into(),
             crate::plural(ctx.plan.subtasks.len(), "subtask", "subtasks"),
+            "-".into(),
         ),
         (
             "3. Implementation",
             Some(RunRole::Coder),
-            format!("{} files, {} commits", files.len(), commits.len()),
+            format!("{fixes} fixes"),
+            crate::plural(files.len(), "file", "files"),
+            commits.len().to_string(),
         ),
         (
             "4. Review",
             Some(RunRole::Reviewer),
-            match verdict {
-                Some(verdict) if verdict.approved => "approved".to_string(),
-                Some(_) => "rejected".to_string(),
-                None => "not reviewed".to_string(),
-            },
+            crate::plural(rounds, "round", "rounds"),
+            verdict_text.into(),
+            "-".into(),
         ),
-        ("5. Sign-off", None, run.status.to_string()),
+        (
+            "5. Sign-off",
+            None,
+            "-".into(),
+            run.status.to_string(),
+            "-".into(),
+        ),
     ];
-    for (phase, role, result) in phases {
-        let (models, locality, tokens, latency) = match role {
+    for (phase, role, iterations, result, commit_count) in phases {
+        let line = match role {
             Some(role) => role_line(&usage, role),
-            None => ("ticket".into(), "-".into(), 0, 0),
+            None => role_line(&[], RunRole::Orchestrator),
         };
-        let models = if models.is_empty() {
-            "given".to_string()
-        } else {
-            models
-        };
+        let given = role.is_some() && line.attempts == 0;
         let _ = writeln!(
             pr,
-            "| {phase} | {} | {models} | {locality} | {tokens} | {latency} ms | {result} |",
-            role.map_or("-", RunRole::as_str)
+            "| {phase} | {} | {} | {} | {} | {} | {} ms | {} | {iterations} | {result} | {commit_count} |",
+            role.map_or("-", RunRole::as_str),
+            if given { "given" } else { line.models.as_str() },
+            line.backends,
+            line.locality,
+            line.tokens,
+            line.latency_ms,
+            line.attempts,
         );
     }
     if !ctx.plan.decisions.is_empty() {

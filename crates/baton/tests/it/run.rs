@@ -64,7 +64,7 @@ fn ctrl_c_during_a_run_marks_it_interrupted_with_exit_19_and_leaves_nothing_runn
     runs.assert_ok();
     let listed = runs.json();
     assert_eq!(listed[0]["status"], "interrupted", "{listed}");
-    assert_eq!(listed[0]["ticket_id"], "T-9");
+    assert_eq!(listed[0]["ticket"], "T-9");
     let id = listed[0]["id"].as_str().unwrap().to_string();
     let shown = sandbox.run(&["show", &id, "--json"]);
     shown.assert_ok();
