@@ -225,6 +225,9 @@ pub enum Source {
     Given,
     /// Drawn up by a role's model.
     Model,
+    /// A plan of one subtask made from the ticket's scope, when the architect gave no valid
+    /// plan.
+    TicketScope,
 }
 
 /// The run's spec (`run.spec`).

@@ -192,3 +192,69 @@ pub(crate) async fn architect(
         Err((attempts, problems)) => Err(PipelineError::NoValidPlan { attempts, problems }),
     }
 }
+
+/// The spans of `text` written between backticks.
+fn backticked(text: &str) -> impl Iterator<Item = &str> {
+    text.split('`').skip(1).step_by(2)
+}
+
+/// When the architect gives no valid plan: one subtask that owns the files the ticket's
+/// scope names (`clamp.py`, or `` `src/x.rs` (new) ``), with the ticket's words as its task,
+/// its criteria and constraints, and as context the repository's files the ticket names.
+/// `None` when the scope names no file, or the plan would not check.
+pub(crate) fn plan_from_scope(ticket: &Ticket, spec: &Spec, tracked: &[String]) -> Option<Plan> {
+    let mut files: Vec<String> = Vec::new();
+    for item in &spec.scope {
+        let named = backticked(item)
+            .next()
+            .or_else(|| item.split_whitespace().next())
+            .unwrap_or("")
+            .trim_start_matches("./");
+        let looks_like_a_file = named.contains('.') || named.contains('/');
+        if looks_like_a_file && !files.iter().any(|file| file == named) {
+            files.push(named.to_string());
+        }
+    }
+    if files.is_empty() {
+        return None;
+    }
+    let tracked_set: HashSet<&str> = tracked.iter().map(String::as_str).collect();
+    let mut context: Vec<String> = Vec::new();
+    for named in backticked(&ticket.body).chain(spec.acceptance.iter().flat_map(|c| backticked(c)))
+    {
+        let named = named.trim_start_matches("./");
+        if tracked_set.contains(named)
+            && !files.iter().any(|f| f == named)
+            && !context.iter().any(|c| c == named)
+        {
+            context.push(named.to_string());
+        }
+    }
+    let what = if ticket.body.trim().is_empty() {
+        spec.goal.clone()
+    } else {
+        ticket.body.trim().to_string()
+    };
+    let plan = Plan {
+        summary: spec.goal.clone(),
+        decisions: vec![
+            "one subtask over the files of the ticket's scope (the architect gave no valid plan)"
+                .into(),
+        ],
+        interfaces: Vec::new(),
+        subtasks: vec![baton_core::Subtask {
+            id: "ticket".into(),
+            title: ticket.title.clone(),
+            what,
+            kind: baton_core::SubtaskKind::Code,
+            files,
+            context,
+            constraints: spec.constraints.clone(),
+            acceptance: spec.acceptance.clone(),
+            depends_on: Vec::new(),
+            worker: None,
+        }],
+    };
+    let plan = plan.normalized();
+    (plan.check().is_empty() && repo_problems(&plan, tracked).is_empty()).then_some(plan)
+}

@@ -21,7 +21,9 @@ use crate::answer::{Question, Tag, ask};
 use crate::ctx::Ctx;
 use crate::fix::{review_fix, verify_and_fix};
 use crate::implement::implement;
-use crate::intake::{architect, join, read_plan, read_ticket, repo_problems, requirements};
+use crate::intake::{
+    architect, join, plan_from_scope, read_plan, read_ticket, repo_problems, requirements,
+};
 use crate::record::{Progress, Recorder};
 pub(crate) use crate::signoff::{finish, record_failure};
 use crate::verify::GateResult;
@@ -135,7 +137,7 @@ pub async fn start(
         let plan = match given_plan {
             Some(plan) => plan,
             None => {
-                architect(
+                match architect(
                     project,
                     &roles.architect,
                     &spec,
@@ -144,8 +146,15 @@ pub async fn start(
                     None,
                     &baton_ops::notice::Silent,
                 )
-                .await?
-                .0
+                .await
+                {
+                    Ok((plan, _)) => plan,
+                    Err(PipelineError::NoValidPlan { attempts, problems }) => {
+                        plan_from_scope(&ticket, &spec, &tracked)
+                            .ok_or(PipelineError::NoValidPlan { attempts, problems })?
+                    }
+                    Err(error) => return Err(error),
+                }
             }
         };
         return Ok(RunSummary {
@@ -262,6 +271,22 @@ pub async fn start(
             recorder.done("architect");
             planned
         }
+    };
+    // A small architect may give no valid plan; a ticket whose scope names its files still
+    // has one: a single subtask over them.
+    let planned = match planned {
+        Err(PipelineError::NoValidPlan { attempts, problems }) => {
+            match plan_from_scope(&ticket, &spec, &tracked) {
+                Some(plan) => {
+                    recorder.note(&format!(
+                        "the architect gave no valid plan in {attempts} answers ({problems}); planning one subtask from the ticket's scope"
+                    ));
+                    Ok((plan, Source::TicketScope, attempts))
+                }
+                None => Err(PipelineError::NoValidPlan { attempts, problems }),
+            }
+        }
+        other => other,
     };
     let (plan, source, attempts) = match planned {
         Ok(planned) => planned,

@@ -507,3 +507,48 @@ async fn a_ticket_without_criteria_gets_its_spec_from_the_orchestrator_and_one_w
     assert_eq!(server.requests().iter().filter(|r| r.is_chat()).count(), 2);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_architect_gives_no_valid_plan_the_tickets_scope_becomes_one_subtask() {
+    let script = Script::new()
+        .when("Design this change", Reply::text("not a plan"))
+        .when("Subtask ticket:", whole("calc.py", CALC_FIXED))
+        .when("Review this change", verdict(true, &[]));
+    let server = ScriptedServer::start(script).await.unwrap();
+    let repo = Repo::python(&server).await;
+    let ticket = repo.write_outside(
+        "T-3.md",
+        "---\nid: T-3\ntitle: Add and sub\n---\n\nMake `tests/test_calc.py` pass.\n\n## Acceptance criteria\n\n- add and sub work\n\n## Scope\n\n- `calc.py`\n",
+    );
+    let summary = baton_pipeline::start(
+        &repo.project,
+        &RunRequest {
+            ticket,
+            ..RunRequest::default()
+        },
+        &Quiet,
+    )
+    .await
+    .unwrap();
+    let run = summary.run.unwrap();
+    assert_eq!(run.status, RunStatus::Approved, "{:?}", run.why);
+    let subtask = &summary.plan.subtasks[0];
+    assert_eq!(
+        (subtask.id.as_str(), subtask.files.clone()),
+        ("ticket", vec!["calc.py".to_string()])
+    );
+    assert_eq!(subtask.context, vec!["tests/test_calc.py"]);
+    let made = events_of(&repo.project, &run.id)
+        .into_iter()
+        .find_map(|e| match e.event {
+            Event::RunPlan(made) => Some(made),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(made.source, baton_core::event::Source::TicketScope);
+    assert_eq!(
+        made.attempts, 3,
+        "the architect was asked its three times first"
+    );
+    server.shutdown().await.unwrap();
+}
