@@ -36,4 +36,14 @@ pub(crate) struct Ctx<'a> {
     pub budget: crate::budget::Budget,
     /// The branch to fast-forward once approved (`--merge`).
     pub merge: Option<String>,
+    /// The commit identity arguments, asked of git once (see `git::identity`).
+    pub identity: tokio::sync::OnceCell<Vec<String>>,
+}
+
+impl Ctx<'_> {
+    pub(crate) async fn identity(&self) -> &[String] {
+        self.identity
+            .get_or_init(|| crate::git::identity(&self.worktree))
+            .await
+    }
 }

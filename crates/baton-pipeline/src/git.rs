@@ -82,8 +82,9 @@ pub async fn add_worktree(
     Ok(())
 }
 
-/// `-c user.name=… -c user.email=…` when the repository has no identity of its own.
-async fn identity(worktree: &Path) -> Vec<String> {
+/// `-c user.name=… -c user.email=…` when the repository has no identity of its own; asked
+/// once per run (`Ctx::identity`), not per commit.
+pub async fn identity(worktree: &Path) -> Vec<String> {
     let configured = git(worktree, &["config", "user.email"])
         .await
         .is_ok_and(|email| !email.trim().is_empty());
@@ -104,6 +105,7 @@ async fn identity(worktree: &Path) -> Vec<String> {
 /// when none of them changed.
 pub async fn commit_files(
     worktree: &Path,
+    identity: &[String],
     files: &[String],
     message: &str,
     trailers: &[(String, String)],
@@ -126,7 +128,6 @@ pub async fn commit_files(
             body.push_str(&format!("{key}: {value}\n"));
         }
     }
-    let identity = identity(worktree).await;
     let mut args: Vec<&str> = identity.iter().map(String::as_str).collect();
     args.extend(["commit", "--quiet", "--no-verify", "-m", &body, "--"]);
     args.extend(files.iter().map(String::as_str));

@@ -210,7 +210,14 @@ pub(crate) async fn run_edit_job(
             ];
             let commit = {
                 let _git = ctx.git_lock.lock().await;
-                git::commit_files(&ctx.worktree, &files, &message, &trailers).await?
+                git::commit_files(
+                    &ctx.worktree,
+                    ctx.identity().await,
+                    &files,
+                    &message,
+                    &trailers,
+                )
+                .await?
             };
             let mut commits = Vec::new();
             if let Some(sha) = commit {

@@ -170,6 +170,7 @@ pub(crate) async fn reopen<'a>(
         recorder,
         dispatches: AtomicU32::new(dispatches),
         git_lock: tokio::sync::Mutex::new(()),
+        identity: tokio::sync::OnceCell::new(),
         budget: crate::budget::Budget::from_events(&events),
         merge: events.iter().find_map(|row| match &row.event {
             Event::RunStarted(started) if started.merge => started.base_branch.clone(),

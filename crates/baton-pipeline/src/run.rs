@@ -329,6 +329,7 @@ pub async fn start(
         recorder,
         dispatches: AtomicU32::new(0),
         git_lock: tokio::sync::Mutex::new(()),
+        identity: tokio::sync::OnceCell::new(),
         budget: crate::budget::Budget::new(request.budget.clone()),
         merge: request.merge.then(|| base_branch.clone()).flatten(),
     };
