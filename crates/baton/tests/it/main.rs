@@ -28,6 +28,7 @@ mod servers;
 mod snapshot_backends;
 mod snapshot_errors;
 mod snapshot_memory;
+mod snapshot_runs;
 mod snapshot_workers;
 mod stats;
 mod support;

@@ -11,7 +11,7 @@ use crate::support::Sandbox;
 const TICKET: &str = "---\nid: T-9\ntitle: Clamp\n---\n\nclamp(value, low, high) in clamp.py.\n\n## Acceptance criteria\n\n- clamp keeps values in range\n";
 const PLAN: &str = r#"{"summary": "clamp.py", "subtasks": [{"id": "clamp", "title": "clamp", "what": "Write clamp(value, low, high).", "files": ["clamp.py"]}]}"#;
 
-fn git(sandbox: &Sandbox, args: &[&str]) {
+pub(crate) fn git(sandbox: &Sandbox, args: &[&str]) {
     let done = std::process::Command::new("git")
         .args(["-c", "user.name=T", "-c", "user.email=t@localhost"])
         .args(args)
@@ -25,7 +25,7 @@ fn git(sandbox: &Sandbox, args: &[&str]) {
     );
 }
 
-fn repo(sandbox: &Sandbox) {
+pub(crate) fn repo(sandbox: &Sandbox) {
     sandbox.write("README.md", "# clamp\n");
     git(sandbox, &["init", "--quiet", "-b", "main"]);
     git(sandbox, &["add", "README.md"]);
