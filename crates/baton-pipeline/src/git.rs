@@ -129,6 +129,9 @@ pub async fn commit_files(
         }
     }
     let mut args: Vec<&str> = identity.iter().map(String::as_str).collect();
+    // A commit would start `git maintenance run --auto` (gc, repacks) in the background of
+    // every dispatch; the user's repository keeps its own schedule for that.
+    args.extend(["-c", "maintenance.auto=false", "-c", "gc.auto=0"]);
     args.extend(["commit", "--quiet", "--no-verify", "-m", &body, "--"]);
     args.extend(files.iter().map(String::as_str));
     git(worktree, &args).await?;
