@@ -8,15 +8,8 @@
 
 use crate::support::{Sandbox, snapshot};
 
-/// A local backend at a port nothing listens on, so that no test here reaches a server by
-/// accident (a developer may have one at the default port).
 fn offline() -> Sandbox {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    Sandbox::new().coder_url(&format!("http://127.0.0.1:{port}/v1"))
+    Sandbox::offline()
 }
 
 #[test]

@@ -7,12 +7,7 @@ use crate::run::repo;
 use crate::support::{Sandbox, snapshot};
 
 fn offline() -> Sandbox {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    Sandbox::new().coder_url(&format!("http://127.0.0.1:{port}/v1"))
+    Sandbox::offline()
 }
 
 #[test]

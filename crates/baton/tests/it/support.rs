@@ -25,6 +25,17 @@ impl Sandbox {
         }
     }
 
+    /// A sandbox whose default backend is a local port nothing listens on, so that no test
+    /// reaches a server by accident (a developer may have one at the default port).
+    pub(crate) fn offline() -> Sandbox {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Sandbox::new().coder_url(&format!("http://127.0.0.1:{port}/v1"))
+    }
+
     pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
