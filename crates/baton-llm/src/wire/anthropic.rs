@@ -34,6 +34,16 @@ pub fn body(request: &ChatRequest) -> Value {
     if !system.is_empty() {
         body["system"] = Value::String(system.join("\n\n"));
     }
+    // Structured output on Messages is a tool the model must call: its input is the answer,
+    // held to the schema, and it streams as `input_json_delta`s (read as the reply's text).
+    if let Some(schema) = &request.answer_schema {
+        body["tools"] = json!([{
+            "name": schema.name,
+            "description": format!("Give the answer: the {} as one JSON object.", schema.name),
+            "input_schema": schema.schema,
+        }]);
+        body["tool_choice"] = json!({ "type": "tool", "name": schema.name });
+    }
     body
 }
 
@@ -67,13 +77,18 @@ pub fn parse(event: &str, data: &str) -> Result<Vec<StreamEvent>, String> {
                 })
                 .unwrap_or_default()
         }
-        "content_block_delta" => value
-            .get("delta")
-            .filter(|delta| delta.get("type").and_then(Value::as_str) == Some("text_delta"))
-            .and_then(|delta| delta.get("text"))
-            .and_then(Value::as_str)
-            .map(|text| vec![StreamEvent::Delta(text.to_string())])
-            .unwrap_or_default(),
+        "content_block_delta" => {
+            let delta = value.get("delta");
+            let text = match delta.and_then(|d| d.get("type")).and_then(Value::as_str) {
+                Some("text_delta") => delta.and_then(|d| d.get("text")),
+                // The forced tool's input: the structured answer, piece by piece.
+                Some("input_json_delta") => delta.and_then(|d| d.get("partial_json")),
+                _ => None,
+            };
+            text.and_then(Value::as_str)
+                .map(|text| vec![StreamEvent::Delta(text.to_string())])
+                .unwrap_or_default()
+        }
         "message_delta" => {
             let mut events = Vec::new();
             if let Some(usage) = value.get("usage") {
@@ -115,6 +130,47 @@ pub fn parse(event: &str, data: &str) -> Result<Vec<StreamEvent>, String> {
 mod tests {
     use super::*;
     use baton_core::ChatMessage;
+
+    #[test]
+    fn an_answer_schema_becomes_a_forced_tool_whose_input_streams_as_the_reply() {
+        let request = ChatRequest {
+            model: "claude".into(),
+            messages: vec![ChatMessage::user("plan it")],
+            temperature: 0.0,
+            max_tokens: 5,
+            sampling: baton_core::Sampling::default(),
+            answer_schema: Some(baton_core::AnswerSchema {
+                name: "plan".into(),
+                schema: json!({"type": "object", "properties": {"summary": {"type": "string"}}}),
+            }),
+        };
+        let body = body(&request);
+        assert_eq!(body["tool_choice"], json!({"type": "tool", "name": "plan"}));
+        assert_eq!(body["tools"][0]["name"], "plan");
+        assert_eq!(
+            body["tools"][0]["input_schema"]["properties"]["summary"]["type"],
+            "string"
+        );
+        let events = parse(
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"summary\": \"s"}}"#,
+        )
+        .unwrap();
+        assert_eq!(events, vec![StreamEvent::Delta(r#"{"summary": "s"#.into())]);
+        let without = body_of_plain();
+        assert!(without.get("tools").is_none() && without.get("tool_choice").is_none());
+    }
+
+    fn body_of_plain() -> Value {
+        body(&ChatRequest {
+            model: "claude".into(),
+            messages: vec![ChatMessage::user("hi")],
+            temperature: 0.0,
+            max_tokens: 5,
+            sampling: baton_core::Sampling::default(),
+            answer_schema: None,
+        })
+    }
 
     #[test]
     fn the_system_prompt_moves_out_of_the_messages() {
