@@ -375,6 +375,9 @@ pub struct RunRolledBack {
     pub branch_tip: Option<String>,
     pub worktree_removed: bool,
     pub branch_deleted: bool,
+    /// A merged run is reverted instead: the branch holding the revert commits and its tip.
+    pub revert_branch: Option<String>,
+    pub revert_commit: Option<String>,
 }
 
 /// A run ended, or stopped to wait (`run.ended`).

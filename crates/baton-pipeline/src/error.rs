@@ -61,8 +61,12 @@ pub enum PipelineError {
     BudgetExhausted { why: String },
     #[error("run `{id}` is still running")]
     StillRunning { id: String },
-    #[error("run `{id}` was merged ({range}); deleting its branch would not undo it")]
-    Merged { id: String, range: String },
+    #[error("run `{id}` was merged, and reverting {range} failed: {message}")]
+    RevertFailed {
+        id: String,
+        range: String,
+        message: String,
+    },
     #[error(transparent)]
     Ops(#[from] OpsError),
 }
@@ -128,8 +132,8 @@ impl PipelineError {
             PipelineError::StillRunning { .. } => Some(
                 "wait for it to end, or, if its process is gone (killed), roll it back by force".into(),
             ),
-            PipelineError::Merged { range, .. } => Some(format!(
-                "revert it on the branch it went into: `git revert --no-edit {range}`"
+            PipelineError::RevertFailed { range, .. } => Some(format!(
+                "later commits change the same lines; revert it by hand on the branch it went into: `git revert {range}`"
             )),
             PipelineError::Ops(error) => Some(error.hint()),
         }
@@ -148,7 +152,7 @@ impl PipelineError {
             | PipelineError::NotResumable { .. }
             | PipelineError::NotAwaitingReview { .. }
             | PipelineError::EmptyRejection
-            | PipelineError::Merged { .. } => ErrorKind::Input,
+            | PipelineError::RevertFailed { .. } => ErrorKind::Input,
             PipelineError::UnknownRoleProfile { .. } => ErrorKind::Config,
             PipelineError::Ops(error) => error.kind(),
             PipelineError::Git { .. }

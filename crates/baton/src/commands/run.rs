@@ -450,6 +450,12 @@ pub async fn rollback(project: &Project, args: RollbackArgs) -> Result<ExitCode,
                 ", branch {} deleted (it was at {tip}; `git branch {} {tip}` brings it back)",
                 done.branch, done.branch
             )),
+            (Some(tip), false) if done.revert_branch.is_some() => out.push_str(&format!(
+                ", it was merged: its commits (up to {tip}) are reverted on {} at {}; `git merge --ff-only {}` undoes the run",
+                done.revert_branch.as_deref().unwrap_or(""),
+                done.revert_commit.as_deref().unwrap_or(""),
+                done.revert_branch.as_deref().unwrap_or(""),
+            )),
             _ => out.push_str(", no branch left"),
         }
         printer.text(out)?;

@@ -483,16 +483,26 @@ fn merge_fast_forwards_the_base_branch_once_approved_and_keeps_the_users_changes
         "# clamp, edited by hand\n",
         "the user's uncommitted change is kept"
     );
-    // A merged run is not rolled back by deleting its branch: the revert to make is named.
+    // A merged run is reverted on a branch of its own; the user's branch and tree stay.
     let id = listed[0]["id"].as_str().unwrap();
-    let rollback = sandbox.run(&["rollback", id]);
-    assert_eq!(rollback.code, 7, "{}", rollback.stderr);
-    assert!(
-        rollback
-            .stderr
-            .contains("hint: revert it on the branch it went into: `git revert --no-edit "),
-        "{}",
-        rollback.stderr
+    let main_before = rev("main");
+    let rollback = sandbox.run(&["rollback", id, "--json"]);
+    rollback.assert_ok();
+    let done = rollback.json();
+    let revert_branch = done["revert_branch"].as_str().unwrap().to_string();
+    assert_eq!(revert_branch, format!("{branch}-revert"));
+    assert_eq!(done["revert_commit"].as_str().unwrap(), rev(&revert_branch));
+    assert_eq!(rev("main"), main_before, "the user's branch did not move");
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path().join("clamp.py")).unwrap(),
+        "X = 1\n"
+    );
+    let tree = |name: &str| rev(&format!("{name}^{{tree}}"));
+    let base = listed[0]["base_commit"].as_str().unwrap();
+    assert_eq!(
+        tree(&revert_branch),
+        tree(base),
+        "the revert undoes the run's changes"
     );
     sandbox.assert_nothing_left();
 }
