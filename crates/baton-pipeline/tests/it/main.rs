@@ -552,3 +552,92 @@ async fn when_the_architect_gives_no_valid_plan_the_tickets_scope_becomes_one_su
     );
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rust_crate_is_verified_by_cargo_and_its_failing_test_is_fixed() {
+    let buggy = "/// The sum of a and b.\npub fn add(a: i64, b: i64) -> i64 {\n    a - b\n}\n";
+    let fixed = "/// The sum of a and b.\npub fn add(a: i64, b: i64) -> i64 {\n    a + b\n}\n";
+    let rust = |content: &str| Reply::text(format!("src/lib.rs\n```rust\n{content}```\n"));
+    let script = Script::new()
+        .when("Subtask add:", rust(buggy))
+        .when("does not pass yet", rust(fixed))
+        .when("Review this change", verdict(true, &[]));
+    let server = ScriptedServer::start(script).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("adder");
+    std::fs::create_dir_all(path.join("src")).unwrap();
+    std::fs::create_dir_all(path.join("tests")).unwrap();
+    std::fs::write(
+        path.join("Cargo.toml"),
+        "[package]\nname = \"adder\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(path.join("src/lib.rs"), "").unwrap();
+    std::fs::write(
+        path.join("tests/add.rs"),
+        "#[test]\nfn two_and_three_make_five() {\n    assert_eq!(adder::add(2, 3), 5);\n}\n",
+    )
+    .unwrap();
+    std::fs::write(path.join(".gitignore"), "target/\n").unwrap();
+    git(&path, &["init", "--quiet", "-b", "main"]).await;
+    commit(&path, &["-A"], "adder").await;
+    // The gates as detected from Cargo.toml, each build in the worktree's own target dir.
+    std::fs::write(
+        path.join("baton.toml"),
+        format!(
+            "[backends.local]\nurls = [\"{}\"]\nretries = 0\n\n[profiles.code]\nmodel = \"scripted\"\nfallback = []\n\n[verify]\ntest = \"CARGO_TARGET_DIR=target cargo test --quiet --offline\"\n",
+            server.openai_url()
+        ),
+    )
+    .unwrap();
+    let ticket = dir.path().join("T-4.md");
+    std::fs::write(
+        &ticket,
+        "---\nid: T-4\ntitle: add\n---\n\n## Acceptance criteria\n\n- add(2, 3) is 5\n",
+    )
+    .unwrap();
+    let plan = dir.path().join("plan.toml");
+    std::fs::write(&plan, "summary = \"add in src/lib.rs\"\n\n[[subtasks]]\nid = \"add\"\ntitle = \"add\"\nwhat = \"Write add(a, b).\"\nfiles = [\"src/lib.rs\"]\ncontext = [\"tests/add.rs\"]\n").unwrap();
+    let project = baton_ops::Project::new(baton_ops::ProjectOptions {
+        cwd: path.clone(),
+        env: baton_config::EnvSnapshot::from_pairs(
+            std::iter::empty(),
+            Some(dir.path().join("home")),
+        ),
+        overrides: Vec::new(),
+        supervisor: None,
+    });
+    let summary = baton_pipeline::start(
+        &project,
+        &RunRequest {
+            ticket,
+            plan: Some(plan),
+            ..RunRequest::default()
+        },
+        &Quiet,
+    )
+    .await
+    .unwrap();
+    let run = summary.run.unwrap();
+    let trail: Vec<String> = events_of(&project, &run.id)
+        .iter()
+        .filter(|e| e.kind() == "verify.ran")
+        .map(|e| e.data().to_string())
+        .collect();
+    assert_eq!(run.status, RunStatus::Approved, "{:?}\n{trail:#?}", run.why);
+    assert_eq!(trail.len(), 2, "{trail:#?}");
+    assert!(
+        trail[0].contains("two_and_three_make_five"),
+        "the failing test reached the fix: {}",
+        trail[0]
+    );
+    let subjects: Vec<&str> = summary.commits.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "T-4: add (implementation, dispatch 1)",
+            "T-4: add (fix 1, dispatch 2)"
+        ]
+    );
+    server.shutdown().await.unwrap();
+}
