@@ -309,8 +309,6 @@ pub enum Gate {
 }
 
 impl Gate {
-    pub const ALL: [Gate; 3] = [Gate::Build, Gate::Test, Gate::Lint];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Gate::Build => "build",

@@ -8,8 +8,8 @@ use baton_core::{Event, Phase};
 
 use crate::ctx::Ctx;
 use crate::implement::{EditJob, run_edit_job};
-use crate::verify::{GateResult, gates, run_gate, signature};
-use crate::{PipelineError, prompt, roles};
+use crate::verify::{gates, run_gate, signature};
+use crate::{PipelineError, prompt, report, roles};
 
 /// Every file the plan's subtasks own, once each, in plan order.
 pub(crate) fn owned_files(plan: &Plan) -> Vec<String> {
@@ -29,11 +29,12 @@ pub(crate) struct Verified {
     pub(crate) passed: bool,
     pub(crate) why: Option<String>,
     /// The gates of the last round.
-    pub(crate) last: Vec<GateResult>,
+    pub(crate) last: Vec<VerifyRan>,
 }
 
 /// Runs the gates; on a failure, dispatches a fix and runs them again, escalating along the
-/// coder's chain after `max_fix_iterations` or when the same failure comes back.
+/// coder's chain after `max_fix_iterations` or when the same failure comes back. Ends with the
+/// verification's phase comment.
 pub(crate) async fn verify_and_fix(
     ctx: &Ctx<'_>,
     iteration: &mut u32,
@@ -78,20 +79,12 @@ pub(crate) async fn verify_and_fix(
                 ctx.settings.verify.timeout,
                 ctx.settings.verify.max_output_bytes,
                 &ctx.run.id,
+                *iteration,
             )
             .await;
             ctx.recorder.done(&key);
             let result = result?;
-            ctx.recorder.record(Event::VerifyRan(VerifyRan {
-                iteration: *iteration,
-                gate: result.gate,
-                command: result.command.clone(),
-                passed: result.passed,
-                exit_code: result.exit_code,
-                timed_out: result.timed_out,
-                duration_ms: result.duration_ms,
-                output: result.output.clone(),
-            }))?;
+            ctx.recorder.record(Event::VerifyRan(result.clone()))?;
             let passed = result.passed;
             results.push(result);
             if !passed {
@@ -103,6 +96,11 @@ pub(crate) async fn verify_and_fix(
                 PhaseStatus::Done,
                 Some(format!("passed after {} fixes", *iteration)),
             ))?;
+            report::phase_comment(
+                &ctx.folder,
+                Phase::Verification,
+                &report::verification(&results),
+            )?;
             return Ok(Verified {
                 passed: true,
                 why: None,
@@ -126,6 +124,11 @@ pub(crate) async fn verify_and_fix(
                 );
                 ctx.recorder
                     .record(phase(PhaseStatus::Failed, Some(why.clone())))?;
+                report::phase_comment(
+                    &ctx.folder,
+                    Phase::Verification,
+                    &report::verification(&results),
+                )?;
                 return Ok(Verified {
                     passed: false,
                     why: Some(why),

@@ -12,8 +12,8 @@ use baton_core::{Event, Locality, Phase};
 use baton_store::{RunRole, RunUsage};
 
 use crate::ctx::Ctx;
-use crate::verify::GateResult;
 use crate::{PipelineError, git};
+use baton_core::event::VerifyRan;
 
 fn write(path: &Path, text: &str) -> Result<(), PipelineError> {
     // Written whole to a temporary file and renamed: a reader never sees half a report.
@@ -31,6 +31,19 @@ pub(crate) fn phase_comment(folder: &Path, phase: Phase, body: &str) -> Result<(
     let path = folder.join(format!("{:02}-{}.md", phase.number(), phase.as_str()));
     let text = format!("## Phase {}: {}\n\n{body}", phase.number(), phase.title());
     write(&path, &text)
+}
+
+/// `heading`, then one `- item` line per item (as `show` writes it); nothing at all for no
+/// items. Whether anything was written.
+fn bullets(out: &mut String, heading: &str, items: &[String], show: fn(&str) -> String) -> bool {
+    if items.is_empty() {
+        return false;
+    }
+    out.push_str(heading);
+    for item in items {
+        let _ = writeln!(out, "- {}", show(item));
+    }
+    true
 }
 
 fn checklist(items: &[String], checked: bool) -> String {
@@ -55,11 +68,9 @@ pub(crate) fn requirements(spec: &Spec) -> String {
 
 pub(crate) fn architecture(plan: &Plan) -> String {
     let mut out = format!("**Design:** {}\n\n", plan.summary);
-    if !plan.decisions.is_empty() {
-        out.push_str("**Decisions:**\n");
-        for decision in &plan.decisions {
-            let _ = writeln!(out, "- {decision}");
-        }
+    if bullets(&mut out, "**Decisions:**\n", &plan.decisions, |item| {
+        item.to_string()
+    }) {
         out.push('\n');
     }
     out.push_str("**Subtasks:**\n");
@@ -78,12 +89,9 @@ pub(crate) fn architecture(plan: &Plan) -> String {
             subtask.title
         );
     }
-    if !plan.interfaces.is_empty() {
-        out.push_str("\n**Interfaces:**\n");
-        for interface in &plan.interfaces {
-            let _ = writeln!(out, "- `{interface}`");
-        }
-    }
+    bullets(&mut out, "\n**Interfaces:**\n", &plan.interfaces, |item| {
+        format!("`{item}`")
+    });
     out
 }
 
@@ -104,7 +112,7 @@ pub(crate) async fn implementation(ctx: &Ctx<'_>) -> Result<String, PipelineErro
     Ok(out)
 }
 
-pub(crate) fn verification(results: &[GateResult]) -> String {
+pub(crate) fn verification(results: &[VerifyRan]) -> String {
     if results.is_empty() {
         return "No quality gate to run (none configured, none detected).\n".into();
     }
@@ -143,12 +151,12 @@ pub(crate) fn review(round: u32, verdict: &Verdict) -> String {
             finding.note
         );
     }
-    if !verdict.required_fixes.is_empty() {
-        out.push_str("\n**Required fixes:**\n");
-        for fix in &verdict.required_fixes {
-            let _ = writeln!(out, "- {fix}");
-        }
-    }
+    bullets(
+        &mut out,
+        "\n**Required fixes:**\n",
+        &verdict.required_fixes,
+        |item| item.to_string(),
+    );
     out
 }
 
@@ -310,12 +318,12 @@ pub(crate) async fn write_reports(
             line.attempts,
         );
     }
-    if !ctx.plan.decisions.is_empty() {
-        pr.push_str("\n## Design decisions\n");
-        for decision in &ctx.plan.decisions {
-            let _ = writeln!(pr, "- {decision}");
-        }
-    }
+    bullets(
+        &mut pr,
+        "\n## Design decisions\n",
+        &ctx.plan.decisions,
+        |item| item.to_string(),
+    );
     pr.push_str("\n## Changes\n");
     for (file, added, removed) in &files {
         let _ = writeln!(pr, "- `{file}` (+{added} -{removed})");

@@ -97,11 +97,6 @@ async fn decide(ctx: &Ctx<'_>, decision: Decision) -> Result<RunSummary, Pipelin
     review_fix(ctx, round, &verdict.required_fixes).await?;
     let mut iteration = 0;
     let verified = verify_and_fix(ctx, &mut iteration).await?;
-    report::phase_comment(
-        &ctx.folder,
-        Phase::Verification,
-        &report::verification(&verified.last),
-    )?;
     if verified.passed {
         finish(
             ctx,

@@ -26,8 +26,8 @@ use crate::intake::{
 };
 use crate::record::{Progress, Recorder};
 pub(crate) use crate::signoff::{finish, record_failure};
-use crate::verify::GateResult;
 use crate::{PipelineError, git, prompt, report, roles};
+use baton_core::event::VerifyRan;
 
 /// Bytes of the diff a reviewer is sent.
 const REVIEW_DIFF_BYTES: usize = 60_000;
@@ -420,11 +420,6 @@ pub(crate) async fn drive(
     let mut round = 0u32;
     loop {
         let verified = verify_and_fix(ctx, &mut iteration).await?;
-        report::phase_comment(
-            &ctx.folder,
-            Phase::Verification,
-            &report::verification(&verified.last),
-        )?;
         if !verified.passed {
             return Ok((
                 RunStatus::VerifyFailed,
@@ -476,7 +471,7 @@ pub(crate) async fn drive(
 async fn reviewed(
     ctx: &Ctx<'_>,
     round: u32,
-    verification: &[GateResult],
+    verification: &[VerifyRan],
 ) -> Result<Verdict, PipelineError> {
     let diff = git::diff(&ctx.worktree, &ctx.run.base_commit, REVIEW_DIFF_BYTES).await?;
     let verification = report::verification(verification);

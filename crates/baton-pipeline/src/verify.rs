@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use baton_config::settings::VerifySettings;
-use baton_core::event::Gate;
+use baton_core::event::{Gate, VerifyRan};
 use baton_exec::run::{RunRequest, Streams, run};
 use sha2::{Digest, Sha256};
 
@@ -120,27 +120,17 @@ fn dotnet_project(root: &Path) -> bool {
     })
 }
 
-/// What one gate did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GateResult {
-    pub gate: Gate,
-    pub command: String,
-    pub passed: bool,
-    pub exit_code: Option<i32>,
-    pub timed_out: bool,
-    pub duration_ms: u64,
-    /// Trimmed (see [`trim_output`]).
-    pub output: String,
-}
-
-/// Runs one gate with `sh -c` in `worktree`, stdout and stderr merged in order.
+/// Runs one gate with `sh -c` in `worktree`, stdout and stderr merged in order; what it did
+/// is the `verify.ran` event of verification round `iteration`, its output trimmed (see
+/// [`trim_output`]).
 pub async fn run_gate(
     gate: &GateCommand,
     worktree: &Path,
     timeout: Duration,
     max_output_bytes: usize,
     run_id: &str,
-) -> Result<GateResult, PipelineError> {
+    iteration: u32,
+) -> Result<VerifyRan, PipelineError> {
     let request = RunRequest::new("sh", worktree)
         .args(["-c", gate.command.as_str()])
         .streams(Streams::Merged)
@@ -177,7 +167,8 @@ pub async fn run_gate(
             timeout.as_secs()
         ));
     }
-    Ok(GateResult {
+    Ok(VerifyRan {
+        iteration,
         gate: gate.gate,
         command: gate.command.clone(),
         passed: output.success(),
@@ -271,7 +262,7 @@ pub fn trim_output(text: &str, max_bytes: usize) -> String {
 
 /// The signature of a failure: the gate and its failure lines with numbers taken out (line
 /// numbers, durations and addresses change from one try to the next when nothing else does).
-pub fn signature(result: &GateResult) -> String {
+pub fn signature(result: &VerifyRan) -> String {
     let mut hasher = Sha256::new();
     hasher.update(result.gate.as_str());
     for line in result.output.lines().filter(|line| is_failure_line(line)) {
@@ -335,7 +326,8 @@ mod tests {
 
     #[test]
     fn the_same_failure_with_other_line_numbers_has_the_same_signature() {
-        let result = |output: &str| GateResult {
+        let result = |output: &str| VerifyRan {
+            iteration: 0,
             gate: Gate::Test,
             command: "pytest".into(),
             passed: false,

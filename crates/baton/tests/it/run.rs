@@ -12,10 +12,15 @@ const TICKET: &str = "---\nid: T-9\ntitle: Clamp\n---\n\nclamp(value, low, high)
 const PLAN: &str = r#"{"summary": "clamp.py", "subtasks": [{"id": "clamp", "title": "clamp", "what": "Write clamp(value, low, high).", "files": ["clamp.py"]}]}"#;
 
 pub(crate) fn git(sandbox: &Sandbox, args: &[&str]) {
+    git_in(sandbox.path(), args);
+}
+
+/// `git ARGS` as a test user in `dir`, which must succeed.
+fn git_in(dir: &std::path::Path, args: &[&str]) {
     let done = std::process::Command::new("git")
         .args(["-c", "user.name=T", "-c", "user.email=t@localhost"])
         .args(args)
-        .current_dir(sandbox.path())
+        .current_dir(dir)
         .output()
         .unwrap();
     assert!(
@@ -400,30 +405,16 @@ fn a_commit_made_but_not_recorded_before_a_kill_is_found_by_its_trailers_and_not
     // What a coordinator killed between its commit and its event leaves: the commit alone.
     let worktree = sandbox.path().join(format!(".baton/worktrees/{id}"));
     std::fs::write(worktree.join("second.py"), "SECOND = 2\n").unwrap();
-    for args in [
-        vec!["add", "second.py"],
-        vec![
-            "-c",
-            "user.name=T",
-            "-c",
-            "user.email=t@localhost",
+    git_in(&worktree, &["add", "second.py"]);
+    git_in(
+        &worktree,
+        &[
             "commit",
             "--quiet",
             "-m",
             "T-9: Clamp (implementation, dispatch 2)\n\nBaton-Run: x\nBaton-Subtask: second\nBaton-Dispatch: 2\n",
         ],
-    ] {
-        let done = std::process::Command::new("git")
-            .args(&args)
-            .current_dir(&worktree)
-            .output()
-            .unwrap();
-        assert!(
-            done.status.success(),
-            "{}",
-            String::from_utf8_lossy(&done.stderr)
-        );
-    }
+    );
     let requests_before = server.request_count();
     let resumed = sandbox.run(&["resume", &id]);
     resumed.assert_ok();
