@@ -39,6 +39,16 @@ pub(crate) async fn verify_and_fix(
     ctx: &Ctx<'_>,
     iteration: &mut u32,
 ) -> Result<Verified, PipelineError> {
+    let verified = verify_loop(ctx, iteration).await?;
+    report::phase_comment(
+        &ctx.folder,
+        Phase::Verification,
+        &report::verification(&verified.last),
+    )?;
+    Ok(verified)
+}
+
+async fn verify_loop(ctx: &Ctx<'_>, iteration: &mut u32) -> Result<Verified, PipelineError> {
     let phase = |status: PhaseStatus, note: Option<String>| {
         Event::RunPhase(PhaseChanged {
             phase: Phase::Verification,
@@ -96,11 +106,6 @@ pub(crate) async fn verify_and_fix(
                 PhaseStatus::Done,
                 Some(format!("passed after {} fixes", *iteration)),
             ))?;
-            report::phase_comment(
-                &ctx.folder,
-                Phase::Verification,
-                &report::verification(&results),
-            )?;
             return Ok(Verified {
                 passed: true,
                 why: None,
@@ -124,11 +129,6 @@ pub(crate) async fn verify_and_fix(
                 );
                 ctx.recorder
                     .record(phase(PhaseStatus::Failed, Some(why.clone())))?;
-                report::phase_comment(
-                    &ctx.folder,
-                    Phase::Verification,
-                    &report::verification(&results),
-                )?;
                 return Ok(Verified {
                     passed: false,
                     why: Some(why),

@@ -105,6 +105,21 @@ const TWO: &str = r#"{"summary": "two modules", "subtasks": [
 
 /// Runs the two-subtask plan, one subtask at a time, and kills it (SIGKILL) once `first` is
 /// committed and `second`'s request hangs.
+/// A reviewer's approval, as the reviewer's JSON answer.
+fn approve() -> String {
+    serde_json::json!({"approved": true, "findings": [], "required_fixes": []}).to_string()
+}
+
+/// The coder writes `clamp.py` at once and the reviewer approves.
+fn clamp_then_approve() -> Script {
+    Script::new()
+        .when(
+            "Subtask clamp:",
+            Reply::text("clamp.py\n```python\nX = 1\n```\n"),
+        )
+        .when("Review this change", Reply::text(approve()))
+}
+
 fn kill_when_second_hangs(sandbox: &Sandbox, server: &BlockingScriptedServer) {
     let mut child = sandbox
         .command(&[
@@ -150,8 +165,7 @@ fn commits(sandbox: &Sandbox, branch: &str) -> Vec<String> {
 
 #[test]
 fn a_run_killed_during_implementation_resumes_without_redoing_its_commit() {
-    let approve =
-        serde_json::json!({"approved": true, "findings": [], "required_fixes": []}).to_string();
+    let approve = approve();
     let script = Script::new()
         .when(
             "Subtask first:",
@@ -384,8 +398,7 @@ fn budgets_end_a_run_as_exhausted_with_exit_18_and_its_reports_written() {
 
 #[test]
 fn a_commit_made_but_not_recorded_before_a_kill_is_found_by_its_trailers_and_not_redone() {
-    let approve =
-        serde_json::json!({"approved": true, "findings": [], "required_fixes": []}).to_string();
+    let approve = approve();
     let script = Script::new()
         .when(
             "Subtask first:",
@@ -439,15 +452,7 @@ fn a_commit_made_but_not_recorded_before_a_kill_is_found_by_its_trailers_and_not
 
 #[test]
 fn merge_fast_forwards_the_base_branch_once_approved_and_keeps_the_users_changes() {
-    let approve =
-        serde_json::json!({"approved": true, "findings": [], "required_fixes": []}).to_string();
-    let script = Script::new()
-        .when(
-            "Subtask clamp:",
-            Reply::text("clamp.py\n```python\nX = 1\n```\n"),
-        )
-        .when("Review this change", Reply::text(approve));
-    let server = BlockingScriptedServer::start(script).unwrap();
+    let server = BlockingScriptedServer::start(clamp_then_approve()).unwrap();
     let sandbox = Sandbox::new().coder_url(&server.openai_url());
     repo(&sandbox);
     sandbox.write("README.md", "# clamp, edited by hand\n");
@@ -500,15 +505,7 @@ fn merge_fast_forwards_the_base_branch_once_approved_and_keeps_the_users_changes
 
 #[test]
 fn a_run_killed_during_verification_resumes_stopping_its_orphaned_gate_and_keeping_its_commits() {
-    let approve =
-        serde_json::json!({"approved": true, "findings": [], "required_fixes": []}).to_string();
-    let script = Script::new()
-        .when(
-            "Subtask clamp:",
-            Reply::text("clamp.py\n```python\nX = 1\n```\n"),
-        )
-        .when("Review this change", Reply::text(approve));
-    let server = BlockingScriptedServer::start(script).unwrap();
+    let server = BlockingScriptedServer::start(clamp_then_approve()).unwrap();
     let sandbox = Sandbox::new().coder_url(&server.openai_url());
     repo(&sandbox);
     // The first run of the gate marks itself and hangs; the next one passes.
