@@ -21,6 +21,20 @@ use pretty_assertions::assert_eq;
 
 use support::{Repo, commit, events_of, git, whole};
 
+/// Starts a run that must come to an end (any status), showing nothing.
+async fn start(project: &baton_ops::Project, request: RunRequest) -> baton_pipeline::RunSummary {
+    baton_pipeline::start(project, &request, &Quiet)
+        .await
+        .unwrap()
+}
+
+/// Starts a run that must be refused.
+async fn start_err(project: &baton_ops::Project, request: RunRequest) -> PipelineError {
+    baton_pipeline::start(project, &request, &Quiet)
+        .await
+        .unwrap_err()
+}
+
 const CALC_BUGGY: &str = "def add(a, b):\n    return a - b\n";
 const CALC_BOTH_BUGGY: &str =
     "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n";
@@ -81,9 +95,9 @@ async fn a_ticket_with_a_plan_ends_approved_on_its_own_branch_after_a_fix_and_a_
     let before_status = git(&repo.path, &["status", "--porcelain"]).await;
     let plan = repo.write_outside("plan.json", PLAN);
 
-    let summary = baton_pipeline::start(
+    let summary = start(
         &repo.project,
-        &RunRequest {
+        RunRequest {
             ticket: repo.ticket.clone(),
             plan: Some(plan),
             dry_run: false,
@@ -91,10 +105,8 @@ async fn a_ticket_with_a_plan_ends_approved_on_its_own_branch_after_a_fix_and_a_
             budget: Default::default(),
             merge: false,
         },
-        &Quiet,
     )
-    .await
-    .unwrap();
+    .await;
 
     let run = summary.run.clone().unwrap();
     let trail: Vec<String> = events_of(&repo.project, &run.id)
@@ -279,17 +291,15 @@ async fn a_plan_with_a_cycle_is_refused_before_anything_is_created() {
             {"id": "a", "title": "a", "what": "a", "files": ["a.py"], "depends_on": ["b"]},
             {"id": "b", "title": "b", "what": "b", "files": ["b.py"], "depends_on": ["a"]}]}"#,
     );
-    let error = baton_pipeline::start(
+    let error = start_err(
         &repo.project,
-        &RunRequest {
+        RunRequest {
             ticket: repo.ticket.clone(),
             plan: Some(plan),
             ..RunRequest::default()
         },
-        &Quiet,
     )
-    .await
-    .unwrap_err();
+    .await;
     assert!(matches!(error, PipelineError::BadPlan { .. }), "{error}");
     assert!(error.to_string().contains("a -> b -> a"), "{error}");
     assert!(error.hint().is_some());
@@ -321,17 +331,15 @@ async fn an_invalid_plan_from_the_architect_is_sent_back_with_its_problems() {
         );
     let server = ScriptedServer::start(script).await.unwrap();
     let repo = Repo::python(&server).await;
-    let summary = baton_pipeline::start(
+    let summary = start(
         &repo.project,
-        &RunRequest {
+        RunRequest {
             ticket: repo.ticket.clone(),
             dry_run: true,
             ..RunRequest::default()
         },
-        &Quiet,
     )
-    .await
-    .unwrap();
+    .await;
     assert!(summary.run.is_none());
     assert_eq!(summary.plan.subtasks[0].files, vec!["calc.py"]);
     let requests = server.requests();
@@ -374,17 +382,15 @@ async fn a_subtask_over_its_coders_budget_escalates_to_the_next_profile_of_the_c
         r#"{"summary": "add", "subtasks": [{"id": "add", "title": "add", "what": "Write add and sub.",
             "files": ["calc.py"], "context": ["notes.txt", "tests/test_calc.py"]}]}"#,
     );
-    let summary = baton_pipeline::start(
+    let summary = start(
         &repo.project,
-        &RunRequest {
+        RunRequest {
             ticket: repo.ticket.clone(),
             plan: Some(plan),
             ..RunRequest::default()
         },
-        &Quiet,
     )
-    .await
-    .unwrap();
+    .await;
     let run = summary.run.unwrap();
     assert_eq!(run.status, RunStatus::Approved, "{:?}", run.why);
     let events = events_of(&repo.project, &run.id);
@@ -428,17 +434,15 @@ async fn a_plan_whose_context_names_no_file_of_the_repository_is_refused() {
         r#"{"summary": "s", "subtasks": [
             {"id": "a", "title": "a", "what": "a", "files": ["new.py"], "context": ["None", "tests/test_calc.py", "new.py"]}]}"#,
     );
-    let error = baton_pipeline::start(
+    let error = start_err(
         &repo.project,
-        &RunRequest {
+        RunRequest {
             ticket: repo.ticket.clone(),
             plan: Some(plan),
             ..RunRequest::default()
         },
-        &Quiet,
     )
-    .await
-    .unwrap_err();
+    .await;
     let message = error.to_string();
     assert!(
         message.contains("subtasks[0].context[0]: `None` is not a file of the repository"),
@@ -469,18 +473,16 @@ async fn a_ticket_without_criteria_gets_its_spec_from_the_orchestrator_and_one_w
     .unwrap();
     let bare = repo.write_outside("T-2.md", "# Calc\n\nCalc needs add and sub.\n");
     let plan = repo.write_outside("p.json", PLAN);
-    let summary = baton_pipeline::start(
+    let summary = start(
         &repo.project,
-        &RunRequest {
+        RunRequest {
             ticket: bare,
             plan: Some(plan.clone()),
             dry_run: true,
             ..RunRequest::default()
         },
-        &Quiet,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         summary.spec.acceptance,
         vec!["add(2, 3) == 5", "sub(5, 3) == 2"]
@@ -488,18 +490,16 @@ async fn a_ticket_without_criteria_gets_its_spec_from_the_orchestrator_and_one_w
     let chats = server.requests().iter().filter(|r| r.is_chat()).count();
     assert_eq!(chats, 2, "the invalid answer was asked again");
     // The ticket's own criteria are taken as written: no model call.
-    let summary = baton_pipeline::start(
+    let summary = start(
         &repo.project,
-        &RunRequest {
+        RunRequest {
             ticket: repo.ticket.clone(),
             plan: Some(plan),
             dry_run: true,
             ..RunRequest::default()
         },
-        &Quiet,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         summary.spec.acceptance,
         vec!["add returns the sum", "sub returns the difference"]
@@ -520,16 +520,14 @@ async fn when_the_architect_gives_no_valid_plan_the_tickets_scope_becomes_one_su
         "T-3.md",
         "---\nid: T-3\ntitle: Add and sub\n---\n\nMake `tests/test_calc.py` pass.\n\n## Acceptance criteria\n\n- add and sub work\n\n## Scope\n\n- `calc.py`\n",
     );
-    let summary = baton_pipeline::start(
+    let summary = start(
         &repo.project,
-        &RunRequest {
+        RunRequest {
             ticket,
             ..RunRequest::default()
         },
-        &Quiet,
     )
-    .await
-    .unwrap();
+    .await;
     let run = summary.run.unwrap();
     assert_eq!(run.status, RunStatus::Approved, "{:?}", run.why);
     let subtask = &summary.plan.subtasks[0];
@@ -607,17 +605,15 @@ async fn a_rust_crate_is_verified_by_cargo_and_its_failing_test_is_fixed() {
         overrides: Vec::new(),
         supervisor: None,
     });
-    let summary = baton_pipeline::start(
+    let summary = start(
         &project,
-        &RunRequest {
+        RunRequest {
             ticket,
             plan: Some(plan),
             ..RunRequest::default()
         },
-        &Quiet,
     )
-    .await
-    .unwrap();
+    .await;
     let run = summary.run.unwrap();
     let trail: Vec<String> = events_of(&project, &run.id)
         .iter()
