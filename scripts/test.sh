@@ -17,7 +17,10 @@
 #    (the first time ~12-20 min for the build on 2 cores, then a fraction of a second);
 #    skipped when the caller already set BATON_TEST_LLAMA_SERVER and BATON_TEST_LLAMA_MODEL
 #    to existing files.
-# 4. cargo-nextest, installed with `cargo install --locked cargo-nextest` only if missing.
+# 4. The larger rig model (qwen2.5-coder-1.5b, BATON_TEST_LLAMA_AGENT_MODEL) and aider from
+#    PyPI in ~/.cache/baton/aider (BATON_TEST_AIDER), for the agent CLI worker tests; each
+#    skipped when the caller's variable already points at one.
+# 4b. cargo-nextest, installed with `cargo install --locked cargo-nextest` only if missing.
 # 5. cargo test --doc --workspace (nextest does not run doc tests), then cargo nextest run
 #    --workspace --no-fail-fast (profile from NEXTEST_PROFILE, default "default"; see
 #    .config/nextest.toml). Both always run; the exit code is non-zero if either failed.
@@ -116,6 +119,38 @@ else
   llm_env test || exit $?
   export BATON_TEST_LLAMA_SERVER="$LLAMA_SERVER" BATON_TEST_LLAMA_MODEL="$LLAMA_MODEL"
   log "llama-server and model ready in $((SECONDS - t0))s: $LLAMA_SERVER, $LLAMA_MODEL"
+fi
+
+# The larger rig model, for the agent CLI tests (aider's prompts are more than the small
+# model follows): skipped when the caller set BATON_TEST_LLAMA_AGENT_MODEL to a file.
+if [ -n "${BATON_TEST_LLAMA_AGENT_MODEL:-}" ] && [ -f "$BATON_TEST_LLAMA_AGENT_MODEL" ]; then
+  log "using BATON_TEST_LLAMA_AGENT_MODEL=$BATON_TEST_LLAMA_AGENT_MODEL"
+else
+  agent_model="$(BATON_LLM_MODEL=qwen2.5-coder-1.5b bash "$ROOT/scripts/install-llm.sh" --only model)" \
+    || fail "installing the agent tests' model (qwen2.5-coder-1.5b) failed" "see the install-llm error line above"
+  BATON_TEST_LLAMA_AGENT_MODEL="$(sed -n 's/^BATON_LLAMA_MODEL=//p' <<<"$agent_model")"
+  export BATON_TEST_LLAMA_AGENT_MODEL
+fi
+
+# aider from PyPI, the real agent CLI of the agent worker tests, in a venv of its own
+# (~/.cache/baton/aider; its dependencies pin versions the MCP venv need not share).
+AIDER_VERSION=0.86.2
+if [ -n "${BATON_TEST_AIDER:-}" ]; then
+  [ -x "$BATON_TEST_AIDER" ] \
+    || fail "BATON_TEST_AIDER=$BATON_TEST_AIDER is not an executable" "point it at aider, or unset it to install one"
+else
+  aider_venv="$CACHE/aider"
+  if [ "$(cat "$aider_venv/.version" 2>/dev/null)" != "$AIDER_VERSION" ]; then
+    log "installing aider-chat==$AIDER_VERSION from PyPI into $aider_venv (~1 min the first time)"
+    rm -rf "$aider_venv"
+    setup_step "python3 -m venv $aider_venv" "install Python's venv module for $(command -v python3)" \
+      python3 -m venv "$aider_venv"
+    setup_step "pip install aider-chat==$AIDER_VERSION" \
+      "aider needs Python 3.10-3.12 ($(python3 --version 2>&1)) and PyPI (or PIP_INDEX_URL) within reach" \
+      env PIP_NO_INPUT=1 "$aider_venv/bin/python" -m pip install --quiet --disable-pip-version-check "aider-chat==$AIDER_VERSION"
+    echo "$AIDER_VERSION" >"$aider_venv/.version"
+  fi
+  export BATON_TEST_AIDER="$aider_venv/bin/aider"
 fi
 
 if ! command -v cargo-nextest >/dev/null; then

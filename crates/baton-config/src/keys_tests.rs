@@ -300,6 +300,8 @@ fn settings_with_every_key() -> crate::Settings {
     codex.remediate = Some(1);
     codex.expect = vec!["DONE".into()];
     codex.expect_pass = true;
+    codex.agent = Some(crate::AgentCli::Codex);
+    codex.model = "gpt-5-codex".into();
     settings
 }
 

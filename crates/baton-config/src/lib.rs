@@ -16,6 +16,7 @@ pub mod layers;
 mod pipeline;
 pub mod settings;
 mod validate;
+mod workers;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ pub use settings::{
     BackendKind, BackendSettings, DispatchSettings, MemorySettings, Price, ProfileSettings,
     RoutesSettings, Settings,
 };
+pub use workers::{AgentCli, WorkerKindSettings};
 
 /// The built-in defaults, the lowest layer.
 pub const DEFAULTS_TOML: &str = include_str!("defaults.toml");

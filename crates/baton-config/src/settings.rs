@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::duration::{serde_duration, serde_opt_duration};
 pub use crate::pipeline::{RolesSettings, RunSettings, VerifySettings};
+pub use crate::workers::{AgentCli, WorkerKindSettings};
 
 /// Everything Baton is configured with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -431,26 +432,6 @@ impl Default for SuperviseSettings {
     }
 }
 
-/// An agent CLI template (`[workers.NAME]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-pub struct WorkerKindSettings {
-    /// The command line; `{prompt}` is replaced by the task.
-    pub command: Vec<String>,
-    /// Fixed variables for the worker.
-    pub env: BTreeMap<String, String>,
-    /// Variables passed through from the caller's environment.
-    pub env_pass: Vec<String>,
-    #[serde(with = "serde_opt_duration")]
-    pub timeout: Option<Duration>,
-    #[serde(with = "serde_opt_duration")]
-    pub idle_timeout: Option<Duration>,
-    pub remediate: Option<u32>,
-    /// Checkpoint files every worker of this kind must leave.
-    pub expect: Vec<String>,
-    pub expect_pass: bool,
-}
-
 /// A model server (`[servers.NAME]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -462,6 +443,7 @@ pub struct ServerSettings {
     /// How long `baton server up` (and a dispatch starting it) waits for health.
     #[serde(with = "serde_duration")]
     pub start_timeout: Duration,
+    #[serde(deserialize_with = "crate::workers::scalar_map")]
     pub env: BTreeMap<String, String>,
     pub env_pass: Vec<String>,
 }

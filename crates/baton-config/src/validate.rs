@@ -58,6 +58,22 @@ pub(crate) fn validate(
             ));
         }
     }
+    for (name, kind) in &settings.workers {
+        let backend = &kind.backend;
+        if !backend.is_empty()
+            && !settings.backends.contains_key(backend)
+            && !settings.profiles.contains_key(backend)
+        {
+            return Err(invalid(
+                format!("workers.{name}.backend"),
+                origins,
+                format!(
+                    "`{backend}` is neither a backend nor a profile; known backends: {}",
+                    known_backends()
+                ),
+            ));
+        }
+    }
     for (name, profile) in &settings.profiles {
         if !settings.backends.contains_key(&profile.backend) {
             return Err(invalid(

@@ -271,6 +271,25 @@ pub struct SubtaskDispatched {
     /// What went back to the model when they were not.
     pub feedback: Option<String>,
     pub files: Vec<String>,
+    /// When an agent CLI did the work instead of one model reply: its worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<AgentWorked>,
+}
+
+/// An agent CLI's part in a dispatch: which worker, how it ended, what of its changes was
+/// refused, what it said it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentWorked {
+    /// The worker's id (`baton ps`, `baton logs`).
+    pub id: String,
+    /// The `[workers.KIND]` it ran as, or the command.
+    pub kind: String,
+    pub status: crate::WorkerStatus,
+    pub why: Option<String>,
+    /// Files it changed outside those the subtask owns: not taken.
+    pub refused: Vec<String>,
+    /// Its result, from the `results` memory or its final message.
+    pub result: Option<String>,
 }
 
 /// A dispatch's changes committed on the run's branch (`subtask.committed`).

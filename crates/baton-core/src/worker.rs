@@ -107,13 +107,15 @@ pub enum RestartPolicy {
     Always,
 }
 
-/// Whether a worker is an agent doing a task or a long-running model server.
+/// Whether a worker is an agent doing a task, a long-running model server, or the
+/// coordinator of a detached run (which starts agents itself, so takes no agent slot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkerRole {
     #[default]
     Agent,
     Server,
+    Coordinator,
 }
 
 /// What to run and under which rules. Stored as decided at spawn time. Holds no secret:
@@ -134,6 +136,10 @@ pub struct WorkerSpec {
     pub env_set: Vec<(String, String)>,
     /// Variables passed through from the supervisor's environment beyond the allow-list.
     pub env_pass: Vec<String>,
+    /// Variables set from another of the supervisor's variables, `(name, from)`: a backend's
+    /// API key handed to a CLI under the name it reads, without the key ever being stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_from: Vec<(String, String)>,
     pub timeout_ms: Option<u64>,
     pub idle_timeout_ms: Option<u64>,
     /// Between SIGTERM to the group and SIGKILL.
@@ -142,6 +148,10 @@ pub struct WorkerSpec {
     pub expect: Vec<String>,
     /// The expected files must say PASS and not FAIL.
     pub expect_pass: bool,
+    /// A shell command run in `cwd` once the worker exited 0 and its checkpoints hold; the
+    /// worker succeeds only if it exits 0 too (an agent CLI's exit code proves nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
     /// Remediation workers still allowed after this one.
     pub remediate: u32,
     pub remediation_of: Option<String>,
@@ -192,11 +202,13 @@ impl WorkerSpec {
             prompt: None,
             env_set: Vec::new(),
             env_pass: Vec::new(),
+            env_from: Vec::new(),
             timeout_ms: None,
             idle_timeout_ms: None,
             grace_ms: 5000,
             expect: Vec::new(),
             expect_pass: false,
+            check: None,
             remediate: 0,
             remediation_of: None,
             max_parallel: 4,

@@ -242,7 +242,11 @@ impl Supervision<'_> {
                     return Ok(ended(status, why, exit_code));
                 }
                 // Checked after the sweep: nothing of the worker's is still writing.
-                return Ok(match verdict::check_checkpoints(self.spec) {
+                let checked = match verdict::check_checkpoints(self.spec) {
+                    Ok(()) => self.run_check(wall_deadline).await,
+                    Err(problem) => Err(problem),
+                };
+                return Ok(match checked {
                     Ok(()) => ended(status, why, exit_code),
                     Err(problem) => {
                         self.note(&problem);
@@ -276,7 +280,7 @@ impl Supervision<'_> {
         let mut idle_deadline = idle.map(|idle| running.clock.last() + idle);
         let mut health = match spec.role {
             WorkerRole::Server => Health::new(spec.health_url.clone()),
-            WorkerRole::Agent => Health::none(),
+            WorkerRole::Agent | WorkerRole::Coordinator => Health::none(),
         };
         if health.ready_at().is_some() {
             // A server without a health URL is up as soon as it runs.
@@ -419,6 +423,48 @@ impl Supervision<'_> {
     }
 
     /// A line of the supervisor's own in the log (why it stopped or restarted the child).
+    /// Runs the spec's `check` (`sh -c`, in the worker's directory, with the worker's
+    /// environment, within what is left of the wall deadline); its output goes to the log.
+    /// `Err` says how it failed.
+    async fn run_check(&self, wall_deadline: Option<Instant>) -> Result<(), String> {
+        let Some(check) = &self.spec.check else {
+            return Ok(());
+        };
+        self.note(&format!("check: {check}"));
+        let timeout = wall_deadline.map_or(crate::run::DEFAULT_TIMEOUT, |at| {
+            at.saturating_duration_since(Instant::now())
+        });
+        let mut request = crate::run::RunRequest::new("sh", &self.spec.cwd)
+            .args(["-c", check.as_str()])
+            .streams(crate::run::Streams::Merged)
+            .timeout(timeout.max(Duration::from_secs(1)));
+        request.env = crate::run::Environment {
+            pass: self.spec.env_pass.clone(),
+            set: self.spec.env_set.clone(),
+        };
+        match crate::run::run(&request).await {
+            Ok(output) => {
+                let text = output.stdout.text();
+                for line in text.lines() {
+                    self.note(&format!("check: {line}"));
+                }
+                match (output.termination, output.exit) {
+                    (crate::run::Termination::Exited, Exit::Code(0)) => Ok(()),
+                    (crate::run::Termination::Exited, exit) => {
+                        let last = text.lines().rev().find(|l| !l.trim().is_empty());
+                        Err(format!(
+                            "check `{check}` failed ({}){}",
+                            exit_words(exit),
+                            last.map(|l| format!(": {}", l.trim())).unwrap_or_default()
+                        ))
+                    }
+                    _ => Err(format!("check `{check}` ran past the worker's deadline")),
+                }
+            }
+            Err(error) => Err(format!("check `{check}` could not run: {error}")),
+        }
+    }
+
     fn note(&self, text: &str) {
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
         if let Err(error) = log.note(text) {
@@ -457,6 +503,14 @@ fn stop_reason(request: StopRequest) -> (WorkerStatus, String) {
     match request {
         StopRequest::Kill => (WorkerStatus::Killed, "stopped on request".into()),
         StopRequest::Hung(why) => (WorkerStatus::Hung, why),
+    }
+}
+
+/// `exit 3`, `signal 9`.
+fn exit_words(exit: Exit) -> String {
+    match exit {
+        Exit::Code(code) => format!("exit {code}"),
+        Exit::Signal(signal) => format!("signal {signal}"),
     }
 }
 

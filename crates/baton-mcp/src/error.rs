@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 
 use baton_ops::OpsError;
+use baton_pipeline::PipelineError;
 use rmcp::model::{CallToolResult, ContentBlock};
 
 /// Why the MCP server stopped serving. None is worth retrying as is.
@@ -72,6 +73,20 @@ impl From<OpsError> for ToolFailure {
         ToolFailure {
             message: error.message(),
             hint: Some(error.hint()),
+        }
+    }
+}
+
+impl From<PipelineError> for ToolFailure {
+    /// A run's error as the command line words it: the message (an `OpsError` with its
+    /// causes) and the pipeline's hint.
+    fn from(error: PipelineError) -> ToolFailure {
+        match error {
+            PipelineError::Ops(inner) => ToolFailure::from(inner),
+            other => ToolFailure {
+                message: other.to_string(),
+                hint: other.hint(),
+            },
         }
     }
 }

@@ -1,10 +1,11 @@
 //! Baton as an MCP server (DESIGN.md section 1, `baton mcp`): tools any agent (Claude Code,
-//! Codex, goose) can call over the project's shared memory, its supervised workers and model
-//! dispatch, each a call into `baton-ops`.
+//! Codex, goose) can call over the project's shared memory, its supervised workers, model
+//! dispatch and runs of the pipeline, each a call into `baton-ops` or `baton-pipeline`.
 //!
 //! Parts:
-//! - `server.rs`: [`BatonMcp`], its ten tools and the server info and instructions;
+//! - `server.rs`: [`BatonMcp`], its fifteen tools and the server info and instructions;
 //! - `tools.rs`: each tool's argument checks and its call into `baton-ops`;
+//! - `runs.rs`: the same for the run tools, whose calls go into `baton-pipeline`;
 //! - `args.rs`: the argument extractor, whose errors name the argument at fault;
 //! - `params.rs`: the tools' arguments, whose doc comments are the input schemas' descriptions;
 //! - `transport.rs`: [`serve_stdio`], [`serve_http`] and [`http_router`];
@@ -18,6 +19,7 @@
 mod args;
 mod error;
 mod params;
+mod runs;
 mod server;
 mod tools;
 mod transport;
@@ -25,6 +27,7 @@ mod transport;
 pub use error::{McpError, ToolFailure};
 pub use params::{
     DispatchParams, MemoryKeyParams, MemoryListParams, MemorySearchParams, MemoryStoreParams,
+    RunListParams, RunResumeParams, RunReviewParams, RunStartParams, RunStatusParams,
     WorkerIdParams, WorkerLogsParams, WorkerSpawnParams,
 };
 pub use server::{BatonMcp, INSTRUCTIONS};

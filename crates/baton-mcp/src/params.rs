@@ -137,6 +137,10 @@ pub struct WorkerSpawnParams {
     /// Working directory (default: the project's).
     #[serde(default)]
     pub cwd: Option<String>,
+    /// A shell command run in the worker's directory once it exits 0: the worker succeeds
+    /// only if the check passes too, e.g. the project's tests.
+    #[serde(default)]
+    pub check: Option<String>,
 }
 
 /// Arguments of `dispatch`: one coding subtask to a model profile.
@@ -157,4 +161,96 @@ pub struct DispatchParams {
     /// System prompt replacing the profile's.
     #[serde(default)]
     pub system: Option<String>,
+}
+
+/// Arguments of `run_start`: a ticket handed to a run of the pipeline.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunStartParams {
+    /// The ticket as Markdown, as a TICKET.md holds it: optional front matter (`---`,
+    /// `id: T-1`, `title: …`, `---`), what is wanted, and a `## Acceptance criteria` list.
+    /// Give this or `ticket_path`.
+    #[serde(default)]
+    pub ticket: Option<String>,
+    /// A ticket file in the project (relative to its directory, or absolute), instead of
+    /// `ticket`.
+    #[serde(default)]
+    pub ticket_path: Option<String>,
+    /// A plan that replaces the architect, as JSON (an object or its text): `summary`,
+    /// `decisions`, `interfaces`, and `subtasks`, each with `id`, `title`, `what`, `kind`,
+    /// `files` (the files it owns), `context`, `constraints`, `acceptance`, `depends_on`.
+    /// Or `plan_path`; without either, the architect role plans.
+    #[serde(default)]
+    pub plan: Option<serde_json::Value>,
+    /// A plan file (JSON or TOML) in the project, instead of `plan`.
+    #[serde(default)]
+    pub plan_path: Option<String>,
+    /// Who reviews: `model` (default: the reviewer role's model) or `external` (the run
+    /// stops in `awaiting_review` for your verdict through `run_review`).
+    #[serde(default)]
+    pub review: Option<String>,
+    /// Fast-forward the branch the run started from to the run's branch once it is
+    /// approved (default false).
+    #[serde(default)]
+    pub merge: Option<bool>,
+    /// Only check the ticket and plan, or get the architect's plan, and stop: nothing is
+    /// started, and the reply is the spec and the plan (default false).
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+    /// Cloud tokens (prompt and completion) the run may spend, resumes included.
+    #[serde(default)]
+    pub max_cloud_tokens: Option<u64>,
+    /// Fix dispatches (verification and review fixes) the run may make.
+    #[serde(default)]
+    pub max_iterations: Option<u32>,
+    /// Wall time the run may take over all its sessions, e.g. `30m` or `2h`.
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+/// Arguments of `run_status`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunStatusParams {
+    /// The run: its id (from `run_start` or `run_list`) or the start of it.
+    pub run: String,
+    /// Add every event of the run, its full trail (default false: the digest says what
+    /// they come to).
+    #[serde(default)]
+    pub events: Option<bool>,
+}
+
+/// Arguments of `run_review`: an external verdict.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunReviewParams {
+    /// The run: its id or the start of it. It must be `awaiting_review`.
+    pub run: String,
+    /// `true` approves the run; `false` rejects it and needs `notes`.
+    pub approve: bool,
+    /// With a rejection: what must change, as the coder will read it, e.g. `clamp must
+    /// handle low > high`. Ignored with an approval.
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// Arguments of `run_list`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunListParams {
+    /// Most runs to return (default 20), newest first.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// Arguments of `run_resume`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunResumeParams {
+    /// The run: its id or the start of it.
+    pub run: String,
+    /// Who reviews from here: `model` (default) or `external`; give `external` for a run
+    /// started with an external review.
+    #[serde(default)]
+    pub review: Option<String>,
 }

@@ -1,5 +1,6 @@
 //! [`BatonMcp`]: the MCP server's tools and its `ServerHandler`. Each tool checks its
-//! arguments and calls `baton-ops` (see `tools.rs`); it answers with the action's typed
+//! arguments and calls `baton-ops` (see `tools.rs`) or `baton-pipeline` (the run tools, see
+//! `runs.rs`); it answers with the action's typed
 //! response as JSON text plus the same value as structured content. Every failure is an
 //! `is_error: true` result (see `error.rs`).
 
@@ -15,15 +16,20 @@ use crate::args::Parameters;
 use crate::error::ToolFailure;
 use crate::params::{
     DispatchParams, MemoryKeyParams, MemoryListParams, MemorySearchParams, MemoryStoreParams,
+    RunListParams, RunResumeParams, RunReviewParams, RunStartParams, RunStatusParams,
     WorkerIdParams, WorkerLogsParams, WorkerSpawnParams,
 };
-use crate::tools;
+use crate::{runs, tools};
 
 /// What an agent reads on connecting: what Baton is and which tool to use when.
 pub const INSTRUCTIONS: &str = "\
 Baton is a local-first orchestrator for AI coding work: it runs coding subtasks on cheap local \
 models and headless agent workers, supervises them, and keeps a shared memory for the workers \
 of a project. Use it like this:
+- Hand multi-file coding work with a ticket and acceptance criteria to `run_start` (with your \
+plan if you have one, and `review: \"external\"` to review it yourself). The run goes on in a \
+process of its own; poll `run_status` until it is `awaiting_review`, read the change, and give \
+your verdict with `run_review`. `run_list` finds runs; `run_resume` continues a stopped one.
 - Before a task, `memory_search` the `patterns` namespace for what worked before (use hits \
 scoring above 0.7); after it, `memory_store` what worked under a `pattern-…` key in `patterns` \
 with `upsert: true`. Hand results to the coordinator in the `results` namespace.
@@ -212,6 +218,83 @@ is doing or why it failed or hung."
     }
 
     #[tool(
+        description = "Hand a coding ticket to Baton: start a run of its pipeline \
+(requirements, plan, implementation by local models with one commit per subtask on branch \
+`baton/RUN` in a worktree of its own, the project's build and tests with fixes, review, \
+sign-off). Give the ticket as Markdown (`ticket`, with a `## Acceptance criteria` list) or a \
+file (`ticket_path`), and your plan (`plan` as JSON, or `plan_path`) to skip the architect. \
+The run takes minutes to hours in a process of its own that outlives this connection: this \
+returns at once with the run id, its worker and its log; a ticket or plan that does not check \
+out is an error naming the problem. With `review: \"external\"` the run stops in \
+`awaiting_review` for your `run_review`. Follow it with `run_status`. `dry_run: true` only \
+checks the ticket and plan (or shows the architect's plan) and starts nothing."
+    )]
+    async fn run_start(
+        &self,
+        Parameters(params): Parameters<RunStartParams>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(into_result(runs::run_start(&self.project, params).await))
+    }
+
+    #[tool(
+        description = "A run at a glance: its status and why, the phase it is in, each planned \
+subtask with its status, dispatches and commits, the commits, the last review verdict, tokens \
+spent locally and in the cloud, the reports written, whether its process is alive, and `next`: \
+what to do now. Poll it after `run_start`, `run_review` or `run_resume` (every 10 to 30 \
+seconds) until the status is `awaiting_review` (then `run_review`) or final (`approved`, \
+`rejected`, `verify_failed`, `budget_exhausted`, `failed`, `interrupted`). `events: true` adds \
+the run's full trail of events."
+    )]
+    async fn run_status(
+        &self,
+        Parameters(params): Parameters<RunStatusParams>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(into_result(runs::run_status(&self.project, params).await))
+    }
+
+    #[tool(
+        description = "Give your verdict on a run waiting in `awaiting_review` (one started \
+with `review: \"external\"`). Read the change first: `run_status` names its branch and \
+worktree. `approve: true` signs the run off (its branch is then ready, and merged if the run \
+was started with `merge`); `approve: false` with `notes` saying what must change sends them to \
+the coder, runs the build and tests again, and the run waits for your next review. The run \
+carries on in a process of its own: this returns once the verdict is recorded; follow it with \
+`run_status`."
+    )]
+    async fn run_review(
+        &self,
+        Parameters(params): Parameters<RunReviewParams>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(into_result(runs::run_review(&self.project, params).await))
+    }
+
+    #[tool(
+        description = "The project's runs, newest first (default 20): id, status and why, \
+ticket, title, branch and worktree. Use to find a run's id or to see what ran and how it \
+ended."
+    )]
+    async fn run_list(
+        &self,
+        Parameters(params): Parameters<RunListParams>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(into_result(runs::run_list(&self.project, params).await))
+    }
+
+    #[tool(
+        description = "Continue a run that stopped where it stopped: one `interrupted`, one \
+`failed` on an error of its own (a model server down), or one still `running` whose process \
+is gone (`run_status` says so). Committed subtasks are not redone. Give `review: \
+\"external\"` for a run started with an external review. It goes on in a process of its \
+own: this returns at once; follow it with `run_status`."
+    )]
+    async fn run_resume(
+        &self,
+        Parameters(params): Parameters<RunResumeParams>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(into_result(runs::run_resume(&self.project, params).await))
+    }
+
+    #[tool(
         description = "Send one self-contained coding subtask to a model profile (local by \
 default, cloud with `route: \"api\"`), with files as context, and get the reply with backend, \
 model, route, token usage and latency. Use for implementation work that a cheaper model can do \
@@ -233,8 +316,9 @@ impl ServerHandler for BatonMcp {
                 Implementation::new("baton", env!("CARGO_PKG_VERSION"))
                     .with_title("Baton")
                     .with_description(
-                        "Local-first orchestrator for AI coding work: shared memory, \
-                         model dispatch and supervised workers",
+                        "Local-first orchestrator for AI coding work: runs of tickets \
+                         on local models, shared memory, model dispatch and supervised \
+                         workers",
                     ),
             )
             .with_instructions(INSTRUCTIONS)

@@ -29,7 +29,7 @@ const DEFAULT_TAIL_LINES: u32 = 50;
 const MAX_TAIL_LINES: u32 = 2000;
 
 /// Rejects an empty or blank string argument, naming it.
-fn non_empty<'a>(name: &str, value: &'a str) -> Result<&'a str, ToolFailure> {
+pub(crate) fn non_empty<'a>(name: &str, value: &'a str) -> Result<&'a str, ToolFailure> {
     if value.trim().is_empty() {
         return Err(ToolFailure::invalid(format!("`{name}` must not be empty")));
     }
@@ -37,7 +37,12 @@ fn non_empty<'a>(name: &str, value: &'a str) -> Result<&'a str, ToolFailure> {
 }
 
 /// Checks a `limit`-like argument: 1..=`max`, `default` when absent.
-fn bounded(name: &str, value: Option<u32>, default: u32, max: u32) -> Result<usize, ToolFailure> {
+pub(crate) fn bounded(
+    name: &str,
+    value: Option<u32>,
+    default: u32,
+    max: u32,
+) -> Result<usize, ToolFailure> {
     let value = value.unwrap_or(default);
     if value == 0 || value > max {
         return Err(ToolFailure::invalid(format!(
@@ -55,7 +60,10 @@ fn namespace_or_default(namespace: Option<&str>) -> Result<&str, ToolFailure> {
 }
 
 /// A duration argument such as `30m`.
-fn duration(name: &str, text: Option<&str>) -> Result<Option<std::time::Duration>, ToolFailure> {
+pub(crate) fn duration(
+    name: &str,
+    text: Option<&str>,
+) -> Result<Option<std::time::Duration>, ToolFailure> {
     text.map(|text| {
         baton_config::duration::parse_duration(text).map_err(|error| {
             ToolFailure::invalid(format!("argument `{name}`: {error}"))
@@ -180,6 +188,7 @@ pub(crate) async fn worker_spawn(
         expect_pass: params.expect_pass.unwrap_or(false),
         remediate: params.remediate,
         cwd: params.cwd.map(Into::into),
+        check: params.check,
         ..SpawnRequest::default()
     };
     Ok(baton_ops::workers::spawn(project, request).await?)

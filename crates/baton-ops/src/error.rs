@@ -73,6 +73,13 @@ pub enum OpsError {
     /// A bug in baton: a state that should not be reachable.
     #[error("internal error: {what}")]
     Internal { what: String },
+    #[error("cannot write {what} {}", path.display())]
+    Write {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot read {what} {}", path.display())]
     Read {
         what: &'static str,
@@ -234,6 +241,7 @@ impl OpsError {
             OpsError::Invalid { .. } => ErrorKind::Invalid,
             OpsError::Internal { .. } | OpsError::Supervisor { .. } => ErrorKind::Internal,
             OpsError::Read { .. }
+            | OpsError::Write { .. }
             | OpsError::NotADirectory { .. }
             | OpsError::UnknownWorker { .. }
             | OpsError::NoLog { .. }
@@ -280,6 +288,9 @@ impl OpsError {
                 "this is a bug in baton; please report it with what you ran".into()
             }
             OpsError::Read { .. } => "check that the file exists and is readable".into(),
+            OpsError::Write { .. } => {
+                "check that the directory is writable and the disk has room".into()
+            }
             OpsError::NotADirectory { .. } => "create it, or give an existing directory".into(),
             OpsError::Dispatch { source, route } => dispatch_hint(source, route),
             OpsError::DoesNotFit { .. } => "send less context, raise the server's context size \

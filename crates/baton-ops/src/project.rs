@@ -116,6 +116,12 @@ impl Project {
         &self.env
     }
 
+    /// The raw `dotted.key=value` overrides (`-c`), for a process started on this project's
+    /// behalf (a detached run) to see the configuration this one does.
+    pub fn overrides(&self) -> &[String] {
+        &self.overrides
+    }
+
     /// Where the store lives: `BATON_HOME`, else the nearest `.baton/`, else next to `.git`.
     pub fn store_path(&self) -> &Path {
         &self.store_path

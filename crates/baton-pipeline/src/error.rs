@@ -67,6 +67,29 @@ pub enum PipelineError {
         range: String,
         message: String,
     },
+    #[error("run id `{id}` cannot be used: {why}")]
+    BadRunId { id: String, why: &'static str },
+    #[error("run id `{id}` is taken by another run")]
+    RunIdTaken { id: String },
+    /// A detached coordinator ended before it recorded what it was started for.
+    #[error("run `{run}` {what}: its process (worker `{worker}`) ended {ended}")]
+    DetachedEnded {
+        run: String,
+        /// What did not happen: `did not start`, `was not resumed`, `was not reviewed`.
+        what: &'static str,
+        worker: String,
+        /// Its status and why, then what the end of its log says (its own error, else its
+        /// last lines): `failed (exited with code 4); its log ends: cannot connect to …`.
+        ended: String,
+        /// The hint its error came with.
+        cause_hint: Option<String>,
+    },
+    #[error(
+        "run `{id}` is not recorded yet: its process (worker `{worker}`) is still preparing it"
+    )]
+    RunPending { id: String, worker: String },
+    #[error("run `{id}` is still driven by its process (worker `{worker}`)")]
+    StillDriven { id: String, worker: String },
     #[error(transparent)]
     Ops(#[from] OpsError),
 }
@@ -135,6 +158,26 @@ impl PipelineError {
             PipelineError::RevertFailed { range, .. } => Some(format!(
                 "later commits change the same lines; revert it by hand on the branch it went into: `git revert {range}`"
             )),
+            PipelineError::BadRunId { .. } => Some(
+                "leave the id out (Baton makes one), or give one such as 20261203-101500-abcd".into(),
+            ),
+            PipelineError::RunIdTaken { .. } => {
+                Some("leave the id out (Baton makes one), or give an id not used yet".into())
+            }
+            PipelineError::DetachedEnded {
+                worker, cause_hint, ..
+            } => Some(match cause_hint {
+                Some(hint) => format!("{hint}; the whole log is in `baton logs {worker}`"),
+                None => format!(
+                    "fix what the log says and try again; the whole log is in `baton logs {worker}`"
+                ),
+            }),
+            PipelineError::RunPending { .. } => Some(
+                "ask again in a moment: the run is recorded once its spec is drawn up".into(),
+            ),
+            PipelineError::StillDriven { worker, .. } => Some(format!(
+                "wait for it to end, or stop it first (`baton kill {worker}`)"
+            )),
             PipelineError::Ops(error) => Some(error.hint()),
         }
     }
@@ -152,7 +195,12 @@ impl PipelineError {
             | PipelineError::NotResumable { .. }
             | PipelineError::NotAwaitingReview { .. }
             | PipelineError::EmptyRejection
-            | PipelineError::RevertFailed { .. } => ErrorKind::Input,
+            | PipelineError::RevertFailed { .. }
+            | PipelineError::BadRunId { .. }
+            | PipelineError::RunIdTaken { .. }
+            | PipelineError::DetachedEnded { .. }
+            | PipelineError::RunPending { .. }
+            | PipelineError::StillDriven { .. } => ErrorKind::Input,
             PipelineError::UnknownRoleProfile { .. } => ErrorKind::Config,
             PipelineError::Ops(error) => error.kind(),
             PipelineError::Git { .. }

@@ -22,7 +22,7 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
 use crate::ctx::Ctx;
-use crate::{PipelineError, git, prompt};
+use crate::{PipelineError, agent, git, prompt};
 
 /// Memory hits at or above this score are handed to a coder as patterns (the workflow's
 /// "use patterns with score > 0.7").
@@ -197,40 +197,11 @@ pub(crate) async fn run_edit_job(
                 applied: written,
                 feedback: said.clone(),
                 files: files.clone(),
+                worker: None,
             }))?;
         if written {
-            let message = format!(
-                "{}: {} ({}, dispatch {number})",
-                ctx.ticket.id, ctx.ticket.title, job.label
-            );
-            let trailers = vec![
-                ("Baton-Run".to_string(), ctx.run.id.clone()),
-                ("Baton-Subtask".to_string(), job.subtask.clone()),
-                ("Baton-Dispatch".to_string(), number.to_string()),
-            ];
-            let commit = {
-                let _git = ctx.git_lock.lock().await;
-                git::commit_files(
-                    &ctx.worktree,
-                    ctx.identity().await,
-                    &files,
-                    &message,
-                    &trailers,
-                )
-                .await?
-            };
-            let mut commits = Vec::new();
-            if let Some(sha) = commit {
-                ctx.recorder
-                    .record(Event::SubtaskCommitted(SubtaskCommitted {
-                        subtask: job.subtask.clone(),
-                        dispatch: number,
-                        commit: sha.clone(),
-                        message,
-                        files,
-                    }))?;
-                commits.push(sha);
-            }
+            let commits =
+                commit_dispatch(ctx, &job.subtask, &job.label, number, files, &[]).await?;
             return Ok(EditResult {
                 commits,
                 feedback: None,
@@ -242,6 +213,52 @@ pub(crate) async fn run_edit_job(
         commits: Vec::new(),
         feedback,
     })
+}
+
+/// Commits exactly `files` as dispatch `number` of `subtask` (trailers naming run, subtask
+/// and dispatch, then `extra`) and records it; the commit, or none when nothing changed.
+pub(crate) async fn commit_dispatch(
+    ctx: &Ctx<'_>,
+    subtask: &str,
+    label: &str,
+    number: u32,
+    files: Vec<String>,
+    extra: &[(String, String)],
+) -> Result<Vec<String>, PipelineError> {
+    let message = format!(
+        "{}: {} ({label}, dispatch {number})",
+        ctx.ticket.id, ctx.ticket.title
+    );
+    let mut trailers = vec![
+        ("Baton-Run".to_string(), ctx.run.id.clone()),
+        ("Baton-Subtask".to_string(), subtask.to_string()),
+        ("Baton-Dispatch".to_string(), number.to_string()),
+    ];
+    trailers.extend(extra.iter().cloned());
+    let commit = {
+        let _git = ctx.git_lock.lock().await;
+        git::commit_files(
+            &ctx.worktree,
+            ctx.identity().await,
+            &files,
+            &message,
+            &trailers,
+        )
+        .await?
+    };
+    let mut commits = Vec::new();
+    if let Some(sha) = commit {
+        ctx.recorder
+            .record(Event::SubtaskCommitted(SubtaskCommitted {
+                subtask: subtask.to_string(),
+                dispatch: number,
+                commit: sha.clone(),
+                message,
+                files,
+            }))?;
+        commits.push(sha);
+    }
+    Ok(commits)
 }
 
 /// Patterns from memory worth following for `subtask`.
@@ -269,16 +286,43 @@ async fn patterns(ctx: &Ctx<'_>, subtask: &Subtask) -> Vec<String> {
     }
 }
 
-/// Runs one subtask: patterns, prompt, edit job.
+/// Runs one subtask: patterns, prompt, then an edit job to the coder (or to the profile
+/// the plan's `worker` names), or an agent job (a `[workers.KIND]` or a command).
 async fn run_subtask(ctx: &Ctx<'_>, subtask: &Subtask) -> Result<EditResult, PipelineError> {
     let patterns = patterns(ctx, subtask).await;
+    let doer = match subtask.worker.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(profile) if ctx.settings.profiles.contains_key(profile) => None,
+        Some(kind) if ctx.settings.workers.contains_key(kind) => {
+            Some(agent::Doer::Kind(kind.to_string()))
+        }
+        Some(command) => Some(agent::Doer::Command(command.to_string())),
+    };
+    if let Some(doer) = doer {
+        let job = agent::AgentJob {
+            subtask: subtask.id.clone(),
+            phase: Phase::Implementation,
+            label: "implementation".into(),
+            doer,
+            task: prompt::agent_subtask(&ctx.spec, &ctx.plan, subtask, &patterns),
+            allow: subtask.files.clone(),
+            read: subtask.context.clone(),
+        };
+        return agent::run_agent_job(ctx, &job).await;
+    }
     let mut context: Vec<String> = subtask.files.clone();
     context.extend(subtask.context.iter().cloned());
+    let profile = subtask
+        .worker
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| ctx.settings.profiles.contains_key(*p))
+        .map_or_else(|| ctx.roles.coder.clone(), str::to_string);
     let job = EditJob {
         subtask: subtask.id.clone(),
         phase: Phase::Implementation,
         label: "implementation".into(),
-        profile: ctx.roles.coder.clone(),
+        profile,
         task: prompt::subtask(&ctx.spec, &ctx.plan, subtask, &patterns),
         context,
         allow: subtask.files.clone(),

@@ -1,9 +1,9 @@
 //! A run's intake: the ticket and a given plan read and checked (the plan also against the
-//! files of the base commit), the spec (from the ticket, or the orchestrator role), and the
-//! architect's plan asked for against its schema.
+//! files of the base commit: [`intake`]), the spec (from the ticket, or the orchestrator
+//! role), and the architect's plan asked for against its schema.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use baton_core::event::Source;
 use baton_core::plan::{Plan, Spec};
@@ -12,7 +12,51 @@ use baton_ops::Project;
 use baton_store::RunRole;
 
 use crate::answer::{Question, Tag, ask};
-use crate::{PipelineError, prompt, roles};
+use crate::{PipelineError, git, prompt, roles};
+
+/// What a run starts from, read and checked before anything is created: the ticket, the
+/// given plan (also against the files of the base commit), the repository and its HEAD.
+pub(crate) struct Intake {
+    pub ticket_path: PathBuf,
+    pub ticket: Ticket,
+    pub given_plan: Option<Plan>,
+    pub repo: PathBuf,
+    pub base: String,
+    pub tracked: Vec<String>,
+}
+
+/// Reads and checks what a run of `ticket` (with `plan`) starts from; see [`Intake`].
+pub(crate) async fn intake(
+    project: &Project,
+    ticket: &Path,
+    plan: Option<&Path>,
+) -> Result<Intake, PipelineError> {
+    let ticket_path = project.resolve(ticket);
+    let ticket = read_ticket(&ticket_path)?;
+    let given_plan = plan
+        .map(|path| read_plan(&project.resolve(path)))
+        .transpose()?;
+    let repo = git::top_level(project.cwd()).await?;
+    let base = git::head(&repo).await?;
+    let tracked = git::tracked_files(&repo, &base).await?;
+    if let (Some(given), Some(path)) = (&given_plan, plan) {
+        let problems = repo_problems(given, &tracked);
+        if !problems.is_empty() {
+            return Err(PipelineError::BadPlan {
+                path: project.resolve(path),
+                message: join(&problems),
+            });
+        }
+    }
+    Ok(Intake {
+        ticket_path,
+        ticket,
+        given_plan,
+        repo,
+        base,
+        tracked,
+    })
+}
 
 /// Reads and parses the ticket.
 pub(crate) fn read_ticket(path: &Path) -> Result<Ticket, PipelineError> {

@@ -7,6 +7,8 @@
 //! - `intake.rs`: ticket, given plan and their checks, the spec, the architect's plan;
 //! - `fix.rs`: verification with its fix loop and escalation;
 //! - `signoff.rs`: sign-off, `--merge`, the final status, the failure path;
+//! - `agent.rs`: a subtask done by an agent CLI under a supervisor, in a worktree of its
+//!   own, its owned changes committed as one dispatch, the rest refused;
 //! - `implement.rs`: the scheduler (dependencies, parallelism, file ownership) and the edit
 //!   job (dispatch, apply within the owned files, feedback, one commit per dispatch);
 //! - `answer.rs`: structured answers (plan, verdict) asked against a schema, checked, asked
@@ -20,15 +22,20 @@
 //! - `record.rs`: events to the store, `events.jsonl` and the caller's [`Progress`];
 //! - `report.rs`: phase comments, `PR.md`, `report.md`;
 //! - `query.rs`: runs read back ([`runs`], [`show`]);
+//! - `status.rs`: one run at a glance for whoever drives it from outside ([`state`]);
+//! - `detach.rs`: runs whose coordinator is a supervised process of its own
+//!   ([`start_detached`], [`resume_detached`], [`review_detached`]);
 //! - `resume.rs`: a stopped run continued where it stopped ([`resume`]);
 //! - `review.rs`: an external reviewer's verdict ([`review`]);
 //! - `rollback.rs`: a run's worktree and branch removed ([`rollback`]);
 //! - `ctx.rs`: what the phases of one run share;
 //! - `error.rs`: [`PipelineError`].
 
+mod agent;
 mod answer;
 mod budget;
 mod ctx;
+mod detach;
 mod error;
 mod fix;
 pub mod git;
@@ -44,15 +51,23 @@ pub mod roles;
 mod rollback;
 mod run;
 mod signoff;
+mod status;
 pub mod verify;
 
+pub use detach::{
+    DetachedRun, ReviewSent, RunStarted, Supplied, coordinator_name, dry_run, resume_detached,
+    review_detached, start_detached,
+};
 pub use error::PipelineError;
 pub use query::{RunView, runs, show};
 pub use record::{Progress, Quiet, mark_interrupted};
 pub use resume::resume;
 pub use review::{Decision, review};
 pub use rollback::{RollbackResponse, rollback};
-pub use run::{ReviewMode, RunRequest, RunSummary, start};
+pub use run::{ReviewMode, RunRequest, RunSummary, check_run_id, start};
+pub use status::{
+    Coordinator, RunDigest, RunState, SubtaskState, SubtaskStatus, TokenSplit, state,
+};
 
 /// `1 subtask`, `3 subtasks`.
 pub(crate) fn plural(count: usize, one: &str, many: &str) -> String {

@@ -65,6 +65,32 @@ pub(crate) fn subtask(spec: &Spec, plan: &Plan, subtask: &Subtask, patterns: &[S
     out
 }
 
+/// An agent CLI's subtask: as a coder's, but it edits the files itself (the instructions
+/// on where and how follow in `agent.rs`).
+pub(crate) fn agent_subtask(
+    spec: &Spec,
+    plan: &Plan,
+    subtask: &Subtask,
+    patterns: &[String],
+) -> String {
+    let mut out = format!(
+        "Subtask {}: {}\n\n{}\n\n",
+        subtask.id, subtask.title, subtask.what
+    );
+    list("Files to change or create", &subtask.files, &mut out);
+    list("Files to read", &subtask.context, &mut out);
+    list(
+        "Interfaces (keep these names and signatures)",
+        &plan.interfaces,
+        &mut out,
+    );
+    list("Constraints", &subtask.constraints, &mut out);
+    list("Done when", &subtask.acceptance, &mut out);
+    list("Patterns that worked before", patterns, &mut out);
+    out.push_str(&format!("The whole change is for: {}\n", spec.goal));
+    out
+}
+
 /// A fix dispatch: what failed (or what the reviewer asked for) and where.
 pub(crate) fn fix(spec: &Spec, plan: &Plan, what_failed: &str, files: &[String]) -> String {
     let mut out = String::from(

@@ -98,6 +98,10 @@ pub(crate) async fn reopen<'a>(
     if !stopped.is_empty() {
         tracing::info!(run = %run.id, groups = ?stopped, "stopped the gates a killed run left running");
     }
+    let agents = crate::agent::stop_leftovers(project, &repo, &run).await?;
+    if !agents.is_empty() {
+        tracing::info!(run = %run.id, workers = ?agents, "stopped the agent workers a killed run left running");
+    }
     let discarded = discard_uncommitted(&worktree).await?;
     // Commits the stopped run made: their trailers name subtask and dispatch.
     let range = format!("{}..HEAD", run.base_commit);

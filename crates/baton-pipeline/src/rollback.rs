@@ -68,6 +68,7 @@ pub async fn rollback(
     }
     // Nothing of the run may keep running in a worktree about to go.
     baton_exec::proc::kill_groups_with_env(crate::verify::GATE_ENV, &run.id);
+    crate::agent::stop_leftovers(project, repo, &run).await?;
     let worktree = Path::new(&run.worktree);
     let worktree_removed = if worktree.exists() {
         let path = worktree.to_string_lossy();

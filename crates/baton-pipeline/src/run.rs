@@ -21,9 +21,7 @@ use crate::answer::{Question, Tag, ask};
 use crate::ctx::Ctx;
 use crate::fix::{review_fix, verify_and_fix};
 use crate::implement::implement;
-use crate::intake::{
-    architect, join, plan_from_scope, read_plan, read_ticket, repo_problems, requirements,
-};
+use crate::intake::{Intake, architect, intake, join, plan_from_scope, requirements};
 use crate::record::{Progress, Recorder};
 pub(crate) use crate::signoff::{finish, record_failure};
 use crate::{PipelineError, git, prompt, report, roles};
@@ -43,9 +41,22 @@ pub enum ReviewMode {
     External,
 }
 
+impl ReviewMode {
+    /// As the command line and the MCP tools spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewMode::Model => "model",
+            ReviewMode::External => "external",
+        }
+    }
+}
+
 /// A run to start.
 #[derive(Debug, Clone, Default)]
 pub struct RunRequest {
+    /// The run's id, chosen by the caller (a detached start names the run before its
+    /// coordinator records it); `None`: a fresh one. Checked by [`check_run_id`].
+    pub id: Option<String>,
     pub ticket: PathBuf,
     /// A plan in JSON or TOML that replaces the architecture phase.
     pub plan: Option<PathBuf>,
@@ -74,7 +85,7 @@ pub struct RunSummary {
 }
 
 /// A sortable, short run id: `YYYYMMDD-HHMMSS-xxxx`.
-fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     let now = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::UTC);
     let suffix = uuid::Uuid::now_v7().simple().to_string();
     format!(
@@ -84,9 +95,36 @@ fn new_run_id() -> String {
     )
 }
 
+/// Most characters a run id given by the caller may have.
+const MAX_RUN_ID_LEN: usize = 64;
+
+/// Checks a run id given by the caller: it names a branch (`baton/ID`), a worktree and a run
+/// folder, so it is ASCII letters, digits and `-` (as the `YYYYMMDD-HHMMSS-xxxx` ids Baton
+/// makes), starting with a letter or digit, at most 64 characters.
+pub fn check_run_id(id: &str) -> Result<(), PipelineError> {
+    let why = if id.is_empty() {
+        Some("it is empty")
+    } else if id.len() > MAX_RUN_ID_LEN {
+        Some("it is longer than 64 characters")
+    } else if !id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        Some("it must start with a letter or a digit")
+    } else if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        Some("it may hold only ASCII letters, digits and `-`")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(PipelineError::BadRunId {
+            id: id.to_string(),
+            why,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The repository's `.baton/`, with an ignore file of its own, so that the user's
 /// `git status` never lists Baton's files (store, worktrees, run folders).
-fn baton_dir(repo: &Path) -> Result<PathBuf, PipelineError> {
+pub(crate) fn baton_dir(repo: &Path) -> Result<PathBuf, PipelineError> {
     let dir = repo.join(".baton");
     std::fs::create_dir_all(&dir).map_err(|source| PipelineError::Write {
         path: dir.clone(),
@@ -108,25 +146,20 @@ pub async fn start(
     request: &RunRequest,
     progress: &dyn Progress,
 ) -> Result<RunSummary, PipelineError> {
-    let ticket_path = project.resolve(&request.ticket);
-    let ticket = read_ticket(&ticket_path)?;
-    let given_plan = request
-        .plan
-        .as_ref()
-        .map(|path| read_plan(&project.resolve(path)))
-        .transpose()?;
-    let repo = git::top_level(project.cwd()).await?;
-    let base = git::head(&repo).await?;
-    let tracked = git::tracked_files(&repo, &base).await?;
-    if let (Some(plan), Some(path)) = (&given_plan, &request.plan) {
-        let problems = repo_problems(plan, &tracked);
-        if !problems.is_empty() {
-            return Err(PipelineError::BadPlan {
-                path: project.resolve(path),
-                message: join(&problems),
-            });
+    if let Some(id) = &request.id {
+        check_run_id(id)?;
+        if project.store()?.run(id)?.is_some_and(|run| run.id == *id) {
+            return Err(PipelineError::RunIdTaken { id: id.clone() });
         }
     }
+    let Intake {
+        ticket_path,
+        ticket,
+        given_plan,
+        repo,
+        base,
+        tracked,
+    } = intake(project, &request.ticket, request.plan.as_deref()).await?;
     let settings = project.settings()?;
     let roles = roles::resolve(&settings, project.env())?;
     let (spec, spec_source, spec_requests) =
@@ -169,7 +202,7 @@ pub async fn start(
     }
 
     // The run's row, branch and worktree.
-    let id = new_run_id();
+    let id = request.id.clone().unwrap_or_else(new_run_id);
     let worktree = baton_dir.join("worktrees").join(&id);
     let base_branch = git::git(&repo, &["symbolic-ref", "--quiet", "--short", "HEAD"])
         .await

@@ -51,6 +51,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0006_runs",
         sql: include_str!("../migrations/0006_runs.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_worker_roles",
+        sql: include_str!("../migrations/0007_worker_roles.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.

@@ -38,14 +38,15 @@ const COLUMNS: &str = "id, status, why, spec, pid, pgid, process_start, supervis
 
 /// The oldest queued worker that may start now, with the number of agent slots taken.
 /// Agents take a slot while `starting` or `running`; a worker may start while fewer slots
-/// than its own `max_parallel` are taken. Servers take no slot, so they wait for none.
+/// than its own `max_parallel` are taken. Servers and run coordinators take no slot, so they
+/// wait for none (a coordinator waiting behind the agents it starts would never start).
 const PICK_QUEUED: &str = "WITH busy AS (
         SELECT count(*) AS n FROM workers
         WHERE status IN ('starting', 'running') AND json_extract(spec, '$.role') = 'agent'
     )
     SELECT w.id, busy.n FROM workers AS w, busy
     WHERE w.status = 'queued'
-      AND (json_extract(w.spec, '$.role') = 'server'
+      AND (json_extract(w.spec, '$.role') != 'agent'
            OR busy.n < json_extract(w.spec, '$.max_parallel'))
     ORDER BY w.created_at_ms, w.id
     LIMIT 1";
@@ -556,12 +557,17 @@ mod tests {
         match role {
             WorkerRole::Agent => "agent",
             WorkerRole::Server => "server",
+            WorkerRole::Coordinator => "coordinator",
         }
     }
 
     #[test]
     fn role_names_are_the_ones_serde_writes() {
-        for role in [WorkerRole::Agent, WorkerRole::Server] {
+        for role in [
+            WorkerRole::Agent,
+            WorkerRole::Server,
+            WorkerRole::Coordinator,
+        ] {
             assert_eq!(
                 serde_json::to_value(role).unwrap(),
                 serde_json::json!(role_name(role))

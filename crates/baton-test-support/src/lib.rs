@@ -7,7 +7,9 @@
 //!   The `scripted-server` binary runs the same server as a process, for benchmarks.
 //! - [`script`]: what that server answers ([`Script`], [`Reply`]).
 //! - [`rig`]: starts the real llama-server of the LLM rig for tests.
+//! - [`agent`]: a fake agent CLI ([`fake_agent`]) for tests of agent CLIs as workers.
 
+pub mod agent;
 pub mod rig;
 pub mod script;
 pub mod scripted;
@@ -16,5 +18,6 @@ mod respond;
 mod routes;
 mod wire;
 
+pub use agent::{FakeAgent, FakeAgentRecord, fake_agent};
 pub use script::{LOOP_MAX_TOKENS, Reply, SCRIPTED_PROMPT_TOKENS, Script, UsageSpec};
 pub use scripted::{BlockingScriptedServer, LoopEnd, LoopReport, RecordedRequest, ScriptedServer};

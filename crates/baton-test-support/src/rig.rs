@@ -35,6 +35,9 @@ use nix::unistd::Pid;
 
 /// The model used when `BATON_TEST_LLAMA_MODEL` is not set.
 const DEFAULT_MODEL: &str = "qwen2.5-coder-0.5b";
+/// The model of [`LlamaServer::start_agent_model`] when `BATON_TEST_LLAMA_AGENT_MODEL` is
+/// not set.
+const AGENT_MODEL: &str = "qwen2.5-coder-1.5b";
 /// Server slots (`-np`): concurrent requests.
 const SLOTS: u64 = 2;
 /// Total context (`-c`); llama-server splits it evenly over the slots.
@@ -75,7 +78,23 @@ impl LlamaServer {
 
     /// [`LlamaServer::start`] with extra command-line arguments (e.g. `--embeddings`).
     pub fn start_with(extra_args: &[&str]) -> anyhow::Result<LlamaServer> {
-        let (server, model) = locate()?;
+        let (server, model) = locate("BATON_TEST_LLAMA_MODEL", DEFAULT_MODEL)?;
+        Self::start_located(server, model, extra_args)
+    }
+
+    /// The server with the rig's larger model, for agent CLIs whose prompts need more of a
+    /// model than the default one gives: `$BATON_TEST_LLAMA_AGENT_MODEL`, else
+    /// `$BATON_LLM_HOME/models/qwen2.5-coder-1.5b.gguf` (`scripts/test.sh` installs it).
+    pub fn start_agent_model(extra_args: &[&str]) -> anyhow::Result<LlamaServer> {
+        let (server, model) = locate("BATON_TEST_LLAMA_AGENT_MODEL", AGENT_MODEL)?;
+        Self::start_located(server, model, extra_args)
+    }
+
+    fn start_located(
+        server: PathBuf,
+        model: PathBuf,
+        extra_args: &[&str],
+    ) -> anyhow::Result<LlamaServer> {
         let alias = model
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -262,7 +281,7 @@ impl From<anyhow::Error> for StartError {
 }
 
 /// The llama-server binary and the model file, or an error with the install hint.
-fn locate() -> anyhow::Result<(PathBuf, PathBuf)> {
+fn locate(model_var: &str, default_model: &str) -> anyhow::Result<(PathBuf, PathBuf)> {
     let llm_home = || -> anyhow::Result<PathBuf> {
         if let Some(home) = std::env::var_os("BATON_LLM_HOME").filter(|v| !v.is_empty()) {
             return Ok(PathBuf::from(home));
@@ -276,9 +295,9 @@ fn locate() -> anyhow::Result<(PathBuf, PathBuf)> {
         Some(path) => PathBuf::from(path),
         None => llm_home()?.join("bin/llama-server"),
     };
-    let model = match std::env::var_os("BATON_TEST_LLAMA_MODEL").filter(|v| !v.is_empty()) {
+    let model = match std::env::var_os(model_var).filter(|v| !v.is_empty()) {
         Some(path) => PathBuf::from(path),
-        None => llm_home()?.join(format!("models/{DEFAULT_MODEL}.gguf")),
+        None => llm_home()?.join(format!("models/{default_model}.gguf")),
     };
     if !server.is_file() {
         bail!(

@@ -47,6 +47,8 @@ pub enum Command {
     Server(ServerCommand),
     /// Serve Baton's tools over MCP (stdio; `--http ADDR` for streamable HTTP).
     Mcp(McpArgs),
+    /// Connect Claude Code, Codex or goose to Baton: MCP config and instructions in the project.
+    Init(InitArgs),
     /// The shared memory workers search for patterns and store results in.
     #[command(subcommand)]
     Memory(MemoryCommand),
@@ -89,6 +91,7 @@ impl Command {
             Command::Rollback(args) => args.json,
             Command::Resume(args) => args.json,
             Command::Review(args) => args.json,
+            Command::Init(args) => args.json,
             Command::Server(
                 ServerCommand::Up { json, .. }
                 | ServerCommand::Down { json, .. }
@@ -157,6 +160,10 @@ pub struct SpawnArgs {
     /// Log size cap in bytes (head and tail kept).
     #[arg(long, value_name = "BYTES")]
     pub log_cap: Option<u64>,
+    /// After the worker exits 0, run this shell command in its directory: the worker
+    /// succeeds only if it passes too (an agent CLI's exit code proves nothing)
+    #[arg(long, value_name = "CMD")]
+    pub check: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -432,6 +439,13 @@ pub struct RunArgs {
     /// Wall time the run may take over all its sessions (`30m`, `2h`).
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub timeout: Option<std::time::Duration>,
+    /// Start the run under a supervisor and return at once, printing its id and its
+    /// worker's (`baton show RUN` and `baton logs WORKER` follow it).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub detach: bool,
+    /// The run's id, chosen beforehand (what a detached start passes its coordinator).
+    #[arg(long, value_name = "ID", hide = true, conflicts_with = "detach")]
+    pub run_id: Option<String>,
     /// Stream the run's events as NDJSON on stdout, then its summary.
     #[arg(long)]
     pub json: bool,
@@ -626,4 +640,43 @@ pub struct McpArgs {
     /// is printed on stdout. Loopback unless an address says otherwise.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8765")]
     pub http: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The agent to set up (repeatable, or comma-separated: `--agent claude,codex`).
+    #[arg(
+        long = "agent",
+        short = 'a',
+        value_name = "AGENT",
+        value_enum,
+        value_delimiter = ','
+    )]
+    pub agents: Vec<InitAgent>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// An agent `baton init` knows how to connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitAgent {
+    /// Claude Code: `.mcp.json` and the skill `.claude/skills/baton/SKILL.md`.
+    Claude,
+    /// Codex: `.codex/config.toml` and a section of `AGENTS.md`.
+    Codex,
+    /// goose: `.goosehints` (its extension entry is printed: goose reads it from $HOME).
+    Goose,
+}
+
+impl InitAgent {
+    /// The name `--agent` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            InitAgent::Claude => "claude",
+            InitAgent::Codex => "codex",
+            InitAgent::Goose => "goose",
+        }
+    }
 }

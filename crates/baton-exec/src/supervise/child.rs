@@ -192,12 +192,21 @@ pub(super) fn start(spec: &WorkerSpec, log: &SharedLog) -> Result<Running, Start
 }
 
 /// The child's environment: the allow-list and `env_pass` from ours (see [`crate::env`]),
-/// then `env_set`, then Baton's own variables. Later entries win.
+/// then `env_set`, then `env_from` (values of ours under another name), then Baton's own
+/// variables. Later entries win.
 pub(super) fn child_env(
     spec: &WorkerSpec,
     ours: impl Iterator<Item = (OsString, OsString)>,
 ) -> Vec<(OsString, OsString)> {
-    let mut env = crate::env::build(ours, &spec.env_pass, &spec.env_set);
+    let ours: Vec<(OsString, OsString)> = ours.collect();
+    let mut env = crate::env::build(ours.iter().cloned(), &spec.env_pass, &spec.env_set);
+    for (name, from) in &spec.env_from {
+        // A variable the supervisor does not have is left unset, not set empty: the CLI's
+        // own "missing key" message is clearer than a rejected empty key.
+        if let Some(value) = crate::env::value_of(&ours, from) {
+            env.push((name.into(), value.to_os_string()));
+        }
+    }
     if let Some(prompt) = &spec.prompt {
         env.push(("BATON_PROMPT".into(), prompt.into()));
     }
@@ -250,7 +259,8 @@ mod tests {
     use pretty_assertions::assert_eq;
 
     #[test]
-    fn the_child_environment_is_the_allow_list_plus_what_the_spec_asks_for() {
+    fn the_child_environment_is_the_allow_list_plus_what_the_spec_asks_for_under_the_names_it_asks()
+    {
         let spec = WorkerSpec {
             name: "w1".into(),
             kind: None,
@@ -260,11 +270,16 @@ mod tests {
             prompt: Some("fix it".into()),
             env_set: vec![("MODE".into(), "fast".into()), ("LANG".into(), "C".into())],
             env_pass: vec!["OPENAI_API_KEY".into()],
+            env_from: vec![
+                ("AIDER_KEY".into(), "ANTHROPIC_API_KEY".into()),
+                ("NOT_SET".into(), "NOWHERE".into()),
+            ],
             timeout_ms: None,
             idle_timeout_ms: None,
             grace_ms: 0,
             expect: Vec::new(),
             expect_pass: false,
+            check: None,
             remediate: 0,
             remediation_of: None,
             max_parallel: 1,
@@ -299,6 +314,8 @@ mod tests {
                 ("MODE", "fast"),
                 // Set after the inherited one: `Command::envs` keeps the last.
                 ("LANG", "C"),
+                // Under the name the CLI reads; a missing source sets nothing.
+                ("AIDER_KEY", "secret"),
                 ("BATON_PROMPT", "fix it"),
                 ("BATON_WORKER_NAME", "w1"),
             ]

@@ -46,6 +46,7 @@ pub(super) fn cannot_start(spec: &WorkerSpec, program: &str, error: &io::Error) 
     let fix = match (spec.role, &spec.kind) {
         (WorkerRole::Agent, Some(kind)) => format!("fix [workers.{kind}] command"),
         (WorkerRole::Agent, None) => "fix the command given to `baton spawn`".into(),
+        (WorkerRole::Coordinator, _) => "check that the baton binary is where it was".into(),
         (WorkerRole::Server, kind) => {
             format!(
                 "fix [servers.{}] command",

@@ -8,13 +8,18 @@ use baton_ops::{Project, ProjectOptions, Supervisor};
 use baton_store::Store;
 
 /// Every tool the server lists, in name order.
-pub(crate) const TOOL_NAMES: [&str; 10] = [
+pub(crate) const TOOL_NAMES: [&str; 15] = [
     "dispatch",
     "memory_delete",
     "memory_get",
     "memory_list",
     "memory_search",
     "memory_store",
+    "run_list",
+    "run_resume",
+    "run_review",
+    "run_start",
+    "run_status",
     "swarm_status",
     "worker_logs",
     "worker_spawn",

@@ -89,7 +89,7 @@ fn text(result: &CallToolResult) -> String {
 }
 
 #[tokio::test]
-async fn lists_all_ten_tools_with_descriptions_and_object_schemas() {
+async fn lists_every_tool_with_descriptions_and_object_schemas() {
     let session = connect().await;
     let info = session.client.peer_info().unwrap();
     assert_eq!(info.server_info.as_ref().unwrap().name, "baton");

@@ -2,6 +2,8 @@
 //! - `inproc`: rmcp's client talks to [`baton_mcp::BatonMcp`] over `tokio::io::duplex`;
 //! - `python`: the official Python MCP SDK talks to the `mcp_fixture` example over stdio and
 //!   streamable HTTP;
+//! - `runs`: the official Python MCP SDK drives a run through the real `baton mcp`: started,
+//!   followed, reviewed, signed off;
 //! - `stdio`: stdout carries only JSON-RPC in stdio mode, logs go to stderr.
 
 // Test helpers outside `#[test]` functions panic on failure too (clippy.toml allows it only
@@ -15,4 +17,5 @@
 mod common;
 mod inproc;
 mod python;
+mod runs;
 mod stdio;

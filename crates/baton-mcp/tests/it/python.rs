@@ -19,10 +19,10 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How to get the SDK: `scripts/test.sh` installs it into a venv of its own and points
 /// `BATON_TEST_PYTHON` at it; by hand, pip does.
-const INSTALL: &str = "run `bash scripts/test.sh` (it installs the SDK), or install it with \
+pub(crate) const INSTALL: &str = "run `bash scripts/test.sh` (it installs the SDK), or install it with \
     `python3 -m pip install --user mcp`";
 
-fn python() -> String {
+pub(crate) fn python() -> String {
     std::env::var("BATON_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 

@@ -92,7 +92,10 @@ async fn stdio_mode_writes_only_json_rpc_to_stdout_and_logs_to_stderr() {
             .find(|reply| reply["id"] == json!(id))
             .unwrap_or_else(|| panic!("no reply {id} in {lines:?}"))
     };
-    assert_eq!(by_id(2)["result"]["tools"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        by_id(2)["result"]["tools"].as_array().unwrap().len(),
+        crate::common::TOOL_NAMES.len()
+    );
     assert_eq!(by_id(3)["result"]["isError"], json!(true));
     assert_eq!(by_id(4)["result"]["isError"], json!(false));
     assert!(stderr.contains("serving MCP over stdio"), "logs: {stderr}");

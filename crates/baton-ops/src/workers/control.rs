@@ -37,8 +37,9 @@ pub async fn spawn(project: &Project, request: SpawnRequest) -> Result<WorkerVie
         Some(dir) => project.resolve(dir),
         None => project.cwd().to_path_buf(),
     };
-    let spec = spec::build(&settings, &request, cwd)?;
     let store = project.store()?;
+    let env = agent_env(project, &settings, &store, &request);
+    let spec = spec::build(&settings, &request, cwd, &env)?;
     let record = queue::new_record(store.path(), spec);
     store.insert_worker(&record)?;
     // Slots held by workers whose supervisor died are freed first (reconcile promotes).
@@ -47,6 +48,44 @@ pub async fn spawn(project: &Project, request: SpawnRequest) -> Result<WorkerVie
     }
     let now = store.worker(&record.id)?.unwrap_or(record);
     Ok(WorkerView::of(&now, baton_core::now_ms()))
+}
+
+/// What an agent kind's derived settings need of the project: the store, the binary that
+/// serves MCP (the one the supervisor runs), and the context its backend was probed at.
+fn agent_env(
+    project: &Project,
+    settings: &baton_config::Settings,
+    store: &Store,
+    request: &SpawnRequest,
+) -> spec::AgentEnv {
+    let window = request
+        .kind
+        .as_deref()
+        .and_then(|name| Some((name, settings.workers.get(name)?)))
+        .and_then(|(name, kind)| super::agent::target(settings, name, kind).ok().flatten())
+        .and_then(|target| {
+            let url = target
+                .backend
+                .urls
+                .first()?
+                .trim_end_matches('/')
+                .to_string();
+            store.get_probe(&url).ok().flatten()?.n_ctx
+        });
+    let store_path = project.store_path().to_path_buf();
+    let state = store_path
+        .parent()
+        .map_or_else(
+            || project.cwd().join(".baton"),
+            std::path::Path::to_path_buf,
+        )
+        .join("agents");
+    spec::AgentEnv {
+        store: store_path,
+        baton: project.supervisor().ok().map(|s| s.program.clone()),
+        state,
+        window,
+    }
 }
 
 /// The workers, oldest first: those not ended, and (without `all`) those that ended in the

@@ -153,6 +153,18 @@ pub(crate) fn last_line(log_path: &str) -> Option<String> {
     own.or(lines.last()).map(|line| (*line).to_owned())
 }
 
+/// The worker's own lines of a log `text`: timestamps and the supervisor's notes removed.
+pub(crate) fn own_output(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines().map(strip_timestamp) {
+        if !line.starts_with(SUPERVISOR_NOTE) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// How the log writer marks the supervisor's own lines (`baton_exec::LogWriter::note`).
 const SUPERVISOR_NOTE: &str = "baton: ";
 

@@ -3,10 +3,14 @@
 //! PID plus start time, stopped with the kill ladder, remediated when they fail.
 //!
 //! Parts: this file ([`WorkerView`], the one shape every front end prints of a worker, and
-//! [`find`]); `spec.rs` (a spec from a request and the templates); `queue.rs` (records, slots,
+//! [`find`]); `spec.rs` (a spec from a request and the templates); `agent.rs` (an agent
+//! CLI's settings derived from its kind's backend, its MCP connection); `agent_output.rs`
+//! (its final message and usage read back); `queue.rs` (records, slots,
 //! lost supervisors, remediation); `control.rs` (spawn, ps, status, kill, wait); `logs.rs`;
 //! `supervise.rs` (the supervisor role itself).
 
+mod agent;
+mod agent_output;
 mod control;
 mod logs;
 mod queue;
@@ -17,6 +21,8 @@ use baton_core::{WorkerRecord, WorkerRole, WorkerStatus};
 use baton_store::Store;
 use serde::Serialize;
 
+pub use agent::{AgentScope, KindTarget, kind_target};
+pub use agent_output::{AgentReport, report};
 pub use control::{
     Cycle, KillOutcome, KillResponse, Killed, StatusResponse, SwarmStatus, WaitChain, WaitRequest,
     WaitResponse, kill, ps, spawn, status, stop, swarm, wait, wait_ended,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use baton_config::Settings;
 use baton_core::{RestartPolicy, WorkerRole, WorkerSpec};
 
+use super::agent::{self, AgentScope, McpServer};
 use crate::OpsError;
 
 /// Start a worker: a template (`kind`, with `prompt` for its `{prompt}`) or a `command`.
@@ -40,6 +41,29 @@ pub struct SpawnRequest {
     pub cwd: Option<PathBuf>,
     /// Log size cap in bytes (head and tail kept).
     pub log_cap: Option<u64>,
+    /// A shell command run in the worker's directory after it exits 0: it succeeds only if
+    /// the check passes too (an agent CLI's exit code proves nothing).
+    pub check: Option<String>,
+    /// An agent (the default) or a run's coordinator, which takes no agent slot.
+    pub role: WorkerRole,
+    /// What a run asks of an agent kind's worker (the files it owns, who commits).
+    pub scope: Option<AgentScope>,
+    /// Variables of the supervisor's environment passed on beyond the allow-list, by name
+    /// (API keys among them: only the name is stored).
+    pub env_pass: Vec<String>,
+    /// Variables set for the child (stored with the spec: no secrets), after the kind's.
+    pub env_set: Vec<(String, String)>,
+}
+
+/// Where an agent kind's derived settings point: the store (for `baton mcp`), the binary
+/// that serves MCP, where CLI state files go, and the context the backend serves.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AgentEnv {
+    pub store: PathBuf,
+    pub baton: Option<PathBuf>,
+    pub state: PathBuf,
+    /// The probed context of a backend URL, by URL.
+    pub window: Option<u64>,
 }
 
 /// Milliseconds from a config duration, `None` for zero (no deadline).
@@ -53,6 +77,7 @@ pub(crate) fn build(
     settings: &Settings,
     request: &SpawnRequest,
     cwd: PathBuf,
+    env: &AgentEnv,
 ) -> Result<WorkerSpec, OpsError> {
     let template = match &request.kind {
         Some(name) => Some((
@@ -68,7 +93,7 @@ pub(crate) fn build(
         )),
         None => None,
     };
-    let command: Vec<String> = match (&template, request.command.is_empty()) {
+    let mut command: Vec<String> = match (&template, request.command.is_empty()) {
         (Some(_), false) => {
             return Err(OpsError::invalid(
                 "give either a worker kind or a command, not both",
@@ -116,6 +141,30 @@ pub(crate) fn build(
                 .map_or(p.clone(), |n| n.to_string_lossy().into_owned())
         })
         .unwrap_or_default();
+    // An agent CLI's own settings for the kind's backend, and its MCP connection.
+    let derived = match template.and_then(|(name, t)| t.cli().map(|cli| (name, t, cli))) {
+        Some((name, kind, cli)) => {
+            let target = agent::target(settings, name, kind)?;
+            let mcp = env
+                .baton
+                .as_deref()
+                .map(|baton| McpServer::new(baton, &env.store, request.scope.as_ref()));
+            agent::derive(
+                cli,
+                &command,
+                target.as_ref(),
+                mcp.as_ref(),
+                request.scope.as_ref(),
+                env.window,
+                &env.state,
+            )?
+        }
+        None => agent::Derived::default(),
+    };
+    for note in &derived.notes {
+        tracing::info!(kind = ?request.kind, "{note}");
+    }
+    command.extend(derived.args);
     let mut expect = template.map(|(_, t)| t.expect.clone()).unwrap_or_default();
     expect.extend(request.expect.iter().cloned());
     Ok(WorkerSpec {
@@ -124,16 +173,29 @@ pub(crate) fn build(
             .clone()
             .unwrap_or_else(|| template.map_or(program, |(name, _)| name.clone())),
         kind: template.map(|(name, _)| name.clone()),
-        role: WorkerRole::Agent,
+        role: request.role,
         command,
         cwd: cwd.display().to_string(),
         prompt: request.prompt.clone(),
-        env_set: template
-            .map(|(_, t)| t.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default(),
+        // Derived first: the template's own `env` has the last word.
+        env_set: derived
+            .env_set
+            .into_iter()
+            .chain(
+                template
+                    .iter()
+                    .flat_map(|(_, t)| t.env.iter().map(|(k, v)| (k.clone(), v.clone()))),
+            )
+            // What the caller sets comes last of all.
+            .chain(request.env_set.iter().cloned())
+            .collect(),
         env_pass: template
             .map(|(_, t)| t.env_pass.clone())
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .into_iter()
+            .chain(request.env_pass.iter().cloned())
+            .collect(),
+        env_from: derived.env_from,
         timeout_ms: pick(
             request.timeout,
             template.and_then(|(_, t)| t.timeout),
@@ -147,6 +209,10 @@ pub(crate) fn build(
         grace_ms: deadline_ms(request.grace.unwrap_or(supervise.grace)).unwrap_or(0),
         expect,
         expect_pass: request.expect_pass || template.is_some_and(|(_, t)| t.expect_pass),
+        check: request
+            .check
+            .clone()
+            .filter(|check| !check.trim().is_empty()),
         remediate: request
             .remediate
             .or(template.and_then(|(_, t)| t.remediate))

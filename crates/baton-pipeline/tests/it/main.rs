@@ -98,6 +98,7 @@ async fn a_ticket_with_a_plan_ends_approved_on_its_own_branch_after_a_fix_and_a_
     let summary = start(
         &repo.project,
         RunRequest {
+            id: None,
             ticket: repo.ticket.clone(),
             plan: Some(plan),
             dry_run: false,

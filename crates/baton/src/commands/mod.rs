@@ -4,6 +4,7 @@ pub mod apply;
 pub mod config;
 pub mod dispatch;
 pub mod doctor;
+pub mod init;
 pub mod kill;
 pub mod logs;
 pub mod mcp;

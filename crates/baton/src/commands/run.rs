@@ -1,7 +1,8 @@
-//! `baton run TICKET [--plan PLAN] [--dry-run] [--review external] [--json]`, `baton runs`
-//! and `baton show RUN`: the pipeline's front end. Progress goes to stderr as one line per
-//! step (or, with `--json`, every event as NDJSON on stdout, then the summary); the exit code
-//! says how the run ended.
+//! `baton run TICKET [--plan PLAN] [--dry-run] [--review external] [--detach] [--json]`,
+//! `baton runs` and `baton show RUN`: the pipeline's front end. Progress goes to stderr as one
+//! line per step (or, with `--json`, every event as NDJSON on stdout, then the summary); the
+//! exit code says how the run ended. With `--detach` the run's coordinator is a supervised
+//! process of its own and the command answers at once with the run and its worker.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -10,7 +11,9 @@ use baton_core::Event;
 use baton_core::event::{PhaseStatus, SubtaskOutcome};
 use baton_core::run::RunStatus;
 use baton_ops::Project;
-use baton_pipeline::{PipelineError, Progress, ReviewMode, RunRequest, RunSummary};
+use baton_pipeline::{
+    DetachedRun, PipelineError, Progress, ReviewMode, RunRequest, RunStarted, RunSummary, Supplied,
+};
 
 use crate::cli::{ResumeArgs, ReviewArg, ReviewArgs, RollbackArgs, RunArgs, RunsArgs, ShowArgs};
 use crate::error::{CliError, Exit};
@@ -233,19 +236,37 @@ fn describe(event: &Event) -> Option<String> {
 
 pub async fn run(project: &Project, args: RunArgs) -> Result<ExitCode, CliError> {
     let printer = Printer::new(args.json);
+    let budget = baton_core::event::RunBudget {
+        max_cloud_tokens: args.max_cloud_tokens,
+        max_iterations: args.max_iterations,
+        timeout_ms: args
+            .timeout
+            .map(|timeout| u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)),
+    };
+    if args.detach {
+        let run = DetachedRun {
+            ticket: Supplied::Path(args.ticket),
+            plan: args.plan.map(Supplied::Path),
+            review: review_mode(args.review),
+            merge: args.merge,
+            budget,
+        };
+        let started = baton_pipeline::start_detached(project, run).await?;
+        if printer.is_json() {
+            printer.json(&started)?;
+        } else {
+            printer.text(render_started(&started))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let request = RunRequest {
+        id: args.run_id,
         ticket: args.ticket,
         plan: args.plan,
         dry_run: args.dry_run,
         review: review_mode(args.review),
         merge: args.merge,
-        budget: baton_core::event::RunBudget {
-            max_cloud_tokens: args.max_cloud_tokens,
-            max_iterations: args.max_iterations,
-            timeout_ms: args
-                .timeout
-                .map(|timeout| u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)),
-        },
+        budget,
     };
     let display = Display::new(args.json);
     let summary = until_stopped(
@@ -354,6 +375,20 @@ fn exit_for(summary: &RunSummary) -> ExitCode {
         Some(RunStatus::Failed) => Exit::RunFailed,
     };
     ExitCode::from(exit as u8)
+}
+
+/// A detached start in two lines: the run and its worker, then where to follow it.
+fn render_started(started: &RunStarted) -> String {
+    let recorded = match started.status {
+        Some(status) => format!(" ({status})"),
+        None => " (drawing up its spec; recorded once that is done)".to_string(),
+    };
+    format!(
+        "run {run} started{recorded}, worker {worker}\nfollow it with `baton show {run}`; its log: {log}",
+        run = started.run,
+        worker = started.worker,
+        log = started.log
+    )
 }
 
 fn render(summary: &RunSummary) -> String {

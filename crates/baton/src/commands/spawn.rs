@@ -28,6 +28,8 @@ pub async fn run(project: &Project, args: SpawnArgs) -> Result<ExitCode, CliErro
         tmux: args.tmux,
         cwd: args.cwd,
         log_cap: args.log_cap,
+        check: args.check,
+        ..SpawnRequest::default()
     };
     let worker = baton_ops::workers::spawn(project, request).await?;
     if printer.is_json() {

@@ -176,3 +176,110 @@ fn llama_dispatch_apply_asks_for_whole_files_and_records_what_became_of_the_repl
     }
     assert_eq!(run.json()["apply"]["record_id"], record.id.as_str());
 }
+
+/// aider, from PyPI, as the worker of a subtask against the rig's llama-server (the larger
+/// model: aider's prompts are more than the small one follows), with nothing configured but
+/// the path of the program: Baton points it at the local backend.
+#[test]
+fn llama_aider_from_pypi_does_a_subtask_of_a_run_and_only_its_owned_file_is_committed() {
+    let aider = std::env::var("BATON_TEST_AIDER").unwrap_or_else(|_| {
+        panic!("BATON_TEST_AIDER is not set; run the tests with `bash scripts/test.sh`, which installs aider")
+    });
+    let server =
+        baton_test_support::rig::LlamaServer::start_agent_model(&["-np", "1", "-c", "8192"])
+            .unwrap();
+    let sandbox = sandbox(&server);
+    sandbox.write("calc.py", "def add(a, b):\n    return a + b\n");
+    sandbox.write(
+        "test_calc.py",
+        "import unittest\nfrom calc import add, clamp\n\n\nclass T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(1, 2), 3)\n\n    def test_clamp(self):\n        self.assertEqual(clamp(5, 0, 3), 3)\n        self.assertEqual(clamp(-1, 0, 3), 0)\n        self.assertEqual(clamp(2, 0, 3), 2)\n",
+    );
+    sandbox.write(
+        "baton.toml",
+        &format!(
+            "[workers.aider]\ncommand = [\"{aider}\", \"--yes-always\", \"--message\", \"{{prompt}}\"]\n\n[verify]\ntest = \"python3 -m unittest -q test_calc\"\nmax_fix_iterations = 0\n"
+        ),
+    );
+    sandbox.write(
+        "T-1.md",
+        "---\nid: T-1\ntitle: Add clamp\n---\n\nAdd clamp(value, low, high) to calc.py.\n\n## Acceptance criteria\n\n- clamp(5, 0, 3) returns 3\n- clamp(-1, 0, 3) returns 0\n",
+    );
+    sandbox.write(
+        "plan.json",
+        r#"{"summary": "clamp in calc.py", "subtasks": [{"id": "clamp", "title": "clamp", "what": "Add a function clamp(value, low, high) to calc.py that returns low if value < low, high if value > high, else value. Keep add as it is.", "files": ["calc.py"], "context": ["test_calc.py"], "worker": "aider"}]}"#,
+    );
+    crate::run::git(&sandbox, &["init", "--quiet", "-b", "main"]);
+    crate::run::git(&sandbox, &["add", "-A"]);
+    crate::run::git(&sandbox, &["commit", "--quiet", "-m", "start"]);
+
+    let run = sandbox.run(&[
+        "run",
+        "T-1.md",
+        "--plan",
+        "plan.json",
+        "--review",
+        "external",
+        "--json",
+    ]);
+    let summary: serde_json::Value = serde_json::from_str(
+        run.stdout
+            .lines()
+            .last()
+            .unwrap_or_else(|| panic!("{}", run.stderr)),
+    )
+    .unwrap();
+    let id = summary["run"]["id"].as_str().unwrap().to_string();
+    let shown = sandbox.run(&["show", &id, "--json"]).json();
+    let dispatched: Vec<&serde_json::Value> = shown["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "subtask.dispatched" && e["data"]["subtask"] == "clamp")
+        .collect();
+    let data = &dispatched[0]["data"];
+    assert_eq!(data["worker"]["kind"], "aider", "{shown}");
+    assert_eq!(data["worker"]["status"], "succeeded", "{shown}");
+    // aider's own files (chat history, tag cache) are neither taken nor refused.
+    assert_eq!(data["worker"]["refused"], serde_json::json!([]), "{shown}");
+    assert_eq!(data["files"], serde_json::json!(["calc.py"]), "{shown}");
+    assert!(data["prompt_tokens"].as_u64().unwrap() > 100, "{data}");
+    assert_eq!(data["locality"], "local");
+
+    // Every commit on the branch is Baton's (aider was told not to commit), and the file it
+    // wrote has clamp and still has add.
+    let branch = format!("baton/{id}");
+    let log = std::process::Command::new("git")
+        .args([
+            "log",
+            "--format=%H %(trailers:key=Baton-Run,valueonly)",
+            &format!("main..{branch}"),
+        ])
+        .current_dir(sandbox.path())
+        .output()
+        .unwrap();
+    let log = String::from_utf8(log.stdout).unwrap();
+    assert!(!log.trim().is_empty());
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            line.trim_end().ends_with(&id),
+            "a commit not made by Baton: {log}"
+        );
+    }
+    let calc = std::process::Command::new("git")
+        .args(["show", &format!("{branch}:calc.py")])
+        .current_dir(sandbox.path())
+        .output()
+        .unwrap();
+    let calc = String::from_utf8(calc.stdout).unwrap();
+    assert!(calc.contains("def clamp"), "{calc}");
+    assert!(calc.contains("def add"), "{calc}");
+    // The usage aider reported is in the run's ledger.
+    let usage = shown["usage"].as_array().unwrap();
+    assert!(
+        usage
+            .iter()
+            .any(|u| u["profile"] == "worker:aider" && u["prompt_tokens"].as_u64() > Some(0)),
+        "{usage:?}"
+    );
+    sandbox.assert_nothing_left();
+}

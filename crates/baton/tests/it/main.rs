@@ -15,9 +15,12 @@
 //! `INSTA_UPDATE=always cargo nextest run -p baton -E 'test(/snapshot/)'`, then review the
 //! diff of `snapshots/` line by line; with `CI=true` nothing is written and a difference fails.
 
+mod agents;
 mod apply;
 mod config;
+mod detach;
 mod dispatch;
+mod init;
 mod llama;
 mod mcp;
 mod memory;
