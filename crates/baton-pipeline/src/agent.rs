@@ -55,6 +55,30 @@ pub(crate) struct AgentJob {
     pub read: Vec<String>,
 }
 
+/// The agent the whole plan is pinned to: when every subtask names the same worker kind (or
+/// command), its fixes go to it first, before the coder's chain.
+pub(crate) fn plan_doer(ctx: &Ctx<'_>) -> Option<Doer> {
+    let mut doers = ctx
+        .plan
+        .subtasks
+        .iter()
+        .map(|subtask| doer_of(ctx, subtask.worker.as_deref()));
+    let first = doers.next()??;
+    doers
+        .all(|doer| doer.as_ref() == Some(&first))
+        .then_some(first)
+}
+
+/// Who a subtask's `worker` names: `None` for the coder or a profile (a model dispatch).
+pub(crate) fn doer_of(ctx: &Ctx<'_>, worker: Option<&str>) -> Option<Doer> {
+    match worker.map(str::trim) {
+        None | Some("") => None,
+        Some(profile) if ctx.settings.profiles.contains_key(profile) => None,
+        Some(kind) if ctx.settings.workers.contains_key(kind) => Some(Doer::Kind(kind.to_string())),
+        Some(command) => Some(Doer::Command(command.to_string())),
+    }
+}
+
 /// The memory key of a subtask's result.
 pub(crate) fn results_key(run: &str, subtask: &str) -> String {
     format!("{run}/{subtask}")

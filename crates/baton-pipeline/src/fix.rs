@@ -1,5 +1,5 @@
 //! Verification with its fix loop: the gates run in the worktree; a failure becomes a fix
-//! dispatch with the trimmed output, the same failure twice or too many fixes escalate along
+//! dispatch with the trimmed output (to the agent CLI the plan is pinned to, first), the same failure twice or too many fixes escalate along
 //! the coder's chain, and a chain used up ends it.
 
 use baton_core::event::{Escalated, PhaseChanged, PhaseStatus, VerifyRan};
@@ -9,7 +9,7 @@ use baton_core::{Event, Phase};
 use crate::ctx::Ctx;
 use crate::implement::{EditJob, run_edit_job};
 use crate::verify::{gates, run_gate, signature};
-use crate::{PipelineError, prompt, report, roles};
+use crate::{PipelineError, agent, prompt, report, roles};
 
 /// Every file the plan's subtasks own, once each, in plan order.
 pub(crate) fn owned_files(plan: &Plan) -> Vec<String> {
@@ -74,6 +74,7 @@ async fn verify_loop(ctx: &Ctx<'_>, iteration: &mut u32) -> Result<Verified, Pip
         ));
     }
     let chain = roles::escalation_chain(&ctx.settings, &ctx.roles.coder, ctx.project.env());
+    let plan_agent = agent::plan_doer(ctx);
     let mut step = 0usize;
     let mut fixes_on_step = 0u32;
     let mut last_signature: Option<String> = None;
@@ -174,8 +175,43 @@ async fn verify_loop(ctx: &Ctx<'_>, iteration: &mut u32) -> Result<Verified, Pip
             context: shown,
             allow: files,
         };
-        run_edit_job(ctx, &job).await?;
+        // An agent that did the plan fixes its own work first; escalation goes on along the
+        // coder's chain.
+        let doer = if step == 0 { plan_agent.clone() } else { None };
+        run_fix_job(ctx, job, doer).await?;
     }
+}
+
+/// A fix as an edit job, or as an agent job when `doer` is set.
+async fn run_fix_job(
+    ctx: &Ctx<'_>,
+    job: EditJob,
+    doer: Option<agent::Doer>,
+) -> Result<(), PipelineError> {
+    match doer {
+        Some(doer) => {
+            let read = job
+                .context
+                .iter()
+                .filter(|file| !job.allow.contains(file))
+                .cloned()
+                .collect();
+            let agent_job = agent::AgentJob {
+                subtask: job.subtask,
+                phase: job.phase,
+                label: job.label,
+                doer,
+                task: job.task,
+                allow: job.allow,
+                read,
+            };
+            agent::run_agent_job(ctx, &agent_job).await?;
+        }
+        None => {
+            run_edit_job(ctx, &job).await?;
+        }
+    }
+    Ok(())
 }
 
 /// One dispatch of a reviewer's required fixes (round `round`), over every file the plan owns.
@@ -202,6 +238,5 @@ pub(crate) async fn review_fix(
         context: files.clone(),
         allow: files,
     };
-    run_edit_job(ctx, &job).await?;
-    Ok(())
+    run_fix_job(ctx, job, agent::plan_doer(ctx)).await
 }

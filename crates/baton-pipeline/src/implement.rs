@@ -290,15 +290,7 @@ async fn patterns(ctx: &Ctx<'_>, subtask: &Subtask) -> Vec<String> {
 /// the plan's `worker` names), or an agent job (a `[workers.KIND]` or a command).
 async fn run_subtask(ctx: &Ctx<'_>, subtask: &Subtask) -> Result<EditResult, PipelineError> {
     let patterns = patterns(ctx, subtask).await;
-    let doer = match subtask.worker.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(profile) if ctx.settings.profiles.contains_key(profile) => None,
-        Some(kind) if ctx.settings.workers.contains_key(kind) => {
-            Some(agent::Doer::Kind(kind.to_string()))
-        }
-        Some(command) => Some(agent::Doer::Command(command.to_string())),
-    };
-    if let Some(doer) = doer {
+    if let Some(doer) = agent::doer_of(ctx, subtask.worker.as_deref()) {
         let job = agent::AgentJob {
             subtask: subtask.id.clone(),
             phase: Phase::Implementation,

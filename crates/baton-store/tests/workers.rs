@@ -197,6 +197,25 @@ fn the_queue_starts_the_oldest_first_within_max_parallel_and_servers_take_no_slo
 }
 
 #[test]
+fn a_running_run_coordinator_takes_no_slot_from_the_agents_it_starts() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir);
+    let mut coordinator = agent("run", "run:20261203-120000-abcd", 1, 1);
+    coordinator.spec.role = WorkerRole::Coordinator;
+    store.insert_worker(&coordinator).unwrap();
+    assert_eq!(claimed_ids(&store), ["run"]);
+    assert!(store.mark_started("run", 10, 10, 1, 100, 0).unwrap());
+    // With one slot in all, the coordinator's agent still starts: were the coordinator
+    // counted, the run would wait for ever on its own subtask.
+    store.insert_worker(&agent("a1", "a1", 2, 1)).unwrap();
+    assert_eq!(claimed_ids(&store), ["a1"]);
+    assert_eq!(
+        store.worker("run").unwrap().unwrap().spec.role,
+        WorkerRole::Coordinator
+    );
+}
+
+#[test]
 fn max_parallel_zero_never_starts_an_agent() {
     let dir = TempDir::new().unwrap();
     let store = open(&dir);

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 pub struct FakeAgent {
     /// Files written relative to its working directory, `(path, content)`.
     pub writes: Vec<(String, String)>,
+    /// Written instead of `writes` from its second start on (a fix after a failed check).
+    pub then_writes: Vec<(String, String)>,
     /// Its final message.
     pub message: String,
     /// Printed as `claude -p --output-format json` prints its result (with this usage:
@@ -75,14 +77,30 @@ pub fn fake_agent(dir: &Path, name: &str, agent: &FakeAgent) -> (PathBuf, FakeAg
         quote(&record.prompt.display().to_string())
     );
     script.push_str("echo 'fake agent: working'\n");
-    for (file, content) in &agent.writes {
-        if let Some(parent) = Path::new(file)
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            let _ = writeln!(script, "mkdir -p {}", quote(&parent.display().to_string()));
+    let write = |script: &mut String, writes: &[(String, String)]| {
+        for (file, content) in writes {
+            if let Some(parent) = Path::new(file)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+            {
+                let _ = writeln!(script, "mkdir -p {}", quote(&parent.display().to_string()));
+            }
+            let _ = writeln!(script, "printf '%s' {} > {}", quote(content), quote(file));
         }
-        let _ = writeln!(script, "printf '%s' {} > {}", quote(content), quote(file));
+    };
+    if agent.then_writes.is_empty() {
+        write(&mut script, &agent.writes);
+    } else {
+        // The calls file has one `--` line per start, this one's included.
+        let _ = writeln!(
+            script,
+            "if [ \"$(grep -c '^--$' {})\" -gt 1 ]; then",
+            quote(&record.calls.display().to_string())
+        );
+        write(&mut script, &agent.then_writes);
+        script.push_str("else\n");
+        write(&mut script, &agent.writes);
+        script.push_str("fi\n");
     }
     if agent.hang {
         script.push_str("exec sleep 3600\n");

@@ -2,7 +2,9 @@
 //! baton-test-support under a real supervisor in a real repository, with the scripted
 //! server as the reviewer's model; and `baton spawn --check`.
 
-use baton_test_support::{BlockingScriptedServer, FakeAgent, Reply, Script, fake_agent};
+use baton_test_support::{
+    BlockingScriptedServer, FakeAgent, FakeAgentRecord, Reply, Script, fake_agent,
+};
 
 use crate::run::{git, repo};
 use crate::support::Sandbox;
@@ -32,6 +34,40 @@ fn configure(sandbox: &Sandbox, agent: &std::path::Path, kind_extra: &str, extra
     git(sandbox, &["commit", "--quiet", "-m", "config"]);
 }
 
+/// A repository with the clamp ticket and the agent plan, a reviewer that approves, and
+/// `fake` as worker kind `fake` (see [`configure`]). The temp dir holds the fake agent.
+fn agent_sandbox(
+    fake: FakeAgent,
+    kind_extra: &str,
+    extra: &str,
+) -> (
+    BlockingScriptedServer,
+    Sandbox,
+    tempfile::TempDir,
+    FakeAgentRecord,
+) {
+    let server = approving_reviewer();
+    let sandbox = Sandbox::new().coder_url(&server.openai_url());
+    repo(&sandbox);
+    let tools = tempfile::tempdir().unwrap();
+    let (agent, record) = fake_agent(tools.path(), "fake-claude", &fake);
+    configure(&sandbox, &agent, kind_extra, extra);
+    sandbox.write("plan.json", AGENT_PLAN);
+    (server, sandbox, tools, record)
+}
+
+/// Runs the plan, which must end approved: the run's id and `baton show --json`.
+fn run_approved(sandbox: &Sandbox) -> (String, serde_json::Value) {
+    let run = sandbox.run(&["run", "T-9.md", "--plan", "plan.json", "--json"]);
+    run.assert_ok();
+    let summary: serde_json::Value =
+        serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["run"]["status"], "approved", "{summary}");
+    let id = summary["run"]["id"].as_str().unwrap().to_string();
+    let shown = sandbox.run(&["show", &id, "--json"]).json();
+    (id, shown)
+}
+
 fn events_of<'a>(shown: &'a serde_json::Value, kind: &str) -> Vec<&'a serde_json::Value> {
     shown["events"]
         .as_array()
@@ -53,14 +89,8 @@ fn git_out(dir: &std::path::Path, args: &[&str]) -> String {
 
 #[test]
 fn an_agent_worker_commits_its_owned_file_and_its_change_outside_them_is_refused() {
-    let server = approving_reviewer();
-    let sandbox = Sandbox::new().coder_url(&server.openai_url());
-    repo(&sandbox);
-    let tools = tempfile::tempdir().unwrap();
-    let (agent, record) = fake_agent(
-        tools.path(),
-        "fake-claude",
-        &FakeAgent {
+    let (server, sandbox, _tools, record) = agent_sandbox(
+        FakeAgent {
             writes: vec![
                 ("clamp.py".into(), CLAMP.into()),
                 ("junk/notes.txt".into(), "not mine to write\n".into()),
@@ -69,16 +99,10 @@ fn an_agent_worker_commits_its_owned_file_and_its_change_outside_them_is_refused
             usage: Some((1200, 80)),
             ..FakeAgent::default()
         },
+        "",
+        "",
     );
-    configure(&sandbox, &agent, "", "");
-    sandbox.write("plan.json", AGENT_PLAN);
-    let run = sandbox.run(&["run", "T-9.md", "--plan", "plan.json", "--json"]);
-    run.assert_ok();
-    let summary: serde_json::Value =
-        serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
-    assert_eq!(summary["run"]["status"], "approved", "{summary}");
-    let id = summary["run"]["id"].as_str().unwrap().to_string();
-    let shown = sandbox.run(&["show", &id, "--json"]).json();
+    let (id, shown) = run_approved(&sandbox);
 
     // One dispatch, by the worker: its file taken, the other refused and reported.
     let dispatched = events_of(&shown, "subtask.dispatched");
@@ -162,26 +186,15 @@ fn an_agent_worker_commits_its_owned_file_and_its_change_outside_them_is_refused
 
 #[test]
 fn a_hung_agent_worker_is_stopped_at_its_idle_deadline_and_its_subtask_fails() {
-    let server = approving_reviewer();
-    let sandbox = Sandbox::new().coder_url(&server.openai_url());
-    repo(&sandbox);
-    let tools = tempfile::tempdir().unwrap();
-    let (agent, record) = fake_agent(
-        tools.path(),
-        "fake-claude",
-        &FakeAgent {
+    let (_server, sandbox, _tools, record) = agent_sandbox(
+        FakeAgent {
             writes: vec![("clamp.py".into(), CLAMP.into())],
             hang: true,
             ..FakeAgent::default()
         },
-    );
-    configure(
-        &sandbox,
-        &agent,
         "idle_timeout = \"1s\"",
         "[run]\nmax_edit_retries = 0",
     );
-    sandbox.write("plan.json", AGENT_PLAN);
     let run = sandbox.run(&["run", "T-9.md", "--plan", "plan.json", "--json"]);
     assert_eq!(run.code, 20, "{}\n{}", run.stdout, run.stderr);
     let id = sandbox.run(&["runs", "--json"]).json()[0]["id"]
@@ -198,6 +211,70 @@ fn a_hung_agent_worker_is_stopped_at_its_idle_deadline_and_its_subtask_fails() {
     let ended = events_of(&shown, "subtask.ended");
     assert_eq!(ended[0]["data"]["outcome"], "failed", "{shown}");
     assert_eq!(record.calls().len(), 1);
+    sandbox.assert_nothing_left();
+}
+
+#[test]
+fn a_verification_failure_of_an_agents_work_goes_back_to_the_same_agent_which_fixes_it() {
+    let (server, sandbox, _tools, record) = agent_sandbox(
+        FakeAgent {
+            // First a clamp that clamps nothing, then the right one.
+            writes: vec![(
+                "clamp.py".into(),
+                "def clamp(value, low, high):\n    return value\n".into(),
+            )],
+            then_writes: vec![("clamp.py".into(), CLAMP.into())],
+            message: "done".into(),
+            ..FakeAgent::default()
+        },
+        "",
+        "",
+    );
+    // A gate the first version fails.
+    let toml = std::fs::read_to_string(sandbox.path().join("baton.toml"))
+        .unwrap()
+        .replace(
+            r#"test = "grep -q 'def clamp' clamp.py""#,
+            r#"test = "python3 -c 'from clamp import clamp; assert clamp(5, 0, 3) == 3'""#,
+        );
+    assert!(toml.contains("assert clamp"), "{toml}");
+    sandbox.write("baton.toml", &toml);
+    git(&sandbox, &["commit", "--quiet", "-am", "gate"]);
+    let (id, shown) = run_approved(&sandbox);
+    let by: Vec<(String, String)> = events_of(&shown, "subtask.dispatched")
+        .iter()
+        .map(|e| {
+            (
+                e["data"]["subtask"].as_str().unwrap().to_string(),
+                e["data"]["profile"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by,
+        [
+            ("clamp".to_string(), "worker:fake".to_string()),
+            ("fix-1".to_string(), "worker:fake".to_string())
+        ]
+    );
+    assert_eq!(record.calls().len(), 2);
+    // The fix's prompt carried the failing gate's output.
+    assert!(
+        record.prompt().contains("AssertionError"),
+        "{}",
+        record.prompt()
+    );
+    // No model was asked for the fix: the scripted server saw the review only.
+    assert!(
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.is_chat())
+            .all(|r| !r.body.to_string().contains("does not pass yet")),
+        "a fix went to the model"
+    );
+    let clamp = git_out(sandbox.path(), &["show", &format!("baton/{id}:clamp.py")]);
+    assert_eq!(clamp, CLAMP);
     sandbox.assert_nothing_left();
 }
 
