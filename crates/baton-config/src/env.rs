@@ -25,6 +25,11 @@ pub const BATON_PROFILE: &str = "BATON_PROFILE";
 pub const BATON_ROUTE: &str = "BATON_ROUTE";
 /// Log filter (tracing `EnvFilter` syntax), overriding `-v`.
 pub const BATON_LOG: &str = "BATON_LOG";
+/// The run a worker serves, set for the `baton mcp` an agent worker of a run is given: its
+/// memory writes are tagged `run:ID`.
+pub const BATON_RUN: &str = "BATON_RUN";
+/// The subtask of that run: tagged `subtask:ID`.
+pub const BATON_SUBTASK: &str = "BATON_SUBTASK";
 /// Base of the user config directory.
 pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 /// Turns colour off when set.
@@ -42,6 +47,8 @@ pub const ALL: &[&str] = &[
     BATON_PROFILE,
     BATON_ROUTE,
     BATON_LOG,
+    BATON_RUN,
+    BATON_SUBTASK,
     XDG_CONFIG_HOME,
     NO_COLOR,
 ];

@@ -87,11 +87,25 @@ pub(crate) async fn memory_store(
     if params.ttl_seconds == Some(0) {
         return Err(ToolFailure::invalid("`ttl_seconds` must be at least 1"));
     }
+    let mut tags = params.tags.unwrap_or_default();
+    // A server given to an agent worker of a run is scoped to it: what the worker stores
+    // says which run and subtask it came from.
+    for (var, prefix) in [
+        (baton_config::env::BATON_RUN, "run"),
+        (baton_config::env::BATON_SUBTASK, "subtask"),
+    ] {
+        if let Some(value) = project.env().get(var).filter(|v| !v.is_empty()) {
+            let tag = format!("{prefix}:{value}");
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+    }
     let request = StoreRequest {
         namespace,
         key,
         value: MemoryValue::from_json(params.value)?,
-        tags: params.tags.unwrap_or_default(),
+        tags,
         ttl: params.ttl_seconds.map(std::time::Duration::from_secs),
         upsert: params.upsert.unwrap_or(false),
     };

@@ -412,3 +412,33 @@ async fn bad_arguments_are_errors_naming_the_argument_and_the_server_lives_on() 
     assert!(swarm["workers"].is_array(), "{swarm}");
     session.close().await;
 }
+
+#[tokio::test]
+async fn a_server_scoped_to_a_run_tags_what_it_stores_with_the_run_and_subtask() {
+    let session = connect_with(
+        fixture(),
+        &[
+            ("BATON_RUN", "20261203-120000-abcd"),
+            ("BATON_SUBTASK", "s1"),
+        ],
+    )
+    .await;
+    session
+        .ok(
+            "memory_store",
+            json!({"key": "20261203-120000-abcd/s1", "value": "wrote clamp", "namespace": "results", "tags": ["python"]}),
+        )
+        .await;
+    let entry = session
+        .ok(
+            "memory_get",
+            json!({"key": "20261203-120000-abcd/s1", "namespace": "results"}),
+        )
+        .await;
+    assert_eq!(
+        entry["tags"],
+        json!(["python", "run:20261203-120000-abcd", "subtask:s1"]),
+        "{entry}"
+    );
+    session.close().await;
+}

@@ -85,10 +85,13 @@ impl McpServer {
         }
         if let Some(scope) = scope {
             if let Some(run) = &scope.run {
-                env.push(("BATON_RUN".to_string(), run.clone()));
+                env.push((baton_config::env::BATON_RUN.to_string(), run.clone()));
             }
             if let Some(subtask) = &scope.subtask {
-                env.push(("BATON_SUBTASK".to_string(), subtask.clone()));
+                env.push((
+                    baton_config::env::BATON_SUBTASK.to_string(),
+                    subtask.clone(),
+                ));
             }
         }
         McpServer {
