@@ -8,8 +8,10 @@
 //! - [`script`]: what that server answers ([`Script`], [`Reply`]).
 //! - [`rig`]: starts the real llama-server of the LLM rig for tests.
 //! - [`agent`]: a fake agent CLI ([`fake_agent`]) for tests of agent CLIs as workers.
+//! - [`host`]: git as a test user, and the processes a test left running.
 
 pub mod agent;
+pub mod host;
 pub mod rig;
 pub mod script;
 pub mod scripted;

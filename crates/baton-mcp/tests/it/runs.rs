@@ -63,17 +63,7 @@ async fn require_mcp_and_pytest() {
 
 /// `git ARGS` in `dir` as a test user, which must succeed.
 fn git(dir: &Path, args: &[&str]) {
-    let done = std::process::Command::new("git")
-        .args(["-c", "user.name=T", "-c", "user.email=t@localhost"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        done.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    baton_test_support::host::git(dir, args);
 }
 
 /// A temp dir holding `repo/`: an empty `calc.py` with its pytest, committed, and an
@@ -193,39 +183,12 @@ impl Project {
     }
 }
 
-/// Live processes (not zombies) working in `root` or naming it in their arguments, with
-/// their command lines.
+/// Live processes working in `root` or naming it, with their command lines.
 fn processes_under(root: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|name| name.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == std::process::id() {
-            continue;
-        }
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        if stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z'))
-        {
-            continue;
-        }
-        let cwd = std::fs::read_link(entry.path().join("cwd"))
-            .map(|path| path.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let cmdline = std::fs::read(entry.path().join("cmdline"))
-            .map(|bytes| String::from_utf8_lossy(&bytes).replace('\0', " "))
-            .unwrap_or_default();
-        if cwd.starts_with(root) || cmdline.contains(root) {
-            found.push(format!("{pid}: {cmdline}"));
-        }
-    }
-    found
+    baton_test_support::host::processes_under(root)
+        .into_iter()
+        .map(|(pid, cmdline)| format!("{pid}: {cmdline}"))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

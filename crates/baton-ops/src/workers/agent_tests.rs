@@ -25,6 +25,19 @@ fn env<'a>(derived: &'a Derived, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// `derive` for `kind` pointed at `target`.
+fn derive_on(
+    target: &Target<'_>,
+    cli: AgentCli,
+    kind: &WorkerKindSettings,
+    mcp: Option<&McpServer>,
+    scope: Option<&AgentScope>,
+    window: Option<u64>,
+    state: &Path,
+) -> Result<Derived, OpsError> {
+    derive(cli, &kind.command, Some(target), mcp, scope, window, state)
+}
+
 fn scope() -> AgentScope {
     AgentScope {
         baton_commits: true,
@@ -48,10 +61,10 @@ fn aider_on_the_local_backend_gets_its_base_model_and_the_owned_files_and_never_
     let settings = settings();
     let aider = kind(&settings, "aider");
     let target = target(&settings, "aider", &aider).unwrap().unwrap();
-    let derived = derive(
+    let derived = derive_on(
+        &target,
         AgentCli::Aider,
-        &aider.command,
-        Some(&target),
+        &aider,
         None,
         Some(&scope()),
         None,
@@ -86,10 +99,10 @@ fn a_cloud_backends_key_is_handed_over_by_name_and_never_written_into_the_spec()
     settings.workers.get_mut("aider").unwrap().backend = "openai".into();
     let aider = kind(&settings, "aider");
     let target = target(&settings, "aider", &aider).unwrap().unwrap();
-    let derived = derive(
+    let derived = derive_on(
+        &target,
         AgentCli::Aider,
-        &aider.command,
-        Some(&target),
+        &aider,
         None,
         None,
         None,
@@ -108,10 +121,10 @@ fn claude_code_on_a_small_local_window_runs_bare_against_the_servers_root_with_m
     let settings = settings();
     let claude = kind(&settings, "claude");
     let target = target(&settings, "claude", &claude).unwrap().unwrap();
-    let derived = derive(
+    let derived = derive_on(
+        &target,
         AgentCli::Claude,
-        &claude.command,
-        Some(&target),
+        &claude,
         Some(&mcp()),
         None,
         Some(8192),
@@ -143,10 +156,10 @@ fn claude_code_on_a_small_local_window_runs_bare_against_the_servers_root_with_m
         "20261203-101500-abcd"
     );
     // A large window keeps the full Claude Code.
-    let large = derive(
+    let large = derive_on(
+        &target,
         AgentCli::Claude,
-        &claude.command,
-        Some(&target),
+        &claude,
         None,
         None,
         Some(65536),
@@ -162,10 +175,10 @@ fn claude_code_pointed_at_an_openai_cloud_api_is_refused_with_a_hint() {
     settings.workers.get_mut("claude").unwrap().backend = "openai".into();
     let claude = kind(&settings, "claude");
     let target = target(&settings, "claude", &claude).unwrap().unwrap();
-    let error = derive(
+    let error = derive_on(
+        &target,
         AgentCli::Claude,
-        &claude.command,
-        Some(&target),
+        &claude,
         None,
         None,
         None,
@@ -182,10 +195,10 @@ fn codex_gets_a_home_with_a_responses_provider_and_its_mcp_server_as_overrides()
     let settings = settings();
     let codex = kind(&settings, "codex");
     let target = target(&settings, "codex", &codex).unwrap().unwrap();
-    let derived = derive(
+    let derived = derive_on(
+        &target,
         AgentCli::Codex,
-        &codex.command,
-        Some(&target),
+        &codex,
         Some(&mcp()),
         None,
         None,
@@ -224,10 +237,10 @@ fn goose_is_told_its_provider_host_and_model_and_gets_baton_as_an_extension() {
     let settings = settings();
     let goose = kind(&settings, "goose");
     let target = target(&settings, "goose", &goose).unwrap().unwrap();
-    let derived = derive(
+    let derived = derive_on(
+        &target,
         AgentCli::Goose,
-        &goose.command,
-        Some(&target),
+        &goose,
         Some(&mcp()),
         None,
         None,

@@ -78,13 +78,7 @@ fn events_of<'a>(shown: &'a serde_json::Value, kind: &str) -> Vec<&'a serde_json
 }
 
 fn git_out(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}");
-    String::from_utf8(out.stdout).unwrap()
+    baton_test_support::host::git(dir, args)
 }
 
 #[test]

@@ -17,17 +17,7 @@ pub(crate) fn git(sandbox: &Sandbox, args: &[&str]) {
 
 /// `git ARGS` as a test user in `dir`, which must succeed.
 fn git_in(dir: &std::path::Path, args: &[&str]) {
-    let done = std::process::Command::new("git")
-        .args(["-c", "user.name=T", "-c", "user.email=t@localhost"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        done.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    baton_test_support::host::git(dir, args);
 }
 
 pub(crate) fn repo(sandbox: &Sandbox) {

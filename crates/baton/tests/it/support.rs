@@ -174,37 +174,10 @@ impl Sandbox {
     /// PIDs of live processes working in, or started with arguments naming, this sandbox
     /// (workers, their children, supervisors). Zombies awaiting their reaper are not counted.
     pub(crate) fn processes(&self) -> Vec<u32> {
-        let root = self.path().to_string_lossy().into_owned();
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if pid == std::process::id() {
-                continue;
-            }
-            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            if stat
-                .rsplit_once(") ")
-                .is_some_and(|(_, rest)| rest.starts_with('Z'))
-            {
-                continue;
-            }
-            let cwd = std::fs::read_link(entry.path().join("cwd"))
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let cmdline = std::fs::read(entry.path().join("cmdline"))
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
-            if cwd.starts_with(&root) || cmdline.contains(&root) {
-                found.push(pid);
-            }
-        }
-        found
+        baton_test_support::host::processes_under(&self.path().to_string_lossy())
+            .into_iter()
+            .map(|(pid, _)| pid)
+            .collect()
     }
 
     /// Asserts that nothing started for this sandbox is still running, waiting a moment for
