@@ -341,7 +341,9 @@ async fn work(
         carry(place, &ctx.worktree, &owned)?;
     }
     let files = if succeeded { owned.clone() } else { Vec::new() };
-    let said = if !succeeded {
+    // Why this try did not do the subtask (`None`: it did), and what it changed that it
+    // may not; both go back to the worker on a retry.
+    let failed = if !succeeded {
         Some(format!(
             "the worker {} ({}){}",
             last.status,
@@ -368,6 +370,10 @@ async fn work(
     if let Some(note) = &refused_note {
         ctx.recorder.note(&format!("{}: {note}", job.subtask));
     }
+    let feedback = match (&failed, &refused_note) {
+        (Some(why), Some(note)) => Some(format!("{why}; {note}")),
+        (why, note) => why.clone().or_else(|| note.clone()),
+    };
     let (backend, model, locality) = target_of(ctx, &job.doer, report.model.as_deref());
     let usage = report.usage.unwrap_or_default();
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -391,12 +397,7 @@ async fn work(
             latency_ms,
             well_formed: succeeded,
             applied: !files.is_empty(),
-            feedback: said.clone().or_else(|| refused_note.clone()).map(|text| {
-                match (&said, &refused_note) {
-                    (Some(_), Some(note)) => format!("{text}; {note}"),
-                    _ => text,
-                }
-            }),
+            feedback: feedback.clone(),
             files: files.clone(),
             worker: Some(AgentWorked {
                 id: last.id.clone(),
@@ -407,12 +408,8 @@ async fn work(
                 result: result.clone(),
             }),
         }))?;
-    if let Some(said) = said {
-        let mut said = said;
-        if let Some(note) = refused_note {
-            said.push_str(&format!("; {note}"));
-        }
-        return Ok(Err(said));
+    if let Some(why) = failed {
+        return Ok(Err(feedback.unwrap_or(why)));
     }
     if files.is_empty() {
         // A read-only kind did its part by answering.

@@ -296,7 +296,13 @@ async fn run_subtask(ctx: &Ctx<'_>, subtask: &Subtask) -> Result<EditResult, Pip
             phase: Phase::Implementation,
             label: "implementation".into(),
             doer,
-            task: prompt::agent_subtask(&ctx.spec, &ctx.plan, subtask, &patterns),
+            task: prompt::subtask(
+                &ctx.spec,
+                &ctx.plan,
+                subtask,
+                &patterns,
+                prompt::Writer::Agent,
+            ),
             allow: subtask.files.clone(),
             read: subtask.context.clone(),
         };
@@ -315,7 +321,13 @@ async fn run_subtask(ctx: &Ctx<'_>, subtask: &Subtask) -> Result<EditResult, Pip
         phase: Phase::Implementation,
         label: "implementation".into(),
         profile,
-        task: prompt::subtask(&ctx.spec, &ctx.plan, subtask, &patterns),
+        task: prompt::subtask(
+            &ctx.spec,
+            &ctx.plan,
+            subtask,
+            &patterns,
+            prompt::Writer::Model,
+        ),
         context,
         allow: subtask.files.clone(),
     };

@@ -28,57 +28,46 @@ pub(crate) fn spec_text(spec: &Spec) -> String {
     out
 }
 
-/// A coder's subtask. `patterns` are memory hits worth following; `fixes` the reviewer's or
-/// a verification's findings this dispatch must address.
-pub(crate) fn subtask(spec: &Spec, plan: &Plan, subtask: &Subtask, patterns: &[String]) -> String {
-    let mut out = format!(
-        "Subtask {}: {}\n\n{}\n\n",
-        subtask.id, subtask.title, subtask.what
-    );
-    out.push_str(&format!(
-        "Write the complete content of {}: {}.\n\n",
-        if subtask.files.len() == 1 {
-            "this file"
-        } else {
-            "these files"
-        },
-        subtask
-            .files
-            .iter()
-            .map(|file| format!("`{file}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    list(
-        "Interfaces (keep these names and signatures)",
-        &plan.interfaces,
-        &mut out,
-    );
-    list("Constraints", &subtask.constraints, &mut out);
-    list("Done when", &subtask.acceptance, &mut out);
-    list("Patterns that worked before", patterns, &mut out);
-    out.push_str(&format!("The whole change is for: {}\n", spec.goal));
-    out.push_str(
-        "Change only the files named above. Import only what exists in the project or its \
-         standard library.\n",
-    );
-    out
+/// Who writes a subtask's files: a model answering with their content, or an agent CLI
+/// that edits them itself (its instructions on where and how follow in `agent.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Writer {
+    Model,
+    Agent,
 }
 
-/// An agent CLI's subtask: as a coder's, but it edits the files itself (the instructions
-/// on where and how follow in `agent.rs`).
-pub(crate) fn agent_subtask(
+/// A subtask's prompt. `patterns` are memory hits worth following.
+pub(crate) fn subtask(
     spec: &Spec,
     plan: &Plan,
     subtask: &Subtask,
     patterns: &[String],
+    writer: Writer,
 ) -> String {
     let mut out = format!(
         "Subtask {}: {}\n\n{}\n\n",
         subtask.id, subtask.title, subtask.what
     );
-    list("Files to change or create", &subtask.files, &mut out);
-    list("Files to read", &subtask.context, &mut out);
+    match writer {
+        Writer::Model => out.push_str(&format!(
+            "Write the complete content of {}: {}.\n\n",
+            if subtask.files.len() == 1 {
+                "this file"
+            } else {
+                "these files"
+            },
+            subtask
+                .files
+                .iter()
+                .map(|file| format!("`{file}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Writer::Agent => {
+            list("Files to change or create", &subtask.files, &mut out);
+            list("Files to read", &subtask.context, &mut out);
+        }
+    }
     list(
         "Interfaces (keep these names and signatures)",
         &plan.interfaces,
@@ -88,6 +77,12 @@ pub(crate) fn agent_subtask(
     list("Done when", &subtask.acceptance, &mut out);
     list("Patterns that worked before", patterns, &mut out);
     out.push_str(&format!("The whole change is for: {}\n", spec.goal));
+    if writer == Writer::Model {
+        out.push_str(
+            "Change only the files named above. Import only what exists in the project or its \
+             standard library.\n",
+        );
+    }
     out
 }
 

@@ -3,8 +3,6 @@
 //! aider's `Tokens:` lines). goose reports neither in a form worth trusting; its last lines
 //! stand as its message.
 
-use std::path::Path;
-
 use baton_config::AgentCli;
 use baton_core::Usage;
 use serde::Serialize;
@@ -46,17 +44,7 @@ pub async fn report(project: &Project, key: &str) -> Result<AgentReport, OpsErro
                 .first()
                 .and_then(|p| AgentCli::of_program(p))
         });
-    let text = match baton_exec::read_tail(Path::new(&record.log_path), REPORT_LINES) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(source) => {
-            return Err(OpsError::Read {
-                what: "the worker log",
-                path: record.log_path.into(),
-                source,
-            });
-        }
-    };
+    let text = super::logs::tail_of(&record.log_path, REPORT_LINES)?;
     Ok(parse(cli, &super::logs::own_output(&text)))
 }
 

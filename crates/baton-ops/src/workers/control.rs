@@ -38,7 +38,7 @@ pub async fn spawn(project: &Project, request: SpawnRequest) -> Result<WorkerVie
         None => project.cwd().to_path_buf(),
     };
     let store = project.store()?;
-    let env = agent_env(project, &settings, &store, &request);
+    let env = agent_env(project, &store);
     let spec = spec::build(&settings, &request, cwd, &env)?;
     let record = queue::new_record(store.path(), spec);
     store.insert_worker(&record)?;
@@ -51,29 +51,10 @@ pub async fn spawn(project: &Project, request: SpawnRequest) -> Result<WorkerVie
 }
 
 /// What an agent kind's derived settings need of the project: the store, the binary that
-/// serves MCP (the one the supervisor runs), and the context its backend was probed at.
-fn agent_env(
-    project: &Project,
-    settings: &baton_config::Settings,
-    store: &Store,
-    request: &SpawnRequest,
-) -> spec::AgentEnv {
-    let window = request
-        .kind
-        .as_deref()
-        .and_then(|name| Some((name, settings.workers.get(name)?)))
-        .and_then(|(name, kind)| super::agent::target(settings, name, kind).ok().flatten())
-        .and_then(|target| {
-            let url = target
-                .backend
-                .urls
-                .first()?
-                .trim_end_matches('/')
-                .to_string();
-            store.get_probe(&url).ok().flatten()?.n_ctx
-        });
-    let store_path = project.store_path().to_path_buf();
-    let state = store_path
+/// serves MCP (the one the supervisor runs) and a directory for CLI state files.
+fn agent_env<'a>(project: &Project, store: &'a Store) -> spec::AgentEnv<'a> {
+    let state = store
+        .path()
         .parent()
         .map_or_else(
             || project.cwd().join(".baton"),
@@ -81,10 +62,9 @@ fn agent_env(
         )
         .join("agents");
     spec::AgentEnv {
-        store: store_path,
+        store,
         baton: project.supervisor().ok().map(|s| s.program.clone()),
         state,
-        window,
     }
 }
 

@@ -30,18 +30,7 @@ pub struct LogTail {
 /// The last `lines` lines of a worker's log.
 pub async fn tail(project: &Project, key: &str, lines: usize) -> Result<LogTail, OpsError> {
     let record = super::find(&*project.store()?, key)?;
-    let text = match baton_exec::read_tail(Path::new(&record.log_path), lines) {
-        Ok(text) => text,
-        // A queued worker has no log yet; that is an empty log, not a failure.
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(source) => {
-            return Err(OpsError::Read {
-                what: "the worker log",
-                path: record.log_path.into(),
-                source,
-            });
-        }
-    };
+    let text = tail_of(&record.log_path, lines)?;
     Ok(LogTail {
         id: record.id,
         status: record.status,
@@ -151,6 +140,20 @@ pub(crate) fn last_line(log_path: &str) -> Option<String> {
         .rev()
         .find(|line| !line.starts_with(SUPERVISOR_NOTE));
     own.or(lines.last()).map(|line| (*line).to_owned())
+}
+
+/// The last `lines` lines of the log at `log_path`; empty when there is none yet (a queued
+/// worker has no log, and that is an empty log, not a failure).
+pub(crate) fn tail_of(log_path: &str, lines: usize) -> Result<String, OpsError> {
+    match baton_exec::read_tail(Path::new(log_path), lines) {
+        Ok(text) => Ok(text),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(source) => Err(OpsError::Read {
+            what: "the worker log",
+            path: log_path.into(),
+            source,
+        }),
+    }
 }
 
 /// The worker's own lines of a log `text`: timestamps and the supervisor's notes removed.

@@ -55,15 +55,21 @@ pub struct SpawnRequest {
     pub env_set: Vec<(String, String)>,
 }
 
-/// Where an agent kind's derived settings point: the store (for `baton mcp`), the binary
-/// that serves MCP, where CLI state files go, and the context the backend serves.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct AgentEnv {
-    pub store: PathBuf,
+/// Where an agent kind's derived settings point: the store (for `baton mcp`, and the probes
+/// that say what context a backend's server serves), the binary that serves MCP, and where
+/// CLI state files go.
+pub(crate) struct AgentEnv<'a> {
+    pub store: &'a baton_store::Store,
     pub baton: Option<PathBuf>,
     pub state: PathBuf,
-    /// The probed context of a backend URL, by URL.
-    pub window: Option<u64>,
+}
+
+impl AgentEnv<'_> {
+    /// The context the server at the target's first URL was last probed serving.
+    fn window(&self, target: &agent::Target<'_>) -> Option<u64> {
+        let url = target.backend.urls.first()?.trim_end_matches('/');
+        self.store.get_probe(url).ok().flatten()?.n_ctx
+    }
 }
 
 /// Milliseconds from a config duration, `None` for zero (no deadline).
@@ -77,7 +83,7 @@ pub(crate) fn build(
     settings: &Settings,
     request: &SpawnRequest,
     cwd: PathBuf,
-    env: &AgentEnv,
+    env: &AgentEnv<'_>,
 ) -> Result<WorkerSpec, OpsError> {
     let template = match &request.kind {
         Some(name) => Some((
@@ -148,14 +154,14 @@ pub(crate) fn build(
             let mcp = env
                 .baton
                 .as_deref()
-                .map(|baton| McpServer::new(baton, &env.store, request.scope.as_ref()));
+                .map(|baton| McpServer::new(baton, env.store.path(), request.scope.as_ref()));
             agent::derive(
                 cli,
                 &command,
                 target.as_ref(),
                 mcp.as_ref(),
                 request.scope.as_ref(),
-                env.window,
+                target.as_ref().and_then(|t| env.window(t)),
                 &env.state,
             )?
         }
