@@ -27,8 +27,9 @@ pub use env::EnvSnapshot;
 pub use error::{ConfigError, KeyPlace};
 pub use layers::Origin;
 pub use settings::{
-    BackendKind, BackendSettings, DispatchSettings, MemorySettings, Price, ProfileSettings,
-    RoutesSettings, Settings,
+    BackendKind, BackendSettings, DispatchSettings, GithubPublishSettings, LinearPublishSettings,
+    MemorySettings, Price, ProfileSettings, PublishSettings, RoutesSettings, Settings,
+    WebhookPublishSettings,
 };
 pub use workers::{AgentCli, WorkerKindSettings};
 

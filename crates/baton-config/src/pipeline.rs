@@ -90,3 +90,92 @@ impl Default for RunSettings {
         }
     }
 }
+
+/// `[publish]`: where a run's trail goes (`--publish` replaces `targets` for one run).
+/// Failing to publish never fails the run: what did not go out stays in the run's outbox
+/// for `baton publish RUN`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PublishSettings {
+    /// `github`, `linear`, `webhook`; empty: nothing is published.
+    pub targets: Vec<String>,
+    /// One delivery's deadline (a push, a `gh` call, a request).
+    #[serde(with = "serde_duration")]
+    pub timeout: Duration,
+    pub github: GithubPublishSettings,
+    pub linear: LinearPublishSettings,
+    pub webhook: WebhookPublishSettings,
+}
+
+impl Default for PublishSettings {
+    fn default() -> Self {
+        PublishSettings {
+            targets: Vec::new(),
+            timeout: Duration::from_secs(60),
+            github: GithubPublishSettings::default(),
+            linear: LinearPublishSettings::default(),
+            webhook: WebhookPublishSettings::default(),
+        }
+    }
+}
+
+/// `[publish.github]`: the branch pushed and a pull request kept through `gh`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GithubPublishSettings {
+    /// The `gh` program.
+    pub gh: String,
+    /// The git remote the run's branch is pushed to.
+    pub remote: String,
+    /// The pull request's base branch; empty: the branch the run started from.
+    pub base: String,
+    /// `OWNER/NAME` for `gh --repo`; empty: the repository `gh` finds from the remote.
+    pub repo: String,
+}
+
+impl Default for GithubPublishSettings {
+    fn default() -> Self {
+        GithubPublishSettings {
+            gh: "gh".into(),
+            remote: "origin".into(),
+            base: String::new(),
+            repo: String::new(),
+        }
+    }
+}
+
+/// `[publish.linear]`: the ticket's Linear issue, through the GraphQL API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LinearPublishSettings {
+    pub api_url: String,
+    /// The environment variable holding the API key.
+    pub api_key_env: String,
+    /// The workflow states an issue is moved to at requirements, when implementation is
+    /// done, and at sign-off once merged.
+    pub in_progress: String,
+    pub in_review: String,
+    pub done: String,
+}
+
+impl Default for LinearPublishSettings {
+    fn default() -> Self {
+        LinearPublishSettings {
+            api_url: "https://api.linear.app/graphql".into(),
+            api_key_env: "LINEAR_API_KEY".into(),
+            in_progress: "In Progress".into(),
+            in_review: "In Review".into(),
+            done: "Done".into(),
+        }
+    }
+}
+
+/// `[publish.webhook]`: every event of a run POSTed as JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookPublishSettings {
+    /// Where; `--publish webhook=URL` gives it for one run.
+    pub url: String,
+    /// The environment variable holding the signing secret; empty: bodies are unsigned.
+    pub secret_env: String,
+}

@@ -9,7 +9,10 @@ use baton_core::{EditFormat, Locality, RestartPolicy, Route, Sampling};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::duration::{serde_duration, serde_opt_duration};
-pub use crate::pipeline::{RolesSettings, RunSettings, VerifySettings};
+pub use crate::pipeline::{
+    GithubPublishSettings, LinearPublishSettings, PublishSettings, RolesSettings, RunSettings,
+    VerifySettings, WebhookPublishSettings,
+};
 pub use crate::workers::{AgentCli, WorkerKindSettings};
 
 /// Everything Baton is configured with.
@@ -34,6 +37,8 @@ pub struct Settings {
     pub verify: VerifySettings,
     /// The bounds of `baton run`'s loops.
     pub run: RunSettings,
+    /// Where a run's trail goes.
+    pub publish: PublishSettings,
 }
 
 /// `[memory]`: optional embeddings for hybrid ranking of `baton memory search`.

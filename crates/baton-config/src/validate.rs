@@ -58,6 +58,23 @@ pub(crate) fn validate(
             ));
         }
     }
+    for target in &settings.publish.targets {
+        if baton_core::publish::Target::parse(target).is_none() {
+            return Err(invalid(
+                "publish.targets".into(),
+                origins,
+                format!("`{target}` is not a publishing target; known: github, linear, webhook"),
+            ));
+        }
+    }
+    let webhook = &settings.publish.webhook.url;
+    if !(webhook.is_empty() || webhook.starts_with("http://") || webhook.starts_with("https://")) {
+        return Err(invalid(
+            "publish.webhook.url".into(),
+            origins,
+            format!("`{webhook}` is not an http:// or https:// URL"),
+        ));
+    }
     for (name, kind) in &settings.workers {
         let backend = &kind.backend;
         if !backend.is_empty()

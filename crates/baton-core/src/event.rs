@@ -175,6 +175,9 @@ pub struct RunStarted {
     pub base_branch: Option<String>,
     /// Fast-forward `base_branch` to the run's branch once it is approved.
     pub merge: bool,
+    /// Where the run's trail is published (none for a run that began before publishing).
+    #[serde(default, skip_serializing_if = "crate::publish::PublishPlan::is_empty")]
+    pub publish: crate::publish::PublishPlan,
 }
 
 /// An approved run's branch was fast-forwarded into its base branch (`run.merged`), or could
@@ -397,6 +400,25 @@ pub struct RunRolledBack {
     pub revert_commit: Option<String>,
 }
 
+/// A publication of a run's trail was delivered (`publish.sent`), or an attempt failed
+/// (`publish.failed`, with why; it stays in the outbox for `baton publish RUN`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Published {
+    pub target: crate::publish::Target,
+    /// The publication's key in the run's outbox (what makes a retry post nothing twice).
+    pub key: String,
+    /// What it does: `pr.open`, `push`, `comment`, `state`, `event`, ...
+    pub action: String,
+    /// Attempts so far, this one included.
+    pub attempt: u32,
+    /// Where it can be seen (a pull request's or a comment's URL), when the target says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// Why the attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// A run ended, or stopped to wait (`run.ended`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunEnded {
@@ -498,6 +520,8 @@ events! {
     RunRolledBack(RunRolledBack) = "run.rolled_back", v 1;
     RunMergedInto(RunMerged) = "run.merged", v 1;
     RunResumed(RunResumed) = "run.resumed", v 1;
+    PublishSent(Published) = "publish.sent", v 1;
+    PublishFailed(Published) = "publish.failed", v 1;
 }
 
 /// Why a row's event cannot be read.

@@ -7,7 +7,8 @@
 //! and its checks and schema, the reviewer's verdict), [`usage`] (token counts and
 //! whether they were estimated), [`ledger`] (one row per model call attempt, one per applied
 //! reply), [`route`] (where a request may go and why it went there, the edit formats), [`sampling`]
-//! (top-k/top-p/min-p and the repetition penalties a request may carry),
+//! (top-k/top-p/min-p and the repetition penalties a request may carry), [`publish`] (where a
+//! run's trail is published),
 //! [`run`] (a pipeline run: its status, phases and row), [`worker`] (agent and server
 //! processes Baton supervises).
 
@@ -16,6 +17,7 @@ pub mod clock;
 pub mod event;
 pub mod ledger;
 pub mod plan;
+pub mod publish;
 pub mod route;
 pub mod run;
 pub mod sampling;

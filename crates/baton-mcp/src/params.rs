@@ -193,6 +193,16 @@ pub struct RunStartParams {
     /// approved (default false).
     #[serde(default)]
     pub merge: Option<bool>,
+    /// Where the run's trail goes: `github`, `linear`, `webhook=URL`, comma-separated
+    /// (default: the project's `[publish] targets`). Failing to publish never fails the run.
+    #[serde(default)]
+    pub publish: Option<String>,
+    /// The GitHub issue the run is for: its pull request closes it.
+    #[serde(default)]
+    pub github_issue: Option<u64>,
+    /// The Linear issue the run is for (`ENG-12`): `linear` publishing comments on it.
+    #[serde(default)]
+    pub linear_issue: Option<String>,
     /// Only check the ticket and plan, or get the architect's plan, and stop: nothing is
     /// started, and the reply is the spec and the plan (default false).
     #[serde(default)]

@@ -106,6 +106,11 @@ pub(crate) async fn run_start(
             timeout_ms: timeout
                 .map(|timeout| u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)),
         },
+        publish: baton_pipeline::publish::PublishAsk {
+            targets: params.publish.map(|targets| vec![targets]),
+            github_issue: params.github_issue,
+            linear_issue: params.linear_issue,
+        },
     };
     if params.dry_run.unwrap_or(false) {
         // Nothing is created, so nothing needs to outlive the connection: checked here.

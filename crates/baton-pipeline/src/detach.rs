@@ -78,6 +78,8 @@ pub struct DetachedRun {
     /// Fast-forward the branch the run started from once it is approved.
     pub merge: bool,
     pub budget: RunBudget,
+    /// Where its trail is published.
+    pub publish: crate::publish::PublishAsk,
 }
 
 /// A run whose coordinator was started detached: the one answer of `baton run --detach`,
@@ -156,6 +158,15 @@ pub async fn start_detached(
     if let Some(ms) = run.budget.timeout_ms {
         args.extend(["--timeout".into(), format!("{ms}ms")]);
     }
+    if let Some(targets) = &run.publish.targets {
+        args.extend(["--publish".into(), targets.join(",")]);
+    }
+    if let Some(issue) = run.publish.github_issue {
+        args.extend(["--github".into(), issue.to_string()]);
+    }
+    if let Some(issue) = &run.publish.linear_issue {
+        args.extend(["--linear".into(), issue.clone()]);
+    }
     let worker = spawn_coordinator(project, &id, args).await?;
     let status = settle(project, &id, &worker, "did not start", |store| {
         Ok(exact_run(store, &id)?.map(|run| run.status))
@@ -184,6 +195,7 @@ pub async fn dry_run(project: &Project, run: &DetachedRun) -> Result<RunSummary,
         review: run.review,
         budget: run.budget.clone(),
         merge: run.merge,
+        publish: run.publish.clone(),
     };
     crate::run::start(project, &request, &Quiet).await
 }
@@ -497,6 +509,8 @@ fn passed_env(settings: &Settings) -> Vec<String> {
             .values()
             .flat_map(|server| server.env_pass.iter().cloned()),
     );
+    // What publishing authenticates and signs with.
+    names.extend(crate::publish::secret_env(&settings.publish));
     names.into_iter().collect()
 }
 

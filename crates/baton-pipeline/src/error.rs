@@ -90,6 +90,16 @@ pub enum PipelineError {
     RunPending { id: String, worker: String },
     #[error("run `{id}` is still driven by its process (worker `{worker}`)")]
     StillDriven { id: String, worker: String },
+    #[error("publishing target `{given}` cannot be used: {why}")]
+    BadPublishTarget { given: String, why: String },
+    #[error("the {tracker} ticket {id} cannot be read: {message}")]
+    Tracker {
+        tracker: &'static str,
+        id: String,
+        message: String,
+    },
+    #[error("run `{id}` publishes nowhere")]
+    NothingToPublish { id: String },
     #[error(transparent)]
     Ops(#[from] OpsError),
 }
@@ -178,6 +188,16 @@ impl PipelineError {
             PipelineError::StillDriven { worker, .. } => Some(format!(
                 "wait for it to end, or stop it first (`baton kill {worker}`)"
             )),
+            PipelineError::BadPublishTarget { .. } => Some(
+                "the targets are github, linear and webhook=URL; a Linear issue is named for the run or is the ticket's id (ENG-12)".into(),
+            ),
+            PipelineError::Tracker { tracker, .. } => Some(match *tracker {
+                "GitHub" => "check that `gh auth status` passes and the issue number exists in the repository".into(),
+                _ => "check that the API key's variable ([publish.linear] api_key_env) is set and the issue identifier exists".into(),
+            }),
+            PipelineError::NothingToPublish { .. } => Some(
+                "a run publishes to the targets it began with; start a run with targets to publish it".into(),
+            ),
             PipelineError::Ops(error) => Some(error.hint()),
         }
     }
@@ -201,7 +221,11 @@ impl PipelineError {
             | PipelineError::DetachedEnded { .. }
             | PipelineError::RunPending { .. }
             | PipelineError::StillDriven { .. } => ErrorKind::Input,
-            PipelineError::UnknownRoleProfile { .. } => ErrorKind::Config,
+            PipelineError::UnknownRoleProfile { .. } | PipelineError::BadPublishTarget { .. } => {
+                ErrorKind::Config
+            }
+            PipelineError::Tracker { .. } => ErrorKind::Unreachable,
+            PipelineError::NothingToPublish { .. } => ErrorKind::Input,
             PipelineError::Ops(error) => error.kind(),
             PipelineError::Git { .. }
             | PipelineError::NoValidPlan { .. }

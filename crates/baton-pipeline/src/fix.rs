@@ -40,9 +40,9 @@ pub(crate) async fn verify_and_fix(
     iteration: &mut u32,
 ) -> Result<Verified, PipelineError> {
     let verified = verify_loop(ctx, iteration).await?;
-    report::phase_comment(
-        &ctx.folder,
+    ctx.recorder.phase_comment(
         Phase::Verification,
+        "Baton (quality gates)",
         &report::verification(&verified.last),
     )?;
     Ok(verified)

@@ -138,6 +138,33 @@ pub async fn commit_files(
     Ok(Some(head(worktree).await?))
 }
 
+/// An empty commit on the worktree's branch (the run's "begin" commit, which a pull request
+/// needs before any code: GitHub opens none for a branch with no commit of its own); its sha.
+pub async fn commit_empty(
+    worktree: &Path,
+    identity: &[String],
+    message: &str,
+    trailers: &[(String, String)],
+) -> Result<String, PipelineError> {
+    let mut body = message.to_string();
+    body.push_str("\n\n");
+    for (key, value) in trailers {
+        body.push_str(&format!("{key}: {value}\n"));
+    }
+    let mut args: Vec<&str> = identity.iter().map(String::as_str).collect();
+    args.extend(["-c", "maintenance.auto=false", "-c", "gc.auto=0"]);
+    args.extend([
+        "commit",
+        "--quiet",
+        "--no-verify",
+        "--allow-empty",
+        "-m",
+        &body,
+    ]);
+    git(worktree, &args).await?;
+    head(worktree).await
+}
+
 /// The diff of the worktree's HEAD against `base`, at most `max_bytes` (cut at a line).
 pub async fn diff(worktree: &Path, base: &str, max_bytes: usize) -> Result<String, PipelineError> {
     let range = format!("{base}..HEAD");

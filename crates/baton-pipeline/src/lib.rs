@@ -21,6 +21,8 @@
 //! - `roles.rs`: `[roles]` resolved to profiles, the escalation chain, the coder's capacity;
 //! - `record.rs`: events to the store, `events.jsonl` and the caller's [`Progress`];
 //! - `report.rs`: phase comments, `PR.md`, `report.md`;
+//! - `publish/`: the trail published to GitHub, Linear and webhooks through the store's
+//!   outbox ([`publish::publish`] retries what is pending);
 //! - `query.rs`: runs read back ([`runs`], [`show`]);
 //! - `status.rs`: one run at a glance for whoever drives it from outside ([`state`]);
 //! - `detach.rs`: runs whose coordinator is a supervised process of its own
@@ -42,6 +44,7 @@ pub mod git;
 mod implement;
 mod intake;
 mod prompt;
+pub mod publish;
 mod query;
 mod record;
 mod report;

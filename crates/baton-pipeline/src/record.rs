@@ -1,15 +1,18 @@
 //! A run's trail as it happens: every event goes to the store (subject = the run id), to the
-//! run folder's `events.jsonl` (the same row shape as the store's), and to the caller's
-//! [`Progress`] (the terminal display, or NDJSON on stdout).
+//! run folder's `events.jsonl` (the same row shape as the store's), to the caller's
+//! [`Progress`] (the terminal display, or NDJSON on stdout), and, for a run that publishes,
+//! to its outbox with the publications it calls for (`publish/trail.rs`).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use baton_core::Event;
+use baton_core::publish::PublishPlan;
+use baton_core::{Event, Phase};
 use baton_ops::Project;
 
 use crate::PipelineError;
+use crate::publish::{Publication, Publisher, trail};
 
 /// Where the caller watches a run from. Called from the run's task, in order.
 pub trait Progress: Send + Sync {
@@ -33,17 +36,22 @@ impl Progress for Quiet {
     fn note(&self, _run_id: &str, _text: &str) {}
 }
 
-/// Writes a run's events everywhere they go.
+/// Writes a run's events everywhere they go. Clones share the `events.jsonl` handle, so
+/// the run and its publisher never interleave half lines.
+#[derive(Clone)]
 pub(crate) struct Recorder<'a> {
     pub run_id: String,
     project: &'a Project,
-    jsonl: Mutex<std::fs::File>,
+    jsonl: Arc<Mutex<std::fs::File>>,
     jsonl_path: PathBuf,
+    folder: PathBuf,
     progress: &'a dyn Progress,
+    publisher: Option<Arc<Publisher>>,
 }
 
 impl<'a> Recorder<'a> {
-    /// Opens (appending) `folder/events.jsonl`, creating the folder.
+    /// Opens (appending) `folder/events.jsonl`, creating the folder. A run already recorded
+    /// publishes by the plan it began with.
     pub(crate) fn open(
         project: &'a Project,
         run_id: &str,
@@ -63,13 +71,75 @@ impl<'a> Recorder<'a> {
                 path: jsonl_path.clone(),
                 source,
             })?;
+        let store = project.store()?;
+        let publisher = match store.run(run_id)?.filter(|run| run.id == run_id) {
+            Some(run) => {
+                let plan = crate::publish::recorded(&store, run_id)?;
+                (!plan.is_empty()).then(|| Publisher::new(plan, run.branch))
+            }
+            None => None,
+        };
+        drop(store);
         Ok(Recorder {
             run_id: run_id.to_string(),
             project,
-            jsonl: Mutex::new(file),
+            jsonl: Arc::new(Mutex::new(file)),
             jsonl_path,
+            folder: folder.to_path_buf(),
             progress,
+            publisher,
         })
+    }
+
+    /// Publishes by `plan` from now on (a new run, whose plan its `run.started` will hold).
+    pub(crate) fn with_publish(mut self, plan: PublishPlan, branch: &str) -> Recorder<'a> {
+        self.publisher = (!plan.is_empty()).then(|| Publisher::new(plan, branch.to_string()));
+        self
+    }
+
+    pub(crate) fn publisher(&self) -> Option<&Arc<Publisher>> {
+        self.publisher.as_ref()
+    }
+
+    pub(crate) fn project(&self) -> &'a Project {
+        self.project
+    }
+
+    /// Queues `items` in the run's outbox (those of targets the run does not publish to are
+    /// dropped) and wakes its publisher.
+    pub(crate) fn publish(&self, items: Vec<Publication>) -> Result<(), PipelineError> {
+        let Some(publisher) = &self.publisher else {
+            return Ok(());
+        };
+        let targets = publisher.plan.targets();
+        let queued = items
+            .iter()
+            .filter(|item| targets.contains(&item.target))
+            .map(Publication::queued)
+            .collect::<Result<Vec<_>, _>>()?;
+        if queued.is_empty() {
+            return Ok(());
+        }
+        self.project
+            .store()?
+            .outbox_enqueue(&self.run_id, &queued)?;
+        publisher.ring();
+        Ok(())
+    }
+
+    /// Writes the phase's comment (`NN-phase.md`; a later round replaces it) and queues it for
+    /// the trackers, saying which `agent` did the phase.
+    pub(crate) fn phase_comment(
+        &self,
+        phase: Phase,
+        agent: &str,
+        body: &str,
+    ) -> Result<(), PipelineError> {
+        crate::report::phase_comment(&self.folder, phase, agent, body)?;
+        match &self.publisher {
+            Some(publisher) => self.publish(trail::for_comment(publisher, phase, agent, body)),
+            None => Ok(()),
+        }
     }
 
     /// Records `event`: store first (the trail of record), then the mirror and the display.
@@ -90,6 +160,13 @@ impl<'a> Recorder<'a> {
         Ok(())
     }
 
+    /// Mirrors event `id` (one the store wrote with a state change of its own) and shows it.
+    pub(crate) fn mirror_event(&self, id: i64, event: &Event) -> Result<(), PipelineError> {
+        self.mirror(id, event)?;
+        self.progress.event(&self.run_id, event);
+        Ok(())
+    }
+
     fn mirror(&self, id: i64, event: &Event) -> Result<(), PipelineError> {
         let line = serde_json::json!({
             "id": id,
@@ -106,7 +183,14 @@ impl<'a> Recorder<'a> {
         writeln!(file, "{line}").map_err(|source| PipelineError::Write {
             path: self.jsonl_path.clone(),
             source,
-        })
+        })?;
+        drop(file);
+        match &self.publisher {
+            Some(publisher) => {
+                self.publish(trail::for_event(publisher, &self.folder, id, &line, event))
+            }
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn note(&self, text: &str) {

@@ -26,10 +26,20 @@ fn write(path: &Path, text: &str) -> Result<(), PipelineError> {
         })
 }
 
-/// Writes `NN-phase.md` (a later round of the same phase replaces it).
-pub(crate) fn phase_comment(folder: &Path, phase: Phase, body: &str) -> Result<(), PipelineError> {
+/// Writes `NN-phase.md` (a later round of the same phase replaces it), saying which `agent`
+/// did the phase.
+pub(crate) fn phase_comment(
+    folder: &Path,
+    phase: Phase,
+    agent: &str,
+    body: &str,
+) -> Result<(), PipelineError> {
     let path = folder.join(format!("{:02}-{}.md", phase.number(), phase.as_str()));
-    let text = format!("## Phase {}: {}\n\n{body}", phase.number(), phase.title());
+    let text = format!(
+        "## Phase {}: {}\n**Agent:** {agent}\n\n{body}",
+        phase.number(),
+        phase.title()
+    );
     write(&path, &text)
 }
 
@@ -157,6 +167,38 @@ pub(crate) fn review(round: u32, verdict: &Verdict) -> String {
         &verdict.required_fixes,
         |item| item.to_string(),
     );
+    out
+}
+
+/// The sign-off: how the run ended, where its branch went, the acceptance criteria checked
+/// off (by an approving review) or still open, and why, when it did not succeed.
+pub(crate) fn signoff(ctx: &Ctx<'_>, run: &RunRecord, merged: Option<&(String, String)>) -> String {
+    let approved = run.status == RunStatus::Approved;
+    let mut out = format!("**Status:** {}\n", run.status);
+    match merged {
+        Some((into, commit)) => {
+            let _ = writeln!(
+                out,
+                "**Branch:** `{}`, merged into `{into}` at `{}`",
+                run.branch,
+                &commit[..commit.len().min(12)]
+            );
+        }
+        None => {
+            let _ = writeln!(out, "**Branch:** `{}`", run.branch);
+        }
+    }
+    out.push_str("\n**Acceptance criteria:**\n");
+    for criterion in &ctx.spec.acceptance {
+        if approved {
+            let _ = writeln!(out, "- [x] {criterion} (verified by the review)");
+        } else {
+            let _ = writeln!(out, "- [ ] {criterion}");
+        }
+    }
+    if let Some(why) = &run.why {
+        let _ = writeln!(out, "\n**Notes:** {why}");
+    }
     out
 }
 

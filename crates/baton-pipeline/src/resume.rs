@@ -36,7 +36,7 @@ pub async fn resume(
         RunStatus::Failed,
     ];
     let (ctx, done) = reopen(project, key, &allowed, progress).await?;
-    carry_on(&ctx, review, &done).await
+    crate::publish::alongside(&ctx.recorder, carry_on(&ctx, review, &done)).await
 }
 
 /// A stopped run made ready to go on: checked against `allowed`, its worktree back at its

@@ -46,7 +46,7 @@ pub async fn review(
             }
             other => other,
         })?;
-    let outcome = decide(&ctx, decision).await;
+    let outcome = crate::publish::alongside(&ctx.recorder, decide(&ctx, decision)).await;
     if let Err(error) = &outcome {
         record_failure(&ctx, error);
     }
@@ -89,7 +89,11 @@ async fn decide(ctx: &Ctx<'_>, decision: Decision) -> Result<RunSummary, Pipelin
             "rejected (external)".into()
         }),
     }))?;
-    report::phase_comment(&ctx.folder, Phase::Review, &report::review(round, &verdict))?;
+    ctx.recorder.phase_comment(
+        Phase::Review,
+        "reviewer (external)",
+        &report::review(round, &verdict),
+    )?;
     if verdict.approved {
         return finish(ctx, RunStatus::Approved, None, Some(verdict)).await;
     }
@@ -97,6 +101,14 @@ async fn decide(ctx: &Ctx<'_>, decision: Decision) -> Result<RunSummary, Pipelin
     review_fix(ctx, round, &verdict.required_fixes).await?;
     let mut iteration = 0;
     let verified = verify_and_fix(ctx, &mut iteration).await?;
+    ctx.recorder
+        .publish(vec![crate::publish::trail::rejected_round(
+            ctx,
+            round,
+            &verdict,
+            verified.passed,
+            verified.why.as_deref(),
+        )])?;
     if verified.passed {
         finish(
             ctx,

@@ -19,6 +19,16 @@ pub struct Roles {
     pub reviewer: String,
 }
 
+impl Roles {
+    /// Who drew the spec up, as a phase comment names them.
+    pub(crate) fn orchestrator_agent(&self) -> String {
+        match &self.orchestrator {
+            Some(profile) => format!("orchestrator ({profile})"),
+            None => "orchestrator (the ticket as written)".into(),
+        }
+    }
+}
+
 /// The profile the cloud defaults go to.
 const CLOUD_PROFILE: &str = "cloud";
 

@@ -67,6 +67,8 @@ pub struct RunRequest {
     pub budget: baton_core::event::RunBudget,
     /// Fast-forward the branch the run started from once it is approved.
     pub merge: bool,
+    /// Where the run's trail is published.
+    pub publish: crate::publish::PublishAsk,
 }
 
 /// What a run came to: the one shape `baton run --json` ends with, and the MCP and web API
@@ -210,6 +212,12 @@ pub async fn start(
         .map(|name| name.trim().to_string())
         .filter(|name| !name.is_empty());
     let branch = format!("baton/{id}");
+    let publish = crate::publish::resolve(
+        &settings.publish,
+        &request.publish,
+        &ticket.id,
+        base_branch.as_deref(),
+    )?;
     git::add_worktree(&repo, &worktree, &branch, &base).await?;
     let now = baton_core::now_ms();
     let run = RunRecord {
@@ -227,7 +235,8 @@ pub async fn start(
         updated_at_ms: now,
     };
     let folder = baton_dir.join("runs").join(&id);
-    let recorder = Recorder::open(project, &id, &folder, progress)?;
+    let recorder =
+        Recorder::open(project, &id, &folder, progress)?.with_publish(publish.clone(), &branch);
     project.store()?.insert_run(
         &run,
         &Event::RunStarted(RunStarted {
@@ -239,134 +248,153 @@ pub async fn start(
             worktree: run.worktree.clone(),
             base_branch: base_branch.clone(),
             merge: request.merge,
+            publish,
         }),
     )?;
     recorder.mirror_latest()?;
-    // The orchestrator answered before the run existed: its requests join the run now.
-    for request_id in &spec_requests {
-        project.store()?.tag_run_request(
-            request_id,
-            &id,
-            None,
-            RunRole::Orchestrator,
-            Phase::Requirements.as_str(),
-        )?;
-    }
-    if request.budget != baton_core::event::RunBudget::default() {
-        recorder.record(Event::RunBudgetSet(request.budget.clone()))?;
-    }
-
-    let phase = |phase: Phase, status: PhaseStatus, note: Option<String>| {
-        Event::RunPhase(PhaseChanged {
-            phase,
-            status,
-            note,
-        })
-    };
-    // 1. Requirements.
-    recorder.record(phase(Phase::Requirements, PhaseStatus::Started, None))?;
-    recorder.record(Event::RunSpec(SpecDrawn {
-        spec: spec.clone(),
-        source: spec_source,
-    }))?;
-    recorder.record(phase(
-        Phase::Requirements,
-        PhaseStatus::Done,
-        Some(crate::plural(
-            spec.acceptance.len(),
-            "acceptance criterion",
-            "acceptance criteria",
-        )),
-    ))?;
-    report::phase_comment(&folder, Phase::Requirements, &report::requirements(&spec))?;
-
-    // 2. Architecture.
-    recorder.record(phase(Phase::Architecture, PhaseStatus::Started, None))?;
-    let planned = match given_plan {
-        Some(plan) => Ok((plan, Source::Given, 0)),
-        None => {
-            let tag = Tag {
-                run_id: &id,
-                phase: Phase::Architecture.as_str(),
-            };
-            recorder.working("architect", &format!("plan by {}", roles.architect));
-            let planned = architect(
-                project,
-                &roles.architect,
-                &spec,
-                &tracked,
-                settings.run.max_plan_attempts,
-                Some(&tag),
-                &baton_ops::notice::Silent,
-            )
-            .await
-            .map(|(plan, attempts)| (plan, Source::Model, attempts));
-            recorder.done("architect");
-            planned
+    // Everything from here on runs with the run's publisher beside it.
+    let beside = recorder.clone();
+    let work = async move {
+        // The orchestrator answered before the run existed: its requests join the run now.
+        for request_id in &spec_requests {
+            project.store()?.tag_run_request(
+                request_id,
+                &id,
+                None,
+                RunRole::Orchestrator,
+                Phase::Requirements.as_str(),
+            )?;
         }
-    };
-    // A small architect may give no valid plan; a ticket whose scope names its files still
-    // has one: a single subtask over them.
-    let planned = match planned {
-        Err(PipelineError::NoValidPlan { attempts, problems }) => {
-            match plan_from_scope(&ticket, &spec, &tracked) {
-                Some(plan) => {
-                    recorder.note(&format!(
+        if request.budget != baton_core::event::RunBudget::default() {
+            recorder.record(Event::RunBudgetSet(request.budget.clone()))?;
+        }
+
+        let phase = |phase: Phase, status: PhaseStatus, note: Option<String>| {
+            Event::RunPhase(PhaseChanged {
+                phase,
+                status,
+                note,
+            })
+        };
+        // 1. Requirements.
+        recorder.record(phase(Phase::Requirements, PhaseStatus::Started, None))?;
+        recorder.record(Event::RunSpec(SpecDrawn {
+            spec: spec.clone(),
+            source: spec_source,
+        }))?;
+        recorder.record(phase(
+            Phase::Requirements,
+            PhaseStatus::Done,
+            Some(crate::plural(
+                spec.acceptance.len(),
+                "acceptance criterion",
+                "acceptance criteria",
+            )),
+        ))?;
+        recorder.phase_comment(
+            Phase::Requirements,
+            &roles.orchestrator_agent(),
+            &report::requirements(&spec),
+        )?;
+
+        // 2. Architecture.
+        recorder.record(phase(Phase::Architecture, PhaseStatus::Started, None))?;
+        let planned = match given_plan {
+            Some(plan) => Ok((plan, Source::Given, 0)),
+            None => {
+                let tag = Tag {
+                    run_id: &id,
+                    phase: Phase::Architecture.as_str(),
+                };
+                recorder.working("architect", &format!("plan by {}", roles.architect));
+                let planned = architect(
+                    project,
+                    &roles.architect,
+                    &spec,
+                    &tracked,
+                    settings.run.max_plan_attempts,
+                    Some(&tag),
+                    &baton_ops::notice::Silent,
+                )
+                .await
+                .map(|(plan, attempts)| (plan, Source::Model, attempts));
+                recorder.done("architect");
+                planned
+            }
+        };
+        // A small architect may give no valid plan; a ticket whose scope names its files still
+        // has one: a single subtask over them.
+        let planned = match planned {
+            Err(PipelineError::NoValidPlan { attempts, problems }) => {
+                match plan_from_scope(&ticket, &spec, &tracked) {
+                    Some(plan) => {
+                        recorder.note(&format!(
                         "the architect gave no valid plan in {attempts} answers ({problems}); planning one subtask from the ticket's scope"
                     ));
-                    Ok((plan, Source::TicketScope, attempts))
+                        Ok((plan, Source::TicketScope, attempts))
+                    }
+                    None => Err(PipelineError::NoValidPlan { attempts, problems }),
                 }
-                None => Err(PipelineError::NoValidPlan { attempts, problems }),
             }
-        }
-        other => other,
-    };
-    let (plan, source, attempts) = match planned {
-        Ok(planned) => planned,
-        Err(error) => {
-            recorder.record(phase(
-                Phase::Architecture,
-                PhaseStatus::Failed,
-                Some(error.to_string()),
-            ))?;
-            project
-                .store()?
-                .set_run_status(&id, RunStatus::Failed, Some(&error.to_string()))?;
-            recorder.mirror_latest()?;
-            return Err(error);
-        }
-    };
-    recorder.record(Event::RunPlan(PlanMade {
-        plan: plan.clone(),
-        source,
-        attempts,
-    }))?;
-    recorder.record(phase(
-        Phase::Architecture,
-        PhaseStatus::Done,
-        Some(crate::plural(plan.subtasks.len(), "subtask", "subtasks")),
-    ))?;
-    report::phase_comment(&folder, Phase::Architecture, &report::architecture(&plan))?;
+            other => other,
+        };
+        let (plan, source, attempts) = match planned {
+            Ok(planned) => planned,
+            Err(error) => {
+                recorder.record(phase(
+                    Phase::Architecture,
+                    PhaseStatus::Failed,
+                    Some(error.to_string()),
+                ))?;
+                project.store()?.set_run_status(
+                    &id,
+                    RunStatus::Failed,
+                    Some(&error.to_string()),
+                )?;
+                recorder.mirror_latest()?;
+                return Err(error);
+            }
+        };
+        recorder.record(Event::RunPlan(PlanMade {
+            plan: plan.clone(),
+            source,
+            attempts,
+        }))?;
+        recorder.record(phase(
+            Phase::Architecture,
+            PhaseStatus::Done,
+            Some(crate::plural(plan.subtasks.len(), "subtask", "subtasks")),
+        ))?;
+        let architect_agent = match source {
+            Source::Model => format!("architect ({})", roles.architect),
+            Source::Given => "architect (the plan as given)".into(),
+            Source::TicketScope => "architect (one subtask from the ticket's scope)".into(),
+        };
+        let design = report::architecture(&plan);
+        recorder.phase_comment(Phase::Architecture, &architect_agent, &design)?;
+        crate::publish::trail::open_pull_request(&recorder, &worktree, &ticket, &design).await?;
 
-    let ctx = Ctx {
-        project,
-        wt: project.at(worktree.clone())?,
-        worktree: worktree.clone(),
-        folder: folder.clone(),
-        run,
-        ticket,
-        spec,
-        plan,
-        roles,
-        settings: settings.clone(),
-        recorder,
-        dispatches: AtomicU32::new(0),
-        git_lock: tokio::sync::Mutex::new(()),
-        identity: tokio::sync::OnceCell::new(),
-        budget: crate::budget::Budget::new(request.budget.clone()),
-        merge: request.merge.then(|| base_branch.clone()).flatten(),
+        let ctx = Ctx {
+            project,
+            wt: project.at(worktree.clone())?,
+            worktree: worktree.clone(),
+            folder: folder.clone(),
+            run,
+            ticket,
+            spec,
+            plan,
+            roles,
+            settings: settings.clone(),
+            recorder,
+            dispatches: AtomicU32::new(0),
+            git_lock: tokio::sync::Mutex::new(()),
+            identity: tokio::sync::OnceCell::new(),
+            budget: crate::budget::Budget::new(request.budget.clone()),
+            merge: request.merge.then(|| base_branch.clone()).flatten(),
+        };
+        carry_on(&ctx, request.review, &HashSet::new()).await
     };
-    carry_on(&ctx, request.review, &HashSet::new()).await
+    crate::publish::alongside(&beside, work).await
 }
 
 /// [`drive`] and [`finish`]; an error on the way (a model unreachable, git, the disk) ends
@@ -429,9 +457,9 @@ pub(crate) async fn drive(
         implemented,
         (!failed.is_empty()).then(|| format!("failed: {}", failed.join(", "))),
     ))?;
-    report::phase_comment(
-        &ctx.folder,
+    ctx.recorder.phase_comment(
         Phase::Implementation,
+        &format!("coder ({})", ctx.roles.coder),
         &report::implementation(ctx).await?,
     )?;
     // A subtask that no reply could be applied to leaves the plan unimplemented: neither
@@ -453,6 +481,17 @@ pub(crate) async fn drive(
     let mut round = 0u32;
     loop {
         let verified = verify_and_fix(ctx, &mut iteration).await?;
+        // A rejected round is told on the pull request once its fixes are verified.
+        if let Some(rejected) = verdict.as_ref().filter(|given| !given.approved) {
+            ctx.recorder
+                .publish(vec![crate::publish::trail::rejected_round(
+                    ctx,
+                    round,
+                    rejected,
+                    verified.passed,
+                    verified.why.as_deref(),
+                )])?;
+        }
         if !verified.passed {
             return Ok((
                 RunStatus::VerifyFailed,
@@ -480,7 +519,11 @@ pub(crate) async fn drive(
                 format!("rejected: {} fixes", given.required_fixes.len())
             }),
         ))?;
-        report::phase_comment(&ctx.folder, Phase::Review, &report::review(round, &given))?;
+        ctx.recorder.phase_comment(
+            Phase::Review,
+            &format!("reviewer ({})", ctx.roles.reviewer),
+            &report::review(round, &given),
+        )?;
         let approved = given.approved;
         let fixes = given.required_fixes.clone();
         verdict = Some(given);

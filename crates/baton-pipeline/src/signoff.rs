@@ -93,10 +93,18 @@ pub(crate) async fn finish(
         },
         Some(status.to_string()),
     ))?;
-    if status == RunStatus::Approved
-        && let Some(into) = &ctx.merge
-    {
-        merge(ctx, into).await?;
+    let merged = match &ctx.merge {
+        Some(into) if status == RunStatus::Approved => merge(ctx, into).await?,
+        _ => None,
+    };
+    ctx.recorder.phase_comment(
+        Phase::Signoff,
+        &ctx.roles.orchestrator_agent(),
+        &report::signoff(ctx, &run, merged.as_ref()),
+    )?;
+    if let Some((into, commit)) = &merged {
+        ctx.recorder
+            .publish(crate::publish::trail::merged(ctx, into, commit))?;
     }
     // The status and its `run.ended` event go in together, last.
     ctx.project
@@ -118,8 +126,8 @@ pub(crate) async fn finish(
 /// (a branch that moved meanwhile is left alone and said so: nothing is merged over anyone's
 /// work). The checked-out branch goes through `git merge --ff-only`, which keeps the user's
 /// uncommitted changes or refuses; another branch is moved with `update-ref`, checked
-/// against its old value.
-async fn merge(ctx: &Ctx<'_>, into: &str) -> Result<(), PipelineError> {
+/// against its old value. The branch and commit merged, if it was.
+async fn merge(ctx: &Ctx<'_>, into: &str) -> Result<Option<(String, String)>, PipelineError> {
     let repo = Path::new(&ctx.run.repo);
     let tip = git::git(repo, &["rev-parse", &ctx.run.branch])
         .await?
@@ -160,10 +168,11 @@ async fn merge(ctx: &Ctx<'_>, into: &str) -> Result<(), PipelineError> {
     ctx.recorder
         .record(Event::RunMergedInto(baton_core::event::RunMerged {
             into: into.to_string(),
-            commit: tip,
+            commit: tip.clone(),
             merged,
             why,
-        }))
+        }))?;
+    Ok(merged.then(|| (into.to_string(), tip)))
 }
 
 /// Stores `value` in memory; a failure is told, not fatal (the run's work is in git).

@@ -22,6 +22,8 @@
 //!   ([`baton_core::EditRecord`]), and well-formedness per model and format ([`EditStats`]);
 //! - `runs.rs`: pipeline runs ([`baton_core::run::RunRecord`]) and the dispatch requests each
 //!   made, which tag the ledger's rows with run, subtask and role ([`RunUsage`]);
+//! - `outbox.rs`: the publishing outbox ([`OutboxRow`]): a run's publications, queued once by
+//!   key, claimed with a lease, each outcome with its event;
 //! - `pool.rs`: [`StorePool`], connections shared by the tasks of a long-lived process;
 //! - `codec.rs`: column conversions shared by the parts above.
 
@@ -33,6 +35,7 @@ mod events;
 mod locate;
 mod memory;
 mod migrate;
+mod outbox;
 mod pool;
 mod probes;
 mod runs;
@@ -54,6 +57,7 @@ pub use memory::{
     StoreManySummary, StoreOutcome, ToEmbed, VectorCandidate,
 };
 pub use migrate::SCHEMA_VERSION;
+pub use outbox::{Delivery, NewPublication, OutboxRow, OutboxStatus};
 pub use pool::{PooledStore, StorePool};
 pub use probes::EndpointProbe;
 pub use runs::{RunRole, RunUsage};

@@ -56,6 +56,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0007_worker_roles",
         sql: include_str!("../migrations/0007_worker_roles.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_outbox",
+        sql: include_str!("../migrations/0008_outbox.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.

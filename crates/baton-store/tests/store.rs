@@ -90,6 +90,7 @@ fn opening_a_fresh_file_applies_the_migrations_once_and_sets_user_version() {
             "memory_fts_data",
             "memory_fts_docsize",
             "memory_fts_idx",
+            "outbox",
             "run_requests",
             "runs",
             "workers"

@@ -9,17 +9,25 @@
 //! - [`rig`]: starts the real llama-server of the LLM rig for tests.
 //! - [`agent`]: a fake agent CLI ([`fake_agent`]) for tests of agent CLIs as workers.
 //! - [`host`]: git as a test user, and the processes a test left running.
+//! - [`gh`]: a recording `gh` ([`fake_gh`]) for tests of GitHub publishing.
+//! - [`webhook`]: a webhook receiver ([`WebhookReceiver`]) recording what is POSTed to it.
+//! - [`serve`]: a router served from a thread of its own, for plain `#[test]`s.
 
 pub mod agent;
+pub mod gh;
 pub mod host;
 pub mod rig;
 pub mod script;
 pub mod scripted;
+pub mod serve;
+pub mod webhook;
 
 mod respond;
 mod routes;
 mod wire;
 
 pub use agent::{FakeAgent, FakeAgentRecord, fake_agent};
+pub use gh::{FakeGh, FakeGhRecord, GhCall, fake_gh};
 pub use script::{LOOP_MAX_TOKENS, Reply, SCRIPTED_PROMPT_TOKENS, Script, UsageSpec};
 pub use scripted::{BlockingScriptedServer, LoopEnd, LoopReport, RecordedRequest, ScriptedServer};
+pub use webhook::{Received, WebhookReceiver};

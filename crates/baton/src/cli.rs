@@ -67,6 +67,9 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Remove a run's worktree and branch (its folder and trail stay).
     Rollback(RollbackArgs),
+    /// Deliver a run's trail still pending (pushes, pull request, comments, status, webhook
+    /// events): what a target refused or missed while the run went on. Nothing is posted twice.
+    Publish(PublishArgs),
     /// The supervisor of one worker (started by `baton spawn`; not for direct use).
     #[command(name = "__supervise", hide = true)]
     Supervise(SuperviseArgs),
@@ -89,6 +92,7 @@ impl Command {
             Command::Runs(args) => args.json,
             Command::Show(args) => args.json,
             Command::Rollback(args) => args.json,
+            Command::Publish(args) => args.json,
             Command::Resume(args) => args.json,
             Command::Review(args) => args.json,
             Command::Init(args) => args.json,
@@ -414,8 +418,22 @@ pub struct DoctorArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The ticket: markdown, optional front matter `id` and `title`, and a
-    /// `## Acceptance criteria` list.
-    pub ticket: PathBuf,
+    /// `## Acceptance criteria` list. Left out with `--github N` or `--linear ID`: read from
+    /// that issue.
+    pub ticket: Option<PathBuf>,
+    /// The run is for GitHub issue N: its ticket is read with `gh issue view` (unless a
+    /// TICKET is given), and the pull request closes it.
+    #[arg(long, value_name = "N")]
+    pub github: Option<u64>,
+    /// The run is for Linear issue ID (`ENG-12`): its ticket is read from Linear (unless a
+    /// TICKET is given), and `--publish linear` comments on it and moves its status.
+    #[arg(long, value_name = "ID")]
+    pub linear: Option<String>,
+    /// Where the run's trail goes: `github`, `linear`, `webhook=URL` (comma-separated;
+    /// replaces `[publish] targets`). Failing to publish never fails the run; what did not
+    /// go out is retried by `baton publish RUN`.
+    #[arg(long, value_name = "TARGETS")]
+    pub publish: Option<String>,
     /// A plan (JSON or TOML) to implement instead of asking the architect.
     #[arg(long, value_name = "PLAN")]
     pub plan: Option<PathBuf>,
@@ -447,6 +465,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "ID", hide = true, conflicts_with = "detach")]
     pub run_id: Option<String>,
     /// Stream the run's events as NDJSON on stdout, then its summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The run id (or the start of it); left out: every run with something pending.
+    pub run: Option<String>,
+    /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }

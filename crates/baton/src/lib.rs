@@ -74,6 +74,7 @@ fn execute(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Review(args) => runtime.block_on(commands::run::review(project, args)),
         Command::Resume(args) => runtime.block_on(commands::run::resume(project, args)),
         Command::Rollback(args) => runtime.block_on(commands::run::rollback(project, args)),
+        Command::Publish(args) => runtime.block_on(commands::publish::publish(project, args)),
         Command::Mcp(args) => runtime.block_on(commands::mcp::run(shared.clone(), args)),
         Command::Init(args) => commands::init::run(project, args),
         Command::Supervise(_) => Err(CliError::new(

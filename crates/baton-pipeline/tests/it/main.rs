@@ -105,6 +105,7 @@ async fn a_ticket_with_a_plan_ends_approved_on_its_own_branch_after_a_fix_and_a_
             review: ReviewMode::Model,
             budget: Default::default(),
             merge: false,
+            publish: Default::default(),
         },
     )
     .await;

@@ -10,6 +10,7 @@ pub mod logs;
 pub mod mcp;
 pub mod memory;
 pub mod ps;
+pub mod publish;
 pub mod run;
 pub mod server;
 pub mod spawn;

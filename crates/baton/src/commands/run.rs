@@ -1,5 +1,6 @@
 //! `baton run TICKET [--plan PLAN] [--dry-run] [--review external] [--detach] [--json]`,
-//! `baton runs` and `baton show RUN`: the pipeline's front end. Progress goes to stderr as one
+//! `baton runs` and `baton show RUN`; `--github N` and `--linear ID` read the ticket from the
+//! tracker, `--publish` sends the trail on: the pipeline's front end. Progress goes to stderr as one
 //! line per step (or, with `--json`, every event as NDJSON on stdout, then the summary); the
 //! exit code says how the run ended. With `--detach` the run's coordinator is a supervised
 //! process of its own and the command answers at once with the run and its worker.
@@ -243,13 +244,32 @@ pub async fn run(project: &Project, args: RunArgs) -> Result<ExitCode, CliError>
             .timeout
             .map(|timeout| u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)),
     };
+    let publish = baton_pipeline::publish::PublishAsk {
+        targets: args.publish.map(|targets| vec![targets]),
+        github_issue: args.github,
+        linear_issue: args.linear.clone(),
+    };
+    let ticket = match (args.ticket, args.github, &args.linear) {
+        (Some(path), _, _) => path,
+        (None, Some(number), _) => {
+            baton_pipeline::publish::tracker::github_ticket(project, number).await?
+        }
+        (None, None, Some(id)) => {
+            baton_pipeline::publish::tracker::linear_ticket(project, id).await?
+        }
+        (None, None, None) => {
+            return Err(CliError::new(Exit::Usage, "a run needs a ticket")
+                .hint("give TICKET.md, or the issue it is read from: --github N or --linear ID"));
+        }
+    };
     if args.detach {
         let run = DetachedRun {
-            ticket: Supplied::Path(args.ticket),
+            ticket: Supplied::Path(ticket),
             plan: args.plan.map(Supplied::Path),
             review: review_mode(args.review),
             merge: args.merge,
             budget,
+            publish,
         };
         let started = baton_pipeline::start_detached(project, run).await?;
         if printer.is_json() {
@@ -261,12 +281,13 @@ pub async fn run(project: &Project, args: RunArgs) -> Result<ExitCode, CliError>
     }
     let request = RunRequest {
         id: args.run_id,
-        ticket: args.ticket,
+        ticket,
         plan: args.plan,
         dry_run: args.dry_run,
         review: review_mode(args.review),
         merge: args.merge,
         budget,
+        publish,
     };
     let display = Display::new(args.json);
     let summary = until_stopped(

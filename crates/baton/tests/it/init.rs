@@ -134,7 +134,7 @@ fn init_writes_each_agents_config_and_instructions_at_the_git_root() {
             );
         }
         assert!(
-            text.contains("- `baton run TICKET`: "),
+            text.contains("- `baton run [TICKET]`: "),
             "{relative}: {text}"
         );
     }

@@ -25,6 +25,7 @@ mod llama;
 mod mcp;
 mod memory;
 mod memory_hybrid;
+mod publish;
 mod readme;
 mod run;
 mod servers;

@@ -58,6 +58,37 @@ fn unknown_runs_and_a_review_without_a_verdict_are_refused_with_a_hint() {
         ("resume-unknown-run", &["resume", "20990101"][..], 7),
         ("show-unknown-run", &["show", "20990101"][..], 7),
         ("rollback-unknown-run", &["rollback", "20990101"][..], 7),
+        ("publish-unknown-run", &["publish", "20990101"][..], 7),
+        ("publish-nothing-pending", &["publish", "--json"][..], 0),
+        (
+            "run-without-a-ticket",
+            &["run", "--plan", "plan.json"][..],
+            2,
+        ),
+        (
+            "run-publish-unknown-target",
+            &[
+                "run",
+                "T-9.md",
+                "--plan",
+                "plan.json",
+                "--publish",
+                "github,gitlab",
+            ][..],
+            3,
+        ),
+        (
+            "run-publish-webhook-without-a-url",
+            &[
+                "run",
+                "T-9.md",
+                "--plan",
+                "plan.json",
+                "--publish",
+                "webhook",
+            ][..],
+            3,
+        ),
         (
             "review-unknown-run",
             &["review", "20990101", "--approve"][..],

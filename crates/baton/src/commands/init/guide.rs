@@ -335,7 +335,7 @@ mod tests {
                 "{name} missing:\n{text}"
             );
         }
-        assert!(text.contains("- `baton run TICKET`: "), "{text}");
+        assert!(text.contains("- `baton run [TICKET]`: "), "{text}");
         assert!(text.contains("`baton memory store|"), "{text}");
         assert!(text.contains("  - `--review model|external`: "), "{text}");
         assert!(text.contains("`external`"), "{text}");
