@@ -12,8 +12,13 @@ impl ApiKey {
     pub fn from_env(var: &str) -> Option<ApiKey> {
         std::env::var(var)
             .ok()
-            .filter(|key| !key.trim().is_empty())
-            .map(|key| ApiKey(key.trim().into()))
+            .and_then(|key| ApiKey::from_value(&key))
+    }
+
+    /// A key given as text (a variable read elsewhere); `None` when empty.
+    pub fn from_value(key: &str) -> Option<ApiKey> {
+        let key = key.trim();
+        (!key.is_empty()).then(|| ApiKey(key.into()))
     }
 
     /// The key itself, only for the request header.

@@ -9,6 +9,9 @@
 //! - [`rig`]: starts the real llama-server of the LLM rig for tests.
 //! - [`agent`]: a fake agent CLI ([`fake_agent`]) for tests of agent CLIs as workers.
 //! - [`host`]: git as a test user, and the processes a test left running.
+//! - [`linear`]: a scripted Linear GraphQL endpoint ([`FakeLinear`]) that validates each
+//!   request against Linear's schema (an excerpt in `fixtures/linear-schema.graphql`) and
+//!   answers it from the issues a test seeded.
 //! - [`gh`]: a recording `gh` ([`fake_gh`]) for tests of GitHub publishing.
 //! - [`webhook`]: a webhook receiver ([`WebhookReceiver`]) recording what is POSTed to it.
 //! - [`serve`]: a router served from a thread of its own, for plain `#[test]`s.
@@ -16,6 +19,7 @@
 pub mod agent;
 pub mod gh;
 pub mod host;
+pub mod linear;
 pub mod rig;
 pub mod script;
 pub mod scripted;
@@ -28,6 +32,7 @@ mod wire;
 
 pub use agent::{FakeAgent, FakeAgentRecord, fake_agent};
 pub use gh::{FakeGh, FakeGhRecord, GhCall, fake_gh};
+pub use linear::{FakeLinear, LinearRequest};
 pub use script::{LOOP_MAX_TOKENS, Reply, SCRIPTED_PROMPT_TOKENS, Script, UsageSpec};
 pub use scripted::{BlockingScriptedServer, LoopEnd, LoopReport, RecordedRequest, ScriptedServer};
 pub use webhook::{Received, WebhookReceiver};

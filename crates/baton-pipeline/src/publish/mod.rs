@@ -243,6 +243,16 @@ pub(crate) fn secret_env(settings: &PublishSettings) -> Vec<String> {
     names
 }
 
+/// The secret in variable `name`: from the project's environment, else the process's (the
+/// project's snapshot holds Baton's own variables only, and this one is named by a setting).
+pub(crate) fn secret(project: &Project, name: &str) -> Option<baton_llm::secret::ApiKey> {
+    project
+        .env()
+        .get(name)
+        .and_then(baton_llm::secret::ApiKey::from_value)
+        .or_else(|| baton_llm::secret::ApiKey::from_env(name))
+}
+
 /// The plan run `run_id` recorded when it began (empty for a run that publishes nowhere).
 pub(crate) fn recorded(store: &Store, run_id: &str) -> Result<PublishPlan, PipelineError> {
     Ok(store
@@ -351,6 +361,7 @@ impl Backoff {
 
 /// What one delivery gets to work with.
 pub(crate) struct Deliver<'a> {
+    pub project: &'a Project,
     pub run: &'a RunRecord,
     /// The run's outbox as it stood before this delivery (the pull request's number is in
     /// the result of its `pr.open`).
@@ -435,6 +446,7 @@ async fn deliver_pending(
                 break;
             };
             let cx = Deliver {
+                project,
                 run: &run,
                 rows: &rows,
                 delivery: &delivery,

@@ -57,7 +57,7 @@ pub(crate) async fn deliver(
             format!("{}:{}", cx.run.id, cx.delivery.row.key),
         );
     if let Some(name) = &target.secret_env {
-        let secret = baton_llm::secret::ApiKey::from_env(name).ok_or_else(|| {
+        let secret = super::secret(cx.project, name).ok_or_else(|| {
             format!(
                 "the signing secret's variable {name} is not set ([publish.webhook] secret_env)"
             )

@@ -21,6 +21,7 @@ mod config;
 mod detach;
 mod dispatch;
 mod init;
+mod linear;
 mod llama;
 mod mcp;
 mod memory;
