@@ -7,6 +7,8 @@
 #      prompts, apply, commit, events, reports), against dispatch + apply alone per dispatch.
 #   2. Three independent subtasks whose replies take 500 ms each, on two endpoints of one slot,
 #      against the same plan one subtask at a time (`run.parallel = 1`). Ideal: 0.67x.
+#   3. The run of 1. publishing every event to a webhook on loopback, against publishing
+#      nowhere.
 #
 #   bash bench/pipeline.sh
 #

@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::serde_duration;
 
-/// `[roles]`: a profile name per role of the pipeline. Empty means chosen at run time: see
-/// each field.
+/// `[roles]`: a profile name per role of the pipeline (the architect and the reviewer may
+/// name a `[workers.KIND]` instead: an agent CLI answers). Empty means chosen at run time:
+/// see each field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RolesSettings {

@@ -8,6 +8,9 @@
 //!    no events), per dispatch.
 //! 2. Three independent subtasks whose replies each take `--service-ms`, on two endpoints (one
 //!    slot each), against the same plan run one subtask at a time (`run.parallel = 1`).
+//! 3. Publishing's cost: the run of 1. with every event published to a webhook on loopback
+//!    (the outbox, the publisher beside the run, one POST per event, all delivered before
+//!    the run returns), against the same run publishing nowhere.
 //!
 //! `cargo run --release -p baton-pipeline --example pipeline_bench -- [--subtasks N]
 //! [--rounds R] [--service-ms MS]`
@@ -105,8 +108,15 @@ async fn repo(dir: &Path, urls: &[String], parallel: u32) -> Project {
     })
 }
 
-/// Runs the plan of `n` subtasks; wall ms and the model ms its ledger recorded.
-async fn pipeline_run(dir: &Path, urls: &[String], n: usize, parallel: u32) -> (f64, f64) {
+/// Runs the plan of `n` subtasks, publishing to `publish` (`webhook=URL`) if given; wall ms
+/// and the model ms its ledger recorded.
+async fn pipeline_run(
+    dir: &Path,
+    urls: &[String],
+    n: usize,
+    parallel: u32,
+    publish: Option<&str>,
+) -> (f64, f64) {
     let project = repo(dir, urls, parallel).await;
     let plan_path = dir.with_extension("plan.json");
     std::fs::write(&plan_path, plan(n)).unwrap();
@@ -118,6 +128,10 @@ async fn pipeline_run(dir: &Path, urls: &[String], n: usize, parallel: u32) -> (
         &RunRequest {
             ticket,
             plan: Some(plan_path),
+            publish: baton_pipeline::publish::PublishAsk {
+                targets: publish.map(|target| vec![target.to_string()]),
+                ..Default::default()
+            },
             ..RunRequest::default()
         },
         &Quiet,
@@ -186,7 +200,8 @@ async fn main() {
     // 1. Overhead per subtask: one reply per subtask for each pipeline round and each bare
     // round.
     let mut script = Script::new().default(approve());
-    for _ in 0..2 * args.rounds {
+    // Rounds of 1., then the published and unpublished runs of 3.
+    for _ in 0..4 * args.rounds {
         for i in 0..n {
             script = script.when(format!("Subtask s{i}:"), whole(&format!("m{i}.py")));
         }
@@ -202,6 +217,7 @@ async fn main() {
             std::slice::from_ref(&url),
             n,
             1,
+            None,
         )
         .await;
         per_subtask.push((wall - model) / n as f64);
@@ -216,6 +232,42 @@ async fn main() {
     );
     println!("baseline: dispatch + apply alone: {baseline:.2} ms per dispatch");
     println!("ratio pipeline/bare dispatch: {:.2}x", overhead / baseline);
+
+    // 3. The same runs, published to a webhook, against publishing nowhere.
+    let receiver = baton_test_support::WebhookReceiver::start(0).unwrap();
+    let target = format!("webhook={}", receiver.url());
+    let (mut published, mut quiet) = (Vec::new(), Vec::new());
+    for round in 0..args.rounds {
+        let (wall, _) = pipeline_run(
+            &dir.path().join(format!("pub{round}")),
+            std::slice::from_ref(&url),
+            n,
+            1,
+            Some(&target),
+        )
+        .await;
+        published.push(wall);
+        let (wall, _) = pipeline_run(
+            &dir.path().join(format!("quiet{round}")),
+            std::slice::from_ref(&url),
+            n,
+            1,
+            None,
+        )
+        .await;
+        quiet.push(wall);
+    }
+    let events = receiver.received().len() / args.rounds;
+    let published = median(&mut published);
+    let quiet = median(&mut quiet);
+    println!(
+        "a run of {n} subtasks publishing its {events} events to a webhook: {published:.0} ms; publishing nowhere: {quiet:.0} ms"
+    );
+    println!(
+        "ratio published/unpublished: {:.2}x ({:.2} ms per event)",
+        published / quiet,
+        (published - quiet) / events.max(1) as f64
+    );
     server.shutdown().await.unwrap();
 
     // 2. Three independent subtasks on two endpoints against one at a time.
@@ -238,12 +290,12 @@ async fn main() {
     let (mut parallel, mut serial) = (Vec::new(), Vec::new());
     for round in 0..args.rounds {
         parallel.push(
-            pipeline_run(&dir.path().join(format!("par{round}")), &urls, 3, 0)
+            pipeline_run(&dir.path().join(format!("par{round}")), &urls, 3, 0, None)
                 .await
                 .0,
         );
         serial.push(
-            pipeline_run(&dir.path().join(format!("ser{round}")), &urls, 3, 1)
+            pipeline_run(&dir.path().join(format!("ser{round}")), &urls, 3, 1, None)
                 .await
                 .0,
         );

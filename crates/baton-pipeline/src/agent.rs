@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use baton_core::event::{AgentWorked, SubtaskDispatched};
-use baton_core::{CallOutcome, CallRecord, Event, Locality, Phase, WorkerStatus};
+use baton_core::{CallOutcome, CallRecord, Event, Locality, Phase, SubtaskKind, WorkerStatus};
 use baton_ops::workers::{AgentScope, SpawnRequest, WaitRequest};
 use baton_store::RunRole;
 
@@ -34,7 +34,7 @@ pub(crate) enum Doer {
 }
 
 impl Doer {
-    fn label(&self) -> &str {
+    pub(crate) fn label(&self) -> &str {
         match self {
             Doer::Kind(kind) | Doer::Command(kind) => kind,
         }
@@ -62,7 +62,7 @@ pub(crate) fn plan_doer(ctx: &Ctx<'_>) -> Option<Doer> {
         .plan
         .subtasks
         .iter()
-        .map(|subtask| doer_of(ctx, subtask.worker.as_deref()));
+        .map(|subtask| doer_of(ctx, subtask.worker.as_deref(), subtask.kind));
     let first = doers.next()??;
     doers
         .all(|doer| doer.as_ref() == Some(&first))
@@ -70,12 +70,31 @@ pub(crate) fn plan_doer(ctx: &Ctx<'_>) -> Option<Doer> {
 }
 
 /// Who a subtask's `worker` names: `None` for the coder or a profile (a model dispatch).
-pub(crate) fn doer_of(ctx: &Ctx<'_>, worker: Option<&str>) -> Option<Doer> {
+/// A kind is taken in the variant for the subtask's kind when one is configured: a `test`
+/// subtask of `codex` runs `[workers.codex-test]`, a `docs` one `[workers.codex-docs]` (each
+/// with the prompt and sandbox that work needs), else `[workers.codex]` itself.
+pub(crate) fn doer_of(ctx: &Ctx<'_>, worker: Option<&str>, kind: SubtaskKind) -> Option<Doer> {
     match worker.map(str::trim) {
         None | Some("") => None,
         Some(profile) if ctx.settings.profiles.contains_key(profile) => None,
-        Some(kind) if ctx.settings.workers.contains_key(kind) => Some(Doer::Kind(kind.to_string())),
+        Some(name) if ctx.settings.workers.contains_key(name) => {
+            Some(Doer::Kind(variant_for(&ctx.settings.workers, name, kind)))
+        }
         Some(command) => Some(Doer::Command(command.to_string())),
+    }
+}
+
+/// `NAME-KIND` for a test or docs subtask when `workers` has it, else `name`.
+fn variant_for<V>(
+    workers: &std::collections::BTreeMap<String, V>,
+    name: &str,
+    kind: SubtaskKind,
+) -> String {
+    let variant = format!("{name}-{}", kind.as_str());
+    if kind != SubtaskKind::Code && workers.contains_key(&variant) {
+        variant
+    } else {
+        name.to_string()
     }
 }
 
@@ -87,7 +106,7 @@ pub(crate) fn results_key(run: &str, subtask: &str) -> String {
 /// Stops the worker's supervisor (which stops the worker) if the run's task is dropped while
 /// the worker runs: Ctrl-C on `baton run` must not leave an agent editing files.
 struct StopOnDrop<'a> {
-    ctx: &'a Ctx<'a>,
+    project: &'a baton_ops::Project,
     worker: String,
     armed: bool,
 }
@@ -97,7 +116,7 @@ impl Drop for StopOnDrop<'_> {
         if !self.armed {
             return;
         }
-        let Ok(store) = self.ctx.project.store() else {
+        let Ok(store) = self.project.store() else {
             return;
         };
         if let Ok(Some(record)) = store.worker(&self.worker)
@@ -283,39 +302,9 @@ async fn work(
         ),
     );
     let started = std::time::Instant::now();
-    let spawned = baton_ops::workers::spawn(ctx.project, request).await;
-    let worker = match spawned {
-        Ok(view) => view,
-        Err(error) => {
-            ctx.recorder.done(&job.subtask);
-            return Err(error.into());
-        }
-    };
-    let mut guard = StopOnDrop {
-        ctx,
-        worker: worker.id.clone(),
-        armed: true,
-    };
-    let waited = baton_ops::workers::wait(
-        ctx.project,
-        WaitRequest {
-            workers: vec![worker.id.clone()],
-            ..WaitRequest::default()
-        },
-        &mut |_| Ok(()),
-    )
-    .await;
-    guard.armed = false;
+    let supervised = supervised(ctx.project, request).await;
     ctx.recorder.done(&job.subtask);
-    let waited = waited?;
-    // The chain's last worker (a remediation, when one ran) is the one whose work counts.
-    let last = waited
-        .workers
-        .first()
-        .and_then(|chain| chain.chain.last())
-        .cloned()
-        .unwrap_or(worker);
-    let report = baton_ops::workers::report(ctx.project, &last.id).await?;
+    let (last, report) = supervised?;
     let result = baton_ops::memory::get(
         ctx.project,
         RESULTS_NAMESPACE,
@@ -325,14 +314,7 @@ async fn work(
     .ok()
     .map(|entry| entry.value)
     .or_else(|| report.message.clone());
-    let state = kind_of(ctx, &job.doer)
-        .and_then(|k| k.cli())
-        .map_or(&[][..], baton_config::AgentCli::state_prefixes);
-    let changed: Vec<String> = changed_paths(place)
-        .await?
-        .into_iter()
-        .filter(|path| !state.iter().any(|prefix| path.starts_with(prefix)))
-        .collect();
+    let changed = changes(&ctx.settings, &job.doer, place).await?;
     let (owned, refused): (Vec<String>, Vec<String>) = changed
         .into_iter()
         .partition(|path| !read_only && job.allow.contains(path));
@@ -344,15 +326,7 @@ async fn work(
     // Why this try did not do the subtask (`None`: it did), and what it changed that it
     // may not; both go back to the worker on a retry.
     let failed = if !succeeded {
-        Some(format!(
-            "the worker {} ({}){}",
-            last.status,
-            last.why.as_deref().unwrap_or("no reason given"),
-            last.last_log_line
-                .as_deref()
-                .map(|line| format!("; its last line: {line}"))
-                .unwrap_or_default()
-        ))
+        Some(format!("the worker {}", how_it_ended(&last)))
     } else if files.is_empty() && !read_only {
         Some(format!(
             "the worker changed none of {}",
@@ -374,13 +348,26 @@ async fn work(
         (Some(why), Some(note)) => Some(format!("{why}; {note}")),
         (why, note) => why.clone().or_else(|| note.clone()),
     };
-    let (backend, model, locality) = target_of(ctx, &job.doer, report.model.as_deref());
+    let (backend, model, locality) = target_of(&ctx.settings, &job.doer, report.model.as_deref());
     let usage = report.usage.unwrap_or_default();
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     if report.usage.is_some() {
-        record_usage(
-            ctx, job, &last.id, &backend, &model, locality, &report, latency_ms,
-        )?;
+        let used = Used {
+            worker: &last.id,
+            kind: job.doer.label(),
+            backend: &backend,
+            model: &model,
+            locality,
+            report: &report,
+            latency_ms,
+        };
+        let tag = UsageTag {
+            run: &ctx.run.id,
+            subtask: Some(&job.subtask),
+            role: RunRole::Coder,
+            phase: job.phase,
+        };
+        record_usage(ctx.project, &used, Some(&tag))?;
     }
     ctx.recorder
         .record(Event::SubtaskDispatched(SubtaskDispatched {
@@ -420,6 +407,75 @@ async fn work(
         crate::implement::commit_dispatch(ctx, &job.subtask, &job.label, number, files, &worker)
             .await?;
     Ok(Ok(commits))
+}
+
+/// Spawns `request` under a supervisor, waits for it (stopping it if the caller's task is
+/// dropped meanwhile), and returns the worker whose work counts, the chain's last (a
+/// remediation, when one ran), with its report.
+pub(crate) async fn supervised(
+    project: &baton_ops::Project,
+    request: SpawnRequest,
+) -> Result<
+    (
+        baton_ops::workers::WorkerView,
+        baton_ops::workers::AgentReport,
+    ),
+    PipelineError,
+> {
+    let worker = baton_ops::workers::spawn(project, request).await?;
+    let mut guard = StopOnDrop {
+        project,
+        worker: worker.id.clone(),
+        armed: true,
+    };
+    let waited = baton_ops::workers::wait(
+        project,
+        WaitRequest {
+            workers: vec![worker.id.clone()],
+            ..WaitRequest::default()
+        },
+        &mut |_| Ok(()),
+    )
+    .await;
+    guard.armed = false;
+    let last = waited?
+        .workers
+        .first()
+        .and_then(|chain| chain.chain.last())
+        .cloned()
+        .unwrap_or(worker);
+    let report = baton_ops::workers::report(project, &last.id).await?;
+    Ok((last, report))
+}
+
+/// How a worker that did not succeed ended: `hung (no output for 1 s); its last line: ...`.
+pub(crate) fn how_it_ended(worker: &baton_ops::workers::WorkerView) -> String {
+    format!(
+        "{} ({}){}",
+        worker.status,
+        worker.why.as_deref().unwrap_or("no reason given"),
+        worker
+            .last_log_line
+            .as_deref()
+            .map(|line| format!("; its last line: {line}"))
+            .unwrap_or_default()
+    )
+}
+
+/// What the worker of `doer` changed in `place`, less its CLI's own state files.
+pub(crate) async fn changes(
+    settings: &baton_config::Settings,
+    doer: &Doer,
+    place: &Path,
+) -> Result<Vec<String>, PipelineError> {
+    let state = kind_in(settings, doer)
+        .and_then(|k| k.cli())
+        .map_or(&[][..], baton_config::AgentCli::state_prefixes);
+    Ok(changed_paths(place)
+        .await?
+        .into_iter()
+        .filter(|path| !state.iter().any(|prefix| path.starts_with(prefix)))
+        .collect())
 }
 
 /// The files changed in `worktree` against its HEAD (added, changed, deleted, untracked),
@@ -469,17 +525,28 @@ fn carry(from: &Path, to: &Path, files: &[String]) -> Result<(), PipelineError> 
 }
 
 fn kind_of<'a>(ctx: &'a Ctx<'_>, doer: &Doer) -> Option<&'a baton_config::WorkerKindSettings> {
+    kind_in(&ctx.settings, doer)
+}
+
+fn kind_in<'a>(
+    settings: &'a baton_config::Settings,
+    doer: &Doer,
+) -> Option<&'a baton_config::WorkerKindSettings> {
     match doer {
-        Doer::Kind(name) => ctx.settings.workers.get(name),
+        Doer::Kind(name) => settings.workers.get(name),
         Doer::Command(_) => None,
     }
 }
 
 /// The backend, model and locality the worker's traffic went to, as far as Baton knows: the
 /// model the CLI reports, else the one its kind was pointed at.
-fn target_of(ctx: &Ctx<'_>, doer: &Doer, reported: Option<&str>) -> (String, String, Locality) {
+pub(crate) fn target_of(
+    settings: &baton_config::Settings,
+    doer: &Doer,
+    reported: Option<&str>,
+) -> (String, String, Locality) {
     let target = match doer {
-        Doer::Kind(name) => baton_ops::workers::kind_target(&ctx.settings, name),
+        Doer::Kind(name) => baton_ops::workers::kind_target(settings, name),
         Doer::Command(_) => None,
     };
     let model = reported
@@ -493,33 +560,49 @@ fn target_of(ctx: &Ctx<'_>, doer: &Doer, reported: Option<&str>) -> (String, Str
     }
 }
 
-/// The usage a CLI reported, as one ledger row tagged with run and subtask.
-#[allow(clippy::too_many_arguments)]
-fn record_usage(
-    ctx: &Ctx<'_>,
-    job: &AgentJob,
-    worker: &str,
-    backend: &str,
-    model: &str,
-    locality: Locality,
-    report: &baton_ops::workers::AgentReport,
-    latency_ms: u64,
+/// What one agent worker used, as its CLI reported it.
+pub(crate) struct Used<'a> {
+    pub worker: &'a str,
+    /// The kind (or command) it ran, its ledger profile `worker:KIND`.
+    pub kind: &'a str,
+    pub backend: &'a str,
+    pub model: &'a str,
+    pub locality: Locality,
+    pub report: &'a baton_ops::workers::AgentReport,
+    pub latency_ms: u64,
+}
+
+/// The run, subtask, role and phase a worker's usage is tagged with.
+pub(crate) struct UsageTag<'a> {
+    pub run: &'a str,
+    pub subtask: Option<&'a str>,
+    pub role: RunRole,
+    pub phase: Phase,
+}
+
+/// The usage a CLI reported, as one ledger row, tagged with `tag` (none: no run to join,
+/// as for a dry run's architect).
+pub(crate) fn record_usage(
+    project: &baton_ops::Project,
+    used: &Used<'_>,
+    tag: Option<&UsageTag<'_>>,
 ) -> Result<(), PipelineError> {
+    let report = used.report;
     let usage = report.usage.unwrap_or_default();
-    let store = ctx.project.store()?;
+    let store = project.store()?;
     store.record_calls(&[CallRecord {
         id: uuid::Uuid::now_v7().to_string(),
-        request_id: worker.to_string(),
-        started_at_ms: baton_core::now_ms() - i64::try_from(latency_ms).unwrap_or(0),
-        profile: format!("worker:{}", job.doer.label()),
+        request_id: used.worker.to_string(),
+        started_at_ms: baton_core::now_ms() - i64::try_from(used.latency_ms).unwrap_or(0),
+        profile: format!("worker:{}", used.kind),
         route: "worker".into(),
-        backend: backend.to_string(),
+        backend: used.backend.to_string(),
         endpoint: String::new(),
-        model: model.to_string(),
-        locality,
+        model: used.model.to_string(),
+        locality: used.locality,
         attempt: 1,
         usage,
-        latency_ms,
+        latency_ms: used.latency_ms,
         ttft_ms: None,
         outcome: CallOutcome::Ok,
         error_class: None,
@@ -528,12 +611,34 @@ fn record_usage(
         cost_usd: report.cost_usd.unwrap_or(0.0),
         avoided_usd: 0.0,
     }])?;
-    store.tag_run_request(
-        worker,
-        &ctx.run.id,
-        Some(&job.subtask),
-        RunRole::Coder,
-        job.phase.as_str(),
-    )?;
+    if let Some(tag) = tag {
+        store.tag_run_request(
+            used.worker,
+            tag.run,
+            tag.subtask,
+            tag.role,
+            tag.phase.as_str(),
+        )?;
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_or_docs_subtask_takes_its_kinds_variant_when_one_is_configured() {
+        let workers: std::collections::BTreeMap<String, ()> = ["codex", "codex-test", "aider"]
+            .into_iter()
+            .map(|name| (name.to_string(), ()))
+            .collect();
+        assert_eq!(
+            variant_for(&workers, "codex", SubtaskKind::Test),
+            "codex-test"
+        );
+        assert_eq!(variant_for(&workers, "codex", SubtaskKind::Docs), "codex");
+        assert_eq!(variant_for(&workers, "codex", SubtaskKind::Code), "codex");
+        assert_eq!(variant_for(&workers, "aider", SubtaskKind::Test), "aider");
+    }
 }

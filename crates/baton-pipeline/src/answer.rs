@@ -38,6 +38,12 @@ pub(crate) struct Question<'a, T> {
     pub read: &'a (dyn Fn(&str) -> Result<T, String> + Sync),
 }
 
+/// What a question's answer must be, as its prompt says it: for servers that ignore
+/// structured output, and for agent CLIs, which have none.
+pub(crate) fn answer_format(schema: &serde_json::Value) -> String {
+    format!("Answer with one JSON object and nothing else, following this JSON schema:\n{schema}")
+}
+
 /// Asks `question` until an answer reads, or the attempts run out (`Err` with the last
 /// problems).
 pub(crate) async fn ask<T>(
@@ -46,9 +52,7 @@ pub(crate) async fn ask<T>(
     tag: Option<&Tag<'_>>,
     notices: &dyn Notices,
 ) -> Result<Result<Answered<T>, (u32, String)>, PipelineError> {
-    let mut problems: Option<String> = None;
-    let mut request_ids = Vec::new();
-    for attempt in 1..=question.max_attempts.max(1) {
+    retry(question.max_attempts, |_, problems| async move {
         let request = DispatchRequest {
             task: (question.prompt)(problems.as_deref()),
             profile: Some(question.profile.to_string()),
@@ -57,10 +61,7 @@ pub(crate) async fn ask<T>(
                 name: question.schema_name.to_string(),
                 schema: question.schema.clone(),
             }),
-            answer_format: Some(format!(
-                "Answer with one JSON object and nothing else, following this JSON schema:\n{}",
-                question.schema
-            )),
+            answer_format: Some(answer_format(&question.schema)),
             ..DispatchRequest::default()
         };
         let response = dispatch(project, request, &mut NullSink, notices).await?;
@@ -73,8 +74,30 @@ pub(crate) async fn ask<T>(
                 tag.phase,
             )?;
         }
-        request_ids.push(response.request_id.clone());
-        match (question.read)(&response.reply) {
+        let read = (question.read)(&response.reply);
+        Ok((response.request_id, read))
+    })
+    .await
+}
+
+/// Asks with `once` (given the attempt, from 1, and the last answer's problems) until an
+/// answer reads, at most `max_attempts` times. `once` gives the id of who answered (a
+/// request, a worker) and the answer read, or its problems.
+pub(crate) async fn retry<T, F, Fut>(
+    max_attempts: u32,
+    mut once: F,
+) -> Result<Result<Answered<T>, (u32, String)>, PipelineError>
+where
+    F: FnMut(u32, Option<String>) -> Fut,
+    Fut: Future<Output = Result<(String, Result<T, String>), PipelineError>>,
+{
+    let attempts = max_attempts.max(1);
+    let mut problems: Option<String> = None;
+    let mut request_ids = Vec::new();
+    for attempt in 1..=attempts {
+        let (id, read) = once(attempt, problems.take()).await?;
+        request_ids.push(id);
+        match read {
             Ok(value) => {
                 return Ok(Ok(Answered {
                     value,
@@ -86,7 +109,7 @@ pub(crate) async fn ask<T>(
         }
     }
     Ok(Err((
-        question.max_attempts.max(1),
+        attempts,
         problems.unwrap_or_else(|| "no answer".into()),
     )))
 }

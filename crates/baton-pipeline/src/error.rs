@@ -37,6 +37,8 @@ pub enum PipelineError {
     NoValidVerdict { attempts: u32, problems: String },
     #[error("role `{role}` names profile `{profile}`, which is not configured")]
     UnknownRoleProfile { role: &'static str, profile: String },
+    #[error("role `reviewer` names worker kind `{kind}`, which is not read-only")]
+    ReviewerNotReadOnly { kind: String },
     #[error("cannot write {}: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -145,8 +147,11 @@ impl PipelineError {
                 Some("give the reviewer a larger model (roles.reviewer), or review the run yourself".into())
             }
             PipelineError::UnknownRoleProfile { .. } => {
-                Some("name a profile of [profiles] in [roles], or leave it empty".into())
+                Some("name a profile of [profiles] in [roles] (the architect and the reviewer may also name a worker kind of [workers]), or leave it empty".into())
             }
+            PipelineError::ReviewerNotReadOnly { .. } => Some(
+                "a reviewer changes nothing: name a read-only kind (`codex-review`, `claude-review`, `aider-review`, `goose-review`) or set `read_only = true` in its [workers.KIND]".into(),
+            ),
             PipelineError::Write { .. } => {
                 Some("check the permissions and free space of the repository's .baton/".into())
             }
@@ -221,9 +226,9 @@ impl PipelineError {
             | PipelineError::DetachedEnded { .. }
             | PipelineError::RunPending { .. }
             | PipelineError::StillDriven { .. } => ErrorKind::Input,
-            PipelineError::UnknownRoleProfile { .. } | PipelineError::BadPublishTarget { .. } => {
-                ErrorKind::Config
-            }
+            PipelineError::UnknownRoleProfile { .. }
+            | PipelineError::ReviewerNotReadOnly { .. }
+            | PipelineError::BadPublishTarget { .. } => ErrorKind::Config,
             PipelineError::Tracker { .. } => ErrorKind::Unreachable,
             PipelineError::NothingToPublish { .. } => ErrorKind::Input,
             PipelineError::Ops(error) => error.kind(),

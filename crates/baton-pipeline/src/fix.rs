@@ -40,11 +40,13 @@ pub(crate) async fn verify_and_fix(
     iteration: &mut u32,
 ) -> Result<Verified, PipelineError> {
     let verified = verify_loop(ctx, iteration).await?;
-    ctx.recorder.phase_comment(
-        Phase::Verification,
-        "Baton (quality gates)",
-        &report::verification(&verified.last),
-    )?;
+    let mut comment = report::verification(&verified.last);
+    comment.push_str(&format!(
+        "\n**Iterations:** {} (fix dispatches after failed gates)\n",
+        *iteration
+    ));
+    ctx.recorder
+        .phase_comment(Phase::Verification, "Baton (quality gates)", &comment)?;
     Ok(verified)
 }
 

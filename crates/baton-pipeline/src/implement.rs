@@ -290,7 +290,7 @@ async fn patterns(ctx: &Ctx<'_>, subtask: &Subtask) -> Vec<String> {
 /// the plan's `worker` names), or an agent job (a `[workers.KIND]` or a command).
 async fn run_subtask(ctx: &Ctx<'_>, subtask: &Subtask) -> Result<EditResult, PipelineError> {
     let patterns = patterns(ctx, subtask).await;
-    if let Some(doer) = agent::doer_of(ctx, subtask.worker.as_deref()) {
+    if let Some(doer) = agent::doer_of(ctx, subtask.worker.as_deref(), subtask.kind) {
         let job = agent::AgentJob {
             subtask: subtask.id.clone(),
             phase: Phase::Implementation,

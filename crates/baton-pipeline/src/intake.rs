@@ -11,6 +11,7 @@ use baton_core::ticket::Ticket;
 use baton_ops::Project;
 use baton_store::RunRole;
 
+use crate::agent_answer::Seat;
 use crate::answer::{Question, Tag, ask};
 use crate::{PipelineError, git, prompt, roles};
 
@@ -199,10 +200,13 @@ pub(crate) async fn requirements(
     }
 }
 
-/// The architect's plan for `spec`, checked against the repository's files.
+/// The architect's plan for `spec`, checked against the repository's files: asked of
+/// `profile`, or, with a `seat`, of the agent of worker kind `profile` there.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn architect(
     project: &Project,
     profile: &str,
+    seat: Option<&Seat<'_>>,
     spec: &Spec,
     files: &[String],
     max_attempts: u32,
@@ -231,7 +235,11 @@ pub(crate) async fn architect(
         prompt: &prompt,
         read: &read,
     };
-    match ask(project, &question, tag, notices).await? {
+    let asked = match seat {
+        Some(seat) => crate::agent_answer::ask(seat, &question).await?,
+        None => ask(project, &question, tag, notices).await?,
+    };
+    match asked {
         Ok(answered) => Ok((answered.value, answered.attempts)),
         Err((attempts, problems)) => Err(PipelineError::NoValidPlan { attempts, problems }),
     }

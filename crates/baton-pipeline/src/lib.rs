@@ -9,6 +9,8 @@
 //! - `signoff.rs`: sign-off, `--merge`, the final status, the failure path;
 //! - `agent.rs`: a subtask done by an agent CLI under a supervisor, in a worktree of its
 //!   own, its owned changes committed as one dispatch, the rest refused;
+//! - `agent_answer.rs`: the architect's plan or the reviewer's verdict asked of an agent CLI
+//!   (`[roles]` naming a worker kind), in a worktree of its own, its changes discarded;
 //! - `implement.rs`: the scheduler (dependencies, parallelism, file ownership) and the edit
 //!   job (dispatch, apply within the owned files, feedback, one commit per dispatch);
 //! - `answer.rs`: structured answers (plan, verdict) asked against a schema, checked, asked
@@ -18,7 +20,8 @@
 //! - `budget.rs`: cloud tokens, fix iterations and wall time, over all of a run's sessions;
 //! - `git.rs`: repository, worktree, commits with trailers, diffs;
 //! - `prompt.rs`: what each role is sent;
-//! - `roles.rs`: `[roles]` resolved to profiles, the escalation chain, the coder's capacity;
+//! - `roles.rs`: `[roles]` resolved to profiles (or worker kinds), the escalation chain, the
+//!   coder's capacity;
 //! - `record.rs`: events to the store, `events.jsonl` and the caller's [`Progress`];
 //! - `report.rs`: phase comments, `PR.md`, `report.md`;
 //! - `publish/`: the trail published to GitHub, Linear and webhooks through the store's
@@ -34,6 +37,7 @@
 //! - `error.rs`: [`PipelineError`].
 
 mod agent;
+mod agent_answer;
 mod answer;
 mod budget;
 mod ctx;

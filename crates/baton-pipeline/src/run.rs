@@ -17,6 +17,7 @@ use baton_ops::Project;
 use baton_store::RunRole;
 use serde::Serialize;
 
+use crate::agent_answer::Seat;
 use crate::answer::{Question, Tag, ask};
 use crate::ctx::Ctx;
 use crate::fix::{review_fix, verify_and_fix};
@@ -172,9 +173,15 @@ pub async fn start(
         let plan = match given_plan {
             Some(plan) => plan,
             None => {
+                // An agent architect works in a worktree of its own at the base, removed
+                // after each answer: a dry run leaves no worktree behind.
+                let seat = roles
+                    .architect_agent
+                    .then(|| Seat::architect(project, &repo, &base, None, None));
                 match architect(
                     project,
                     &roles.architect,
+                    seat.as_ref(),
                     &spec,
                     &tracked,
                     settings.run.max_plan_attempts,
@@ -307,9 +314,13 @@ pub async fn start(
                     phase: Phase::Architecture.as_str(),
                 };
                 recorder.working("architect", &format!("plan by {}", roles.architect));
+                let seat = roles
+                    .architect_agent
+                    .then(|| Seat::architect(project, &repo, &base, Some(&id), Some(&recorder)));
                 let planned = architect(
                     project,
                     &roles.architect,
+                    seat.as_ref(),
                     &spec,
                     &tracked,
                     settings.run.max_plan_attempts,
@@ -580,7 +591,11 @@ async fn reviewed(
         "review",
         &format!("review round {round} by {}", ctx.roles.reviewer),
     );
-    let asked = ask(&ctx.wt, &question, Some(&tag), &baton_ops::notice::Silent).await;
+    let asked = if ctx.roles.reviewer_agent {
+        crate::agent_answer::ask(&Seat::reviewer(ctx, round), &question).await
+    } else {
+        ask(&ctx.wt, &question, Some(&tag), &baton_ops::notice::Silent).await
+    };
     ctx.recorder.done("review");
     match asked? {
         Ok(answered) => {

@@ -15,6 +15,9 @@ pub struct FakeAgent {
     pub then_writes: Vec<(String, String)>,
     /// Its final message.
     pub message: String,
+    /// Its final message per start: the first start's, the second's, ...; the last one
+    /// stands for every later start. Empty: `message` every time.
+    pub messages: Vec<String>,
     /// Printed as `claude -p --output-format json` prints its result (with this usage:
     /// input and output tokens) when the arguments ask for JSON output.
     pub usage: Option<(u64, u64)>,
@@ -31,7 +34,8 @@ pub struct FakeAgentRecord {
     /// CLI reads (`ANTHROPIC_*`, `OPENAI_*`, `AIDER_*`, `CLAUDE_*`, `CODEX_*`, `GOOSE_*`,
     /// `BATON_*` but the prompt), then `--`.
     pub calls: PathBuf,
-    /// The last prompt it was given (`BATON_PROMPT`).
+    /// The last prompt it was given (`BATON_PROMPT`); start N's is also kept in
+    /// `PROMPT.N` ([`FakeAgentRecord::prompts`]).
     pub prompt: PathBuf,
 }
 
@@ -48,6 +52,14 @@ impl FakeAgentRecord {
 
     pub fn prompt(&self) -> String {
         std::fs::read_to_string(&self.prompt).unwrap_or_default()
+    }
+
+    /// Every start's prompt, in order.
+    pub fn prompts(&self) -> Vec<String> {
+        (1..)
+            .map(|n| std::fs::read_to_string(format!("{}.{n}", self.prompt.display())))
+            .map_while(Result::ok)
+            .collect()
     }
 }
 
@@ -71,10 +83,16 @@ pub fn fake_agent(dir: &Path, name: &str, agent: &FakeAgent) -> (PathBuf, FakeAg
          echo --; }} >> {}",
         quote(&record.calls.display().to_string())
     );
+    // The calls file has one `--` line per start, this one's included.
     let _ = writeln!(
         script,
-        "printf '%s' \"$BATON_PROMPT\" > {}",
-        quote(&record.prompt.display().to_string())
+        "start=$(grep -c '^--$' {})",
+        quote(&record.calls.display().to_string())
+    );
+    let _ = writeln!(
+        script,
+        "printf '%s' \"$BATON_PROMPT\" > {prompt}; cp {prompt} {prompt}.\"$start\"",
+        prompt = quote(&record.prompt.display().to_string())
     );
     script.push_str("echo 'fake agent: working'\n");
     let write = |script: &mut String, writes: &[(String, String)]| {
@@ -91,12 +109,7 @@ pub fn fake_agent(dir: &Path, name: &str, agent: &FakeAgent) -> (PathBuf, FakeAg
     if agent.then_writes.is_empty() {
         write(&mut script, &agent.writes);
     } else {
-        // The calls file has one `--` line per start, this one's included.
-        let _ = writeln!(
-            script,
-            "if [ \"$(grep -c '^--$' {})\" -gt 1 ]; then",
-            quote(&record.calls.display().to_string())
-        );
+        script.push_str("if [ \"$start\" -gt 1 ]; then\n");
         write(&mut script, &agent.then_writes);
         script.push_str("else\n");
         write(&mut script, &agent.writes);
@@ -106,21 +119,35 @@ pub fn fake_agent(dir: &Path, name: &str, agent: &FakeAgent) -> (PathBuf, FakeAg
         script.push_str("exec sleep 3600\n");
     }
     let usage = agent.usage.unwrap_or((0, 0));
-    let result = serde_json::json!({
-        "type": "result",
-        "subtype": "success",
-        "is_error": false,
-        "result": agent.message,
-        "usage": {"input_tokens": usage.0, "output_tokens": usage.1},
-        "total_cost_usd": 0.0,
-        "modelUsage": {"fake-model": {}},
-    });
-    let _ = writeln!(
-        script,
-        "case \" $* \" in *' --output-format json '*) printf '%s\\n' {} ;; *) printf '%s\\n' {} ;; esac",
-        quote(&result.to_string()),
-        quote(&agent.message)
-    );
+    let messages = if agent.messages.is_empty() {
+        std::slice::from_ref(&agent.message)
+    } else {
+        &agent.messages[..]
+    };
+    script.push_str("case \"$start\" in\n");
+    for (index, message) in messages.iter().enumerate() {
+        let result = serde_json::json!({
+            "type": "result",
+            "subtype": "success",
+            "is_error": false,
+            "result": message,
+            "usage": {"input_tokens": usage.0, "output_tokens": usage.1},
+            "total_cost_usd": 0.0,
+            "modelUsage": {"fake-model": {}},
+        });
+        let pattern = if index + 1 == messages.len() {
+            "*".to_string()
+        } else {
+            (index + 1).to_string()
+        };
+        let _ = writeln!(
+            script,
+            "{pattern}) case \" $* \" in *' --output-format json '*) printf '%s\\n' {} ;; *) printf '%s\\n' {} ;; esac ;;",
+            quote(&result.to_string()),
+            quote(message)
+        );
+    }
+    script.push_str("esac\n");
     let _ = writeln!(script, "exit {}", agent.exit_code);
     std::fs::write(&path, script).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     #[cfg(unix)]

@@ -34,18 +34,17 @@ fn configure(sandbox: &Sandbox, agent: &std::path::Path, kind_extra: &str, extra
     git(sandbox, &["commit", "--quiet", "-m", "config"]);
 }
 
-/// A repository with the clamp ticket and the agent plan, a reviewer that approves, and
-/// `fake` as worker kind `fake` (see [`configure`]). The temp dir holds the fake agent.
-fn agent_sandbox(
-    fake: FakeAgent,
-    kind_extra: &str,
-    extra: &str,
-) -> (
+/// The scripted server, the sandbox, the temp dir holding the fake agent, and its record.
+pub(crate) type AgentSandbox = (
     BlockingScriptedServer,
     Sandbox,
     tempfile::TempDir,
     FakeAgentRecord,
-) {
+);
+
+/// A repository with the clamp ticket and the agent plan, a reviewer that approves, and
+/// `fake` as worker kind `fake` (see [`configure`]). The temp dir holds the fake agent.
+fn agent_sandbox(fake: FakeAgent, kind_extra: &str, extra: &str) -> AgentSandbox {
     let server = approving_reviewer();
     let sandbox = Sandbox::new().coder_url(&server.openai_url());
     repo(&sandbox);
@@ -68,13 +67,44 @@ fn run_approved(sandbox: &Sandbox) -> (String, serde_json::Value) {
     (id, shown)
 }
 
-fn events_of<'a>(shown: &'a serde_json::Value, kind: &str) -> Vec<&'a serde_json::Value> {
+pub(crate) fn events_of<'a>(
+    shown: &'a serde_json::Value,
+    kind: &str,
+) -> Vec<&'a serde_json::Value> {
     shown["events"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|e| e["kind"] == kind)
         .collect()
+}
+
+/// Only the run's own worktree is left: the agents' are gone.
+#[track_caller]
+pub(crate) fn only_the_runs_worktree(sandbox: &Sandbox, id: &str) {
+    let worktrees: Vec<String> = std::fs::read_dir(sandbox.path().join(".baton/worktrees"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(worktrees, vec![id.to_string()]);
+}
+
+/// The ledger row of `profile` in `baton show --json`'s usage: its tokens and role.
+#[track_caller]
+pub(crate) fn assert_worker_usage(
+    shown: &serde_json::Value,
+    profile: &str,
+    (prompt, completion): (u64, u64),
+    role: &str,
+) {
+    let usage = shown["usage"].as_array().unwrap();
+    let row = usage
+        .iter()
+        .find(|u| u["profile"] == profile)
+        .unwrap_or_else(|| panic!("{usage:?}"));
+    assert_eq!(row["prompt_tokens"], prompt);
+    assert_eq!(row["completion_tokens"], completion);
+    assert_eq!(row["role"], role);
 }
 
 fn git_out(dir: &std::path::Path, args: &[&str]) -> String {
@@ -133,21 +163,10 @@ fn an_agent_worker_commits_its_owned_file_and_its_change_outside_them_is_refused
     // The user's tree is untouched, and the worker's own worktree is gone.
     assert!(!sandbox.path().join("clamp.py").exists());
     assert!(!sandbox.path().join("junk").exists());
-    let worktrees: Vec<String> = std::fs::read_dir(sandbox.path().join(".baton/worktrees"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(worktrees, vec![id.clone()]);
+    only_the_runs_worktree(&sandbox, &id);
 
     // The usage the CLI reported is in the ledger, tagged with the run.
-    let usage = shown["usage"].as_array().unwrap();
-    let worker_row = usage
-        .iter()
-        .find(|u| u["profile"] == "worker:fake")
-        .unwrap_or_else(|| panic!("{usage:?}"));
-    assert_eq!(worker_row["prompt_tokens"], 1200);
-    assert_eq!(worker_row["completion_tokens"], 80);
-    assert_eq!(worker_row["role"], "coder");
+    assert_worker_usage(&shown, "worker:fake", (1200, 80), "coder");
 
     // The CLI was started in Claude Code's own terms: the local server's root, its model,
     // nonessential traffic off, Baton's MCP server scoped to the run, and a prompt that

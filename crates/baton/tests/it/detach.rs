@@ -18,7 +18,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// Polls `baton show RUN --json` until the run's status is `status` and no process of its is
 /// left (its coordinator's worker ended); the last `show`.
 #[track_caller]
-fn until(sandbox: &Sandbox, run: &str, status: &str) -> serde_json::Value {
+pub(crate) fn until(sandbox: &Sandbox, run: &str, status: &str) -> serde_json::Value {
     let deadline = Instant::now() + STATE_TIMEOUT;
     loop {
         let shown = sandbox.run(&["show", run, "--json"]);

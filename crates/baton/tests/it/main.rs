@@ -15,6 +15,7 @@
 //! `INSTA_UPDATE=always cargo nextest run -p baton -E 'test(/snapshot/)'`, then review the
 //! diff of `snapshots/` line by line; with `CI=true` nothing is written and a difference fails.
 
+mod agent_roles;
 mod agents;
 mod apply;
 mod config;

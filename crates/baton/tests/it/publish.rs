@@ -249,17 +249,21 @@ fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={hex}")
 }
 
-#[test]
-fn every_event_of_a_run_reaches_a_webhook_once_in_order_and_signed() {
-    let server = BlockingScriptedServer::start(reject_then_approve()).unwrap();
-    let receiver = WebhookReceiver::start(2).unwrap();
-    let secret = "s3cr3t-webhook-value";
+/// The repository's run published to a webhook receiver (failing its first `fail` requests)
+/// with bodies signed by `secret`, with `more` arguments; the sandbox, the receiver, the run.
+fn signed_webhook_run(
+    server: &BlockingScriptedServer,
+    fail: u32,
+    secret: &str,
+    more: &[&str],
+) -> (Sandbox, WebhookReceiver, crate::support::Run) {
+    let receiver = WebhookReceiver::start(fail).unwrap();
     let sandbox = Sandbox::new()
         .coder_url(&server.openai_url())
         .var("HOOK_SECRET", secret);
     repo(&sandbox);
     let target = format!("webhook={}", receiver.url());
-    let run = sandbox.run(&[
+    let mut args = vec![
         "-c",
         "publish.webhook.secret_env=HOOK_SECRET",
         "run",
@@ -269,7 +273,17 @@ fn every_event_of_a_run_reaches_a_webhook_once_in_order_and_signed() {
         "--publish",
         &target,
         "--json",
-    ]);
+    ];
+    args.extend_from_slice(more);
+    let run = sandbox.run(&args);
+    (sandbox, receiver, run)
+}
+
+#[test]
+fn every_event_of_a_run_reaches_a_webhook_once_in_order_and_signed() {
+    let server = BlockingScriptedServer::start(reject_then_approve()).unwrap();
+    let secret = "s3cr3t-webhook-value";
+    let (sandbox, receiver, run) = signed_webhook_run(&server, 2, secret, &[]);
     run.assert_ok();
     let summary: serde_json::Value =
         serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
@@ -367,5 +381,30 @@ fn a_run_for_a_github_issue_reads_its_ticket_with_gh_and_its_pull_request_closes
         "{}",
         unknown.stderr
     );
+    sandbox.assert_nothing_left();
+}
+
+#[test]
+fn a_detached_run_publishes_as_a_foreground_one_does_with_the_secret_passed_to_its_process() {
+    let server = BlockingScriptedServer::start(reject_then_approve()).unwrap();
+    let secret = "detached-hook-secret";
+    let (sandbox, receiver, started) = signed_webhook_run(&server, 0, secret, &["--detach"]);
+    started.assert_ok();
+    let id = started.json()["run"].as_str().unwrap().to_string();
+    crate::detach::until(&sandbox, &id, "approved");
+    // Its coordinator delivered everything before it ended.
+    let received = receiver.received();
+    let last: serde_json::Value = serde_json::from_slice(&received.last().unwrap().body).unwrap();
+    assert_eq!(last["kind"], "run.ended", "{last}");
+    for request in &received {
+        assert!(request.accepted);
+        assert_eq!(
+            request.headers["x-baton-signature-256"],
+            signature(secret, &request.body)
+        );
+    }
+    let outbox = sandbox.run(&["publish", &id, "--json"]);
+    outbox.assert_ok();
+    assert_eq!(outbox.json()["sent_now"], 0, "nothing was left for later");
     sandbox.assert_nothing_left();
 }
