@@ -258,10 +258,15 @@ fn env_layer(
     Ok(layer)
 }
 
+/// Whether `url` is an `http://` or `https://` URL (the only ones Baton sends requests to).
+pub fn is_http_url(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
+}
+
 /// `http://h:p/v1/chat/completions` -> `http://h:p/v1`. A base URL is kept as it is.
 pub fn chat_url_to_base(url: &str) -> Result<String, String> {
     let trimmed = url.trim().trim_end_matches('/');
-    if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
+    if !is_http_url(trimmed) {
         return Err("expected an http:// or https:// URL".into());
     }
     let base = trimmed

@@ -42,7 +42,7 @@ pub(crate) fn validate(
             ));
         }
         for url in &backend.urls {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
+            if !crate::is_http_url(url) {
                 return Err(invalid(
                     format!("backends.{name}.urls"),
                     origins,
@@ -68,7 +68,7 @@ pub(crate) fn validate(
         }
     }
     let webhook = &settings.publish.webhook.url;
-    if !(webhook.is_empty() || webhook.starts_with("http://") || webhook.starts_with("https://")) {
+    if !(webhook.is_empty() || crate::is_http_url(webhook)) {
         return Err(invalid(
             "publish.webhook.url".into(),
             origins,

@@ -200,7 +200,7 @@ pub(crate) async fn run_agent_job(
     job: &AgentJob,
 ) -> Result<EditResult, PipelineError> {
     let settings = &ctx.settings;
-    let read_only = kind_of(ctx, &job.doer).is_some_and(|k| k.read_only);
+    let read_only = kind_of(settings, &job.doer).is_some_and(|k| k.read_only);
     let key = results_key(&ctx.run.id, &job.subtask);
     let tries = settings.run.max_edit_retries + 1;
     let mut feedback: Option<String> = None;
@@ -215,33 +215,20 @@ pub(crate) async fn run_agent_job(
         crate::budget::before_dispatch(ctx)?;
         let number = ctx.dispatches.fetch_add(1, Ordering::SeqCst) + 1;
         // Next to the run's own worktree, named after it (`stop_leftovers` finds it so).
-        let place = ctx
-            .worktree
-            .parent()
-            .map_or_else(|| ctx.worktree.clone(), Path::to_path_buf)
-            .join(format!("{}.{}.{number}", ctx.run.id, job.subtask));
-        {
-            let _git = ctx.git_lock.lock().await;
-            let path = place.to_string_lossy();
-            git::git(
-                &ctx.worktree,
-                &["worktree", "add", "--quiet", "--detach", &path, "HEAD"],
-            )
-            .await?;
-        }
-        let outcome = work(ctx, job, &place, &task, attempt, number, read_only).await;
-        {
-            let _git = ctx.git_lock.lock().await;
-            let path = place.to_string_lossy();
-            // Its worktree goes whatever happened; a failure to remove it only leaves a
-            // directory `git worktree prune` clears.
-            if let Err(error) =
-                git::git(&ctx.worktree, &["worktree", "remove", "--force", &path]).await
-            {
+        let place =
+            worktrees_dir(&ctx.worktree).join(format!("{}.{}.{number}", ctx.run.id, job.subtask));
+        let outcome = in_scratch_worktree(
+            &ctx.worktree,
+            "HEAD",
+            &place,
+            Some(&ctx.git_lock),
+            |error| {
                 ctx.recorder
                     .note(&format!("{}: worktree not removed: {error}", job.subtask));
-            }
-        }
+            },
+            work(ctx, job, &place, &task, attempt, number, read_only),
+        )
+        .await;
         match outcome? {
             Ok(commits) => {
                 return Ok(EditResult {
@@ -256,6 +243,45 @@ pub(crate) async fn run_agent_job(
         commits: Vec::new(),
         feedback,
     })
+}
+
+/// The folder of the run's worktree `worktree`, where its agents' worktrees go too.
+pub(crate) fn worktrees_dir(worktree: &Path) -> PathBuf {
+    worktree
+        .parent()
+        .map_or_else(|| worktree.to_path_buf(), Path::to_path_buf)
+}
+
+/// Runs `work` in the worktree `place`, added from the checkout `from` detached at `at`, and
+/// removes the worktree after it whatever happened; both under `lock` when other work may run
+/// git in the same repository. A failure to remove it only leaves a directory `git worktree
+/// prune` clears: it goes to `note`.
+pub(crate) async fn in_scratch_worktree<T>(
+    from: &Path,
+    at: &str,
+    place: &Path,
+    lock: Option<&tokio::sync::Mutex<()>>,
+    note: impl FnOnce(&PipelineError),
+    work: impl Future<Output = Result<T, PipelineError>>,
+) -> Result<T, PipelineError> {
+    let path = place.to_string_lossy();
+    {
+        let _git = locked(lock).await;
+        git::git(from, &["worktree", "add", "--quiet", "--detach", &path, at]).await?;
+    }
+    let outcome = work.await;
+    let _git = locked(lock).await;
+    if let Err(error) = git::git(from, &["worktree", "remove", "--force", &path]).await {
+        note(&error);
+    }
+    outcome
+}
+
+async fn locked(lock: Option<&tokio::sync::Mutex<()>>) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    match lock {
+        Some(lock) => Some(lock.lock().await),
+        None => None,
+    }
 }
 
 /// One try: spawn, wait, take the owned changes, record. `Ok(Err(feedback))` when the try
@@ -468,7 +494,7 @@ pub(crate) async fn changes(
     doer: &Doer,
     place: &Path,
 ) -> Result<Vec<String>, PipelineError> {
-    let state = kind_in(settings, doer)
+    let state = kind_of(settings, doer)
         .and_then(|k| k.cli())
         .map_or(&[][..], baton_config::AgentCli::state_prefixes);
     Ok(changed_paths(place)
@@ -524,11 +550,7 @@ fn carry(from: &Path, to: &Path, files: &[String]) -> Result<(), PipelineError> 
     Ok(())
 }
 
-fn kind_of<'a>(ctx: &'a Ctx<'_>, doer: &Doer) -> Option<&'a baton_config::WorkerKindSettings> {
-    kind_in(&ctx.settings, doer)
-}
-
-fn kind_in<'a>(
+fn kind_of<'a>(
     settings: &'a baton_config::Settings,
     doer: &Doer,
 ) -> Option<&'a baton_config::WorkerKindSettings> {

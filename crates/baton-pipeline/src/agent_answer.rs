@@ -19,11 +19,11 @@ use baton_ops::Project;
 use baton_ops::workers::{AgentScope, SpawnRequest};
 use baton_store::RunRole;
 
+use crate::PipelineError;
 use crate::agent::{self, Doer, RESULTS_NAMESPACE};
 use crate::answer::{Answered, Question, answer_format, retry};
 use crate::ctx::Ctx;
 use crate::record::Recorder;
-use crate::{PipelineError, git};
 
 /// Where and for whom an agent answers.
 pub(crate) struct Seat<'a> {
@@ -49,15 +49,17 @@ pub(crate) struct Seat<'a> {
 }
 
 impl<'a> Seat<'a> {
-    /// The architect's seat: worktrees at the run's base commit, taken from the repository
-    /// (the run's worktree may not exist yet, as in a dry run).
+    /// The architect's seat: worktrees in `dir` (`.baton/worktrees`) at the run's base
+    /// commit, taken from the repository (the run's worktree may not exist yet, as in a dry
+    /// run). `run`: the run's id and recorder; `None` in a dry run.
     pub(crate) fn architect(
         project: &'a Project,
         repo: &'a Path,
+        dir: PathBuf,
         base: &str,
-        run: Option<&'a str>,
-        recorder: Option<&'a Recorder<'a>>,
+        run: Option<(&'a str, &'a Recorder<'a>)>,
     ) -> Seat<'a> {
+        let (run, recorder) = run.unzip();
         let owner = run.map_or_else(
             || {
                 let nonce = uuid::Uuid::now_v7().simple().to_string();
@@ -69,7 +71,7 @@ impl<'a> Seat<'a> {
             project,
             from: repo,
             at: base.to_string(),
-            dir: repo.join(".baton").join("worktrees"),
+            dir,
             run,
             owner,
             stem: "architect".into(),
@@ -85,10 +87,7 @@ impl<'a> Seat<'a> {
             project: ctx.project,
             from: &ctx.worktree,
             at: "HEAD".into(),
-            dir: ctx
-                .worktree
-                .parent()
-                .map_or_else(|| ctx.worktree.clone(), Path::to_path_buf),
+            dir: agent::worktrees_dir(&ctx.worktree),
             run: Some(&ctx.run.id),
             owner: ctx.run.id.clone(),
             stem: format!("review-{round}"),
@@ -106,8 +105,8 @@ impl<'a> Seat<'a> {
 }
 
 /// Asks `question` of the worker kind `question.profile` names until an answer reads, or the
-/// attempts run out (`Err` with the last problems), as [`crate::answer::ask`] asks a
-/// profile. The request ids are the workers'.
+/// attempts run out (`Err` with the last problems): [`crate::answer::ask`] of
+/// [`crate::answer::By::Agent`]. The request ids are the workers'.
 pub(crate) async fn ask<T>(
     seat: &Seat<'_>,
     question: &Question<'_, T>,
@@ -122,35 +121,17 @@ pub(crate) async fn ask<T>(
         let place = seat
             .dir
             .join(format!("{}.{}.{attempt}", seat.owner, seat.stem));
-        let path = place.to_string_lossy().into_owned();
-        {
-            let _git = lock(seat).await;
-            git::git(
-                seat.from,
-                &["worktree", "add", "--quiet", "--detach", &path, &seat.at],
-            )
-            .await?;
-        }
-        let outcome = once(seat, question, &place, &task, &key).await;
-        {
-            let _git = lock(seat).await;
-            // Its worktree goes whatever happened; a failure to remove it only leaves a
-            // directory `git worktree prune` clears.
-            if let Err(error) = git::git(seat.from, &["worktree", "remove", "--force", &path]).await
-            {
-                seat.note(&format!("{}: worktree not removed: {error}", seat.stem));
-            }
-        }
-        outcome
+        agent::in_scratch_worktree(
+            seat.from,
+            &seat.at,
+            &place,
+            seat.lock,
+            |error| seat.note(&format!("{}: worktree not removed: {error}", seat.stem)),
+            once(seat, question, &place, &task, &key),
+        )
+        .await
     })
     .await
-}
-
-async fn lock<'a>(seat: &Seat<'a>) -> Option<tokio::sync::MutexGuard<'a, ()>> {
-    match seat.lock {
-        Some(lock) => Some(lock.lock().await),
-        None => None,
-    }
 }
 
 /// What the agent's prompt adds to the model's: the schema, and how to answer.
@@ -260,12 +241,8 @@ fn role_name(role: RunRole) -> &'static str {
 /// a ```json fence. A reply with none is a problem the agent is told of in words it can act
 /// on (a parser's "expected value at line 1" is not).
 pub(crate) fn answer_json(text: &str) -> Result<&str, String> {
-    let trimmed = text.trim();
-    if serde_json::from_str::<serde::de::IgnoredAny>(trimmed).is_ok() {
-        return Ok(trimmed);
-    }
     extract_json_object(text).ok_or_else(|| {
-        let said: String = trimmed.chars().take(120).collect();
+        let said: String = text.trim().chars().take(120).collect();
         format!(
             "the answer holds no JSON object (it began: {said:?}); answer with the JSON object only"
         )

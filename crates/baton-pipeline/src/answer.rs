@@ -2,14 +2,16 @@
 //! JSON against its schema, sent as structured output (`response_format` with a
 //! `json_schema`, which llama-server enforces with a grammar) and in the prompt for servers
 //! that ignore it; parsed and checked; and an invalid answer is asked again with its problems
-//! (bounded).
+//! (bounded). An agent CLI may answer instead of a model (`agent_answer.rs`).
 
 use baton_core::AnswerSchema;
 use baton_ops::dispatch::{DispatchRequest, dispatch};
-use baton_ops::{Notices, NullSink, Project};
+use baton_ops::notice::Silent;
+use baton_ops::{NullSink, Project};
 use baton_store::RunRole;
 
 use crate::PipelineError;
+use crate::agent_answer::Seat;
 
 /// A valid answer and what it took.
 pub(crate) struct Answered<T> {
@@ -44,13 +46,35 @@ pub(crate) fn answer_format(schema: &serde_json::Value) -> String {
     format!("Answer with one JSON object and nothing else, following this JSON schema:\n{schema}")
 }
 
-/// Asks `question` until an answer reads, or the attempts run out (`Err` with the last
-/// problems).
+/// Who answers a question.
+pub(crate) enum By<'a> {
+    /// A model, through a dispatch from `project`; its requests are tagged with `tag` when
+    /// there is a run to join.
+    Model {
+        project: &'a Project,
+        tag: Option<Tag<'a>>,
+    },
+    /// An agent CLI of the worker kind the question's `profile` names, in its seat.
+    Agent(Seat<'a>),
+}
+
+/// Asks `question` of `by` until an answer reads, or the attempts run out (`Err` with the
+/// last problems).
 pub(crate) async fn ask<T>(
+    by: &By<'_>,
+    question: &Question<'_, T>,
+) -> Result<Result<Answered<T>, (u32, String)>, PipelineError> {
+    match by {
+        By::Model { project, tag } => dispatched(project, question, tag.as_ref()).await,
+        By::Agent(seat) => crate::agent_answer::ask(seat, question).await,
+    }
+}
+
+/// [`ask`] of a model: the request ids are the dispatches'.
+async fn dispatched<T>(
     project: &Project,
     question: &Question<'_, T>,
     tag: Option<&Tag<'_>>,
-    notices: &dyn Notices,
 ) -> Result<Result<Answered<T>, (u32, String)>, PipelineError> {
     retry(question.max_attempts, |_, problems| async move {
         let request = DispatchRequest {
@@ -64,7 +88,7 @@ pub(crate) async fn ask<T>(
             answer_format: Some(answer_format(&question.schema)),
             ..DispatchRequest::default()
         };
-        let response = dispatch(project, request, &mut NullSink, notices).await?;
+        let response = dispatch(project, request, &mut NullSink, &Silent).await?;
         if let Some(tag) = tag {
             project.store()?.tag_run_request(
                 &response.request_id,

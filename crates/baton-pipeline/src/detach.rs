@@ -134,7 +134,14 @@ pub async fn start_detached(
     project.supervisor()?;
     let id = new_run_id();
     let (ticket, plan) = materialize(project, &id, &run).await?;
-    intake(project, &ticket, plan.as_deref()).await?;
+    let checked = intake(project, &ticket, plan.as_deref()).await?;
+    // Publishing targets that cannot be used fail here, not in the coordinator's log.
+    crate::publish::resolve(
+        &project.settings()?.publish,
+        &run.publish,
+        &checked.ticket.id,
+        crate::git::current_branch(&checked.repo).await.as_deref(),
+    )?;
     let mut args = vec![
         "run".to_string(),
         path_arg(&ticket),

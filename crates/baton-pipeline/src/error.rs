@@ -99,6 +99,8 @@ pub enum PipelineError {
         tracker: &'static str,
         id: String,
         message: String,
+        /// What to check on that tracker.
+        check: &'static str,
     },
     #[error("run `{id}` publishes nowhere")]
     NothingToPublish { id: String },
@@ -196,10 +198,7 @@ impl PipelineError {
             PipelineError::BadPublishTarget { .. } => Some(
                 "the targets are github, linear and webhook=URL; a Linear issue is named for the run or is the ticket's id (ENG-12)".into(),
             ),
-            PipelineError::Tracker { tracker, .. } => Some(match *tracker {
-                "GitHub" => "check that `gh auth status` passes and the issue number exists in the repository".into(),
-                _ => "check that the API key's variable ([publish.linear] api_key_env) is set and the issue identifier exists".into(),
-            }),
+            PipelineError::Tracker { check, .. } => Some((*check).to_string()),
             PipelineError::NothingToPublish { .. } => Some(
                 "a run publishes to the targets it began with; start a run with targets to publish it".into(),
             ),

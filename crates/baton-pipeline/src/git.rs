@@ -56,6 +56,15 @@ pub async fn top_level(cwd: &Path) -> Result<PathBuf, PipelineError> {
     }
 }
 
+/// The branch checked out in `repo`; `None` on a detached HEAD.
+pub async fn current_branch(repo: &Path) -> Option<String> {
+    git(repo, &["symbolic-ref", "--quiet", "--short", "HEAD"])
+        .await
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+}
+
 /// The commit HEAD points at, or [`PipelineError::NoCommits`].
 pub async fn head(repo: &Path) -> Result<String, PipelineError> {
     match git(repo, &["rev-parse", "--verify", "HEAD^{commit}"]).await {

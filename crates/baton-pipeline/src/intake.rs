@@ -11,8 +11,7 @@ use baton_core::ticket::Ticket;
 use baton_ops::Project;
 use baton_store::RunRole;
 
-use crate::agent_answer::Seat;
-use crate::answer::{Question, Tag, ask};
+use crate::answer::{By, Question, ask};
 use crate::{PipelineError, git, prompt, roles};
 
 /// What a run starts from, read and checked before anything is created: the ticket, the
@@ -194,24 +193,21 @@ pub(crate) async fn requirements(
         prompt: &prompt,
         read: &read,
     };
-    match ask(project, &question, None, &baton_ops::notice::Silent).await? {
+    let by = By::Model { project, tag: None };
+    match ask(&by, &question).await? {
         Ok(answered) => Ok((answered.value, Source::Model, answered.request_ids)),
         Err((attempts, problems)) => Err(PipelineError::NoValidSpec { attempts, problems }),
     }
 }
 
 /// The architect's plan for `spec`, checked against the repository's files: asked of
-/// `profile`, or, with a `seat`, of the agent of worker kind `profile` there.
-#[allow(clippy::too_many_arguments)]
+/// `by` (`profile` is the model's profile, or the agent's worker kind).
 pub(crate) async fn architect(
-    project: &Project,
+    by: &By<'_>,
     profile: &str,
-    seat: Option<&Seat<'_>>,
     spec: &Spec,
     files: &[String],
     max_attempts: u32,
-    tag: Option<&Tag<'_>>,
-    notices: &dyn baton_ops::Notices,
 ) -> Result<(Plan, u32), PipelineError> {
     let prompt = |problems: Option<&str>| prompt::architect(spec, files, problems);
     let read = |text: &str| -> Result<Plan, String> {
@@ -235,11 +231,7 @@ pub(crate) async fn architect(
         prompt: &prompt,
         read: &read,
     };
-    let asked = match seat {
-        Some(seat) => crate::agent_answer::ask(seat, &question).await?,
-        None => ask(project, &question, tag, notices).await?,
-    };
-    match asked {
+    match ask(by, &question).await? {
         Ok(answered) => Ok((answered.value, answered.attempts)),
         Err((attempts, problems)) => Err(PipelineError::NoValidPlan { attempts, problems }),
     }

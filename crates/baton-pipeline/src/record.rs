@@ -136,10 +136,7 @@ impl<'a> Recorder<'a> {
         body: &str,
     ) -> Result<(), PipelineError> {
         crate::report::phase_comment(&self.folder, phase, agent, body)?;
-        match &self.publisher {
-            Some(publisher) => self.publish(trail::for_comment(publisher, phase, agent, body)),
-            None => Ok(()),
-        }
+        self.publish(trail::for_comment(phase, agent, body))
     }
 
     /// Records `event`: store first (the trail of record), then the mirror and the display.

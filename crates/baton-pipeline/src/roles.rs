@@ -62,22 +62,20 @@ pub fn resolve(settings: &Settings, env: &EnvSnapshot) -> Result<Roles, Pipeline
             check(role, name).map(|profile| (profile, false))
         }
     };
-    let (architect, architect_agent) = if roles.architect.is_empty() {
-        if cloud_ready(settings, env) {
-            (CLOUD_PROFILE.to_string(), false)
-        } else {
-            (coder.clone(), false)
-        }
-    } else {
+    let (architect, architect_agent) = if !roles.architect.is_empty() {
         seat("architect", &roles.architect)?
+    } else if cloud_ready(settings, env) {
+        (CLOUD_PROFILE.to_string(), false)
+    } else {
+        (coder.clone(), false)
     };
+    let read_only = |kind: &str| settings.workers.get(kind).is_some_and(|k| k.read_only);
     let (reviewer, reviewer_agent) = if !roles.reviewer.is_empty() {
         seat("reviewer", &roles.reviewer)?
     } else if architect_agent {
         // The architect's kind reviews when it is read-only, else its `-review` variant
         // (`codex` designs, `codex-review` reviews) when that one is.
         let variant = format!("{architect}-review");
-        let read_only = |kind: &str| settings.workers.get(kind).is_some_and(|k| k.read_only);
         if !read_only(&architect) && read_only(&variant) {
             (variant, true)
         } else {
@@ -86,7 +84,7 @@ pub fn resolve(settings: &Settings, env: &EnvSnapshot) -> Result<Roles, Pipeline
     } else {
         (architect.clone(), false)
     };
-    if reviewer_agent && !settings.workers.get(&reviewer).is_some_and(|k| k.read_only) {
+    if reviewer_agent && !read_only(&reviewer) {
         return Err(PipelineError::ReviewerNotReadOnly { kind: reviewer });
     }
     let orchestrator = if roles.orchestrator.is_empty() {

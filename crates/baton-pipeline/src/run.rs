@@ -18,7 +18,7 @@ use baton_store::RunRole;
 use serde::Serialize;
 
 use crate::agent_answer::Seat;
-use crate::answer::{Question, Tag, ask};
+use crate::answer::{By, Question, Tag, ask};
 use crate::ctx::Ctx;
 use crate::fix::{review_fix, verify_and_fix};
 use crate::implement::implement;
@@ -168,25 +168,19 @@ pub async fn start(
     let (spec, spec_source, spec_requests) =
         requirements(project, &roles, &ticket, settings.run.max_plan_attempts).await?;
     let baton_dir = baton_dir(&repo)?;
+    let worktrees = baton_dir.join("worktrees");
 
     if request.dry_run {
         let plan = match given_plan {
             Some(plan) => plan,
             None => {
-                // An agent architect works in a worktree of its own at the base, removed
-                // after each answer: a dry run leaves no worktree behind.
-                let seat = roles
-                    .architect_agent
-                    .then(|| Seat::architect(project, &repo, &base, None, None));
+                let by = architect_by(project, &roles, &repo, worktrees, &base, None);
                 match architect(
-                    project,
+                    &by,
                     &roles.architect,
-                    seat.as_ref(),
                     &spec,
                     &tracked,
                     settings.run.max_plan_attempts,
-                    None,
-                    &baton_ops::notice::Silent,
                 )
                 .await
                 {
@@ -212,12 +206,8 @@ pub async fn start(
 
     // The run's row, branch and worktree.
     let id = request.id.clone().unwrap_or_else(new_run_id);
-    let worktree = baton_dir.join("worktrees").join(&id);
-    let base_branch = git::git(&repo, &["symbolic-ref", "--quiet", "--short", "HEAD"])
-        .await
-        .ok()
-        .map(|name| name.trim().to_string())
-        .filter(|name| !name.is_empty());
+    let worktree = worktrees.join(&id);
+    let base_branch = git::current_branch(&repo).await;
     let branch = format!("baton/{id}");
     let publish = crate::publish::resolve(
         &settings.publish,
@@ -309,23 +299,21 @@ pub async fn start(
         let planned = match given_plan {
             Some(plan) => Ok((plan, Source::Given, 0)),
             None => {
-                let tag = Tag {
-                    run_id: &id,
-                    phase: Phase::Architecture.as_str(),
-                };
                 recorder.working("architect", &format!("plan by {}", roles.architect));
-                let seat = roles
-                    .architect_agent
-                    .then(|| Seat::architect(project, &repo, &base, Some(&id), Some(&recorder)));
-                let planned = architect(
+                let by = architect_by(
                     project,
+                    &roles,
+                    &repo,
+                    worktrees,
+                    &base,
+                    Some((&id, &recorder)),
+                );
+                let planned = architect(
+                    &by,
                     &roles.architect,
-                    seat.as_ref(),
                     &spec,
                     &tracked,
                     settings.run.max_plan_attempts,
-                    Some(&tag),
-                    &baton_ops::notice::Silent,
                 )
                 .await
                 .map(|(plan, attempts)| (plan, Source::Model, attempts));
@@ -554,6 +542,30 @@ pub(crate) async fn drive(
     }
 }
 
+/// Who plans: the architect's agent, in worktrees of its own in `worktrees` at `base`, each
+/// removed after its answer (a dry run leaves none behind); else its model, its requests
+/// tagged with the run. `run`: the run's id and recorder, once there is a run.
+fn architect_by<'a>(
+    project: &'a Project,
+    roles: &roles::Roles,
+    repo: &'a Path,
+    worktrees: PathBuf,
+    base: &str,
+    run: Option<(&'a str, &'a Recorder<'a>)>,
+) -> By<'a> {
+    if roles.architect_agent {
+        By::Agent(Seat::architect(project, repo, worktrees, base, run))
+    } else {
+        By::Model {
+            project,
+            tag: run.map(|(run_id, _)| Tag {
+                run_id,
+                phase: Phase::Architecture.as_str(),
+            }),
+        }
+    }
+}
+
 /// Asks the reviewer for a verdict on the branch as it stands.
 async fn reviewed(
     ctx: &Ctx<'_>,
@@ -583,19 +595,22 @@ async fn reviewed(
         prompt: &prompt,
         read: &read,
     };
-    let tag = Tag {
-        run_id: &ctx.run.id,
-        phase: Phase::Review.as_str(),
-    };
     ctx.recorder.working(
         "review",
         &format!("review round {round} by {}", ctx.roles.reviewer),
     );
-    let asked = if ctx.roles.reviewer_agent {
-        crate::agent_answer::ask(&Seat::reviewer(ctx, round), &question).await
+    let by = if ctx.roles.reviewer_agent {
+        By::Agent(Seat::reviewer(ctx, round))
     } else {
-        ask(&ctx.wt, &question, Some(&tag), &baton_ops::notice::Silent).await
+        By::Model {
+            project: &ctx.wt,
+            tag: Some(Tag {
+                run_id: &ctx.run.id,
+                phase: Phase::Review.as_str(),
+            }),
+        }
     };
+    let asked = ask(&by, &question).await;
     ctx.recorder.done("review");
     match asked? {
         Ok(answered) => {

@@ -137,9 +137,7 @@ async fn merge(ctx: &Ctx<'_>, into: &str) -> Result<Option<(String, String)>, Pi
         .await?
         .trim()
         .to_string();
-    let checked_out = git::git(repo, &["symbolic-ref", "--quiet", "--short", "HEAD"])
-        .await
-        .is_ok_and(|name| name.trim() == into);
+    let checked_out = git::current_branch(repo).await.as_deref() == Some(into);
     let result = if at != ctx.run.base_commit {
         Err(format!(
             "{into} moved since the run began ({} to {}); merge it by hand",

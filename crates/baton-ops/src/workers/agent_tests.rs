@@ -26,16 +26,19 @@ fn env<'a>(derived: &'a Derived, name: &str) -> Option<&'a str> {
 }
 
 /// `derive` for `kind` pointed at `target`.
-fn derive_on(
-    target: &Target<'_>,
+/// `cli`'s settings derived for kind `name` of `settings`, its state kept under `state`.
+fn derived_for(
+    settings: &Settings,
+    name: &str,
     cli: AgentCli,
-    kind: &WorkerKindSettings,
     mcp: Option<&McpServer>,
     scope: Option<&AgentScope>,
     window: Option<u64>,
     state: &Path,
 ) -> Result<Derived, OpsError> {
-    derive(cli, &kind.command, Some(target), mcp, scope, window, state)
+    let kind = kind(settings, name);
+    let target = target(settings, name, &kind).unwrap().unwrap();
+    derive(cli, &kind.command, Some(&target), mcp, scope, window, state)
 }
 
 fn scope() -> AgentScope {
@@ -59,12 +62,10 @@ fn mcp() -> McpServer {
 #[test]
 fn aider_on_the_local_backend_gets_its_base_model_and_the_owned_files_and_never_commits() {
     let settings = settings();
-    let aider = kind(&settings, "aider");
-    let target = target(&settings, "aider", &aider).unwrap().unwrap();
-    let derived = derive_on(
-        &target,
+    let derived = derived_for(
+        &settings,
+        "aider",
         AgentCli::Aider,
-        &aider,
         None,
         Some(&scope()),
         None,
@@ -97,12 +98,10 @@ fn aider_on_the_local_backend_gets_its_base_model_and_the_owned_files_and_never_
 fn a_cloud_backends_key_is_handed_over_by_name_and_never_written_into_the_spec() {
     let mut settings = settings();
     settings.workers.get_mut("aider").unwrap().backend = "openai".into();
-    let aider = kind(&settings, "aider");
-    let target = target(&settings, "aider", &aider).unwrap().unwrap();
-    let derived = derive_on(
-        &target,
+    let derived = derived_for(
+        &settings,
+        "aider",
         AgentCli::Aider,
-        &aider,
         None,
         None,
         None,
@@ -119,12 +118,10 @@ fn a_cloud_backends_key_is_handed_over_by_name_and_never_written_into_the_spec()
 #[test]
 fn claude_code_on_a_small_local_window_runs_bare_against_the_servers_root_with_mcp() {
     let settings = settings();
-    let claude = kind(&settings, "claude");
-    let target = target(&settings, "claude", &claude).unwrap().unwrap();
-    let derived = derive_on(
-        &target,
+    let derived = derived_for(
+        &settings,
+        "claude",
         AgentCli::Claude,
-        &claude,
         Some(&mcp()),
         None,
         Some(8192),
@@ -156,10 +153,10 @@ fn claude_code_on_a_small_local_window_runs_bare_against_the_servers_root_with_m
         "20261203-101500-abcd"
     );
     // A large window keeps the full Claude Code.
-    let large = derive_on(
-        &target,
+    let large = derived_for(
+        &settings,
+        "claude",
         AgentCli::Claude,
-        &claude,
         None,
         None,
         Some(65536),
@@ -173,12 +170,10 @@ fn claude_code_on_a_small_local_window_runs_bare_against_the_servers_root_with_m
 fn claude_code_pointed_at_an_openai_cloud_api_is_refused_with_a_hint() {
     let mut settings = settings();
     settings.workers.get_mut("claude").unwrap().backend = "openai".into();
-    let claude = kind(&settings, "claude");
-    let target = target(&settings, "claude", &claude).unwrap().unwrap();
-    let error = derive_on(
-        &target,
+    let error = derived_for(
+        &settings,
+        "claude",
         AgentCli::Claude,
-        &claude,
         None,
         None,
         None,
@@ -193,12 +188,10 @@ fn claude_code_pointed_at_an_openai_cloud_api_is_refused_with_a_hint() {
 fn codex_gets_a_home_with_a_responses_provider_and_its_mcp_server_as_overrides() {
     let dir = tempfile::tempdir().unwrap();
     let settings = settings();
-    let codex = kind(&settings, "codex");
-    let target = target(&settings, "codex", &codex).unwrap().unwrap();
-    let derived = derive_on(
-        &target,
+    let derived = derived_for(
+        &settings,
+        "codex",
         AgentCli::Codex,
-        &codex,
         Some(&mcp()),
         None,
         None,
@@ -235,12 +228,10 @@ fn codex_gets_a_home_with_a_responses_provider_and_its_mcp_server_as_overrides()
 #[test]
 fn goose_is_told_its_provider_host_and_model_and_gets_baton_as_an_extension() {
     let settings = settings();
-    let goose = kind(&settings, "goose");
-    let target = target(&settings, "goose", &goose).unwrap().unwrap();
-    let derived = derive_on(
-        &target,
+    let derived = derived_for(
+        &settings,
+        "goose",
         AgentCli::Goose,
-        &goose,
         Some(&mcp()),
         None,
         None,

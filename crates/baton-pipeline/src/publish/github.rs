@@ -166,11 +166,9 @@ async fn push(target: &GithubTarget, cx: &Deliver<'_>, branch: &str) -> Result<D
     let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
     let args = ["push", "--quiet", target.remote.as_str(), refspec.as_str()].map(str::to_string);
     command(At::of(cx), "git", &args, None).await?;
-    let tip = command(
-        At::of(cx),
-        "git",
-        &["rev-parse".into(), format!("refs/heads/{branch}")],
-        None,
+    let tip = crate::git::git(
+        At::of(cx).repo,
+        &["rev-parse", &format!("refs/heads/{branch}")],
     )
     .await
     .map(|tip| tip.trim().to_string())

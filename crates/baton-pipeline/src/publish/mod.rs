@@ -166,7 +166,7 @@ pub(crate) fn resolve(
                         "it names no URL ([publish.webhook] url is empty)".into(),
                     ));
                 }
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                if !baton_config::is_http_url(url) {
                     return Err(bad(
                         item,
                         format!("`{url}` is not an http:// or https:// URL"),
@@ -188,13 +188,7 @@ pub(crate) fn resolve(
                             "the run began on a detached HEAD and [publish.github] base is empty: no branch for the pull request to go into".into(),
                         )
                     })?;
-                plan.github = Some(GithubTarget {
-                    gh: settings.github.gh.clone(),
-                    remote: settings.github.remote.clone(),
-                    base: base.to_string(),
-                    repo: Some(settings.github.repo.clone()).filter(|repo| !repo.is_empty()),
-                    issue: ask.github_issue,
-                });
+                plan.github = Some(github_target(settings, base, ask.github_issue));
             }
             (Some(Target::Linear), None) => {
                 let issue = match &ask.linear_issue {
@@ -228,6 +222,22 @@ pub(crate) fn resolve(
         }
     }
     Ok(plan)
+}
+
+/// `[publish.github]` as a run's target: pull requests into `base`, closing `issue`.
+pub(crate) fn github_target(
+    settings: &PublishSettings,
+    base: &str,
+    issue: Option<u64>,
+) -> GithubTarget {
+    let github = &settings.github;
+    GithubTarget {
+        gh: github.gh.clone(),
+        remote: github.remote.clone(),
+        base: base.to_string(),
+        repo: Some(github.repo.clone()).filter(|repo| !repo.is_empty()),
+        issue,
+    }
 }
 
 /// The variables publishing reads credentials from, by name: `gh`'s and git's, the Linear
@@ -431,17 +441,16 @@ async fn deliver_pending(
         if !backoff.ready(target, last_pass) {
             continue;
         }
-        loop {
-            let rows = project.store()?.outbox_of(run_id)?;
-            let Some(next) = rows
-                .iter()
-                .find(|row| row.target == target && row.status == OutboxStatus::Pending)
-            else {
-                break;
-            };
+        // Read once per pass: what this process delivers it marks in its copy; a row another
+        // process took meanwhile fails its claim below.
+        let mut rows = project.store()?.outbox_of(run_id)?;
+        let pending: Vec<usize> = (0..rows.len())
+            .filter(|&i| rows[i].target == target && rows[i].status == OutboxStatus::Pending)
+            .collect();
+        for i in pending {
             // The lease covers the delivery's deadline and the kill ladder after it.
             let lease = timeout + Duration::from_secs(30);
-            let Some(delivery) = project.store()?.outbox_claim(next.id, lease)? else {
+            let Some(delivery) = project.store()?.outbox_claim(rows[i].id, lease)? else {
                 // Another process is delivering it: the order of this target is theirs now.
                 break;
             };
@@ -452,8 +461,7 @@ async fn deliver_pending(
                 delivery: &delivery,
                 timeout,
             };
-            let outcome = deliver_one(plan, &cx).await;
-            match outcome {
+            match deliver_one(plan, &cx).await {
                 Ok(delivered) => {
                     let (id, event) = project.store()?.outbox_sent(
                         &delivery,
@@ -462,6 +470,8 @@ async fn deliver_pending(
                     )?;
                     recorder.mirror_event(id, &event)?;
                     backoff.passed(target);
+                    rows[i].status = OutboxStatus::Sent;
+                    rows[i].result = delivered.result;
                 }
                 Err(error) => {
                     let (id, event) = project.store()?.outbox_failed(&delivery, &error)?;
@@ -582,4 +592,18 @@ pub async fn publish(
         pending: after.len() - sent(&after),
         publications: after.iter().map(PublicationView::of).collect(),
     })
+}
+
+/// `baton publish` without a run: [`publish`] for every run with something pending, oldest
+/// first.
+pub async fn publish_pending(
+    project: &Project,
+    progress: &dyn Progress,
+) -> Result<Vec<PublishResponse>, PipelineError> {
+    let runs = project.store()?.outbox_pending_runs()?;
+    let mut answers = Vec::with_capacity(runs.len());
+    for run in &runs {
+        answers.push(publish(project, run, progress).await?);
+    }
+    Ok(answers)
 }

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use baton_core::publish::GithubTarget;
 use baton_ops::Project;
 
 use crate::PipelineError;
@@ -50,20 +49,18 @@ fn write_ticket(repo: &Path, name: &str, issue: &Issue) -> Result<PathBuf, Pipel
 pub async fn github_ticket(project: &Project, number: u64) -> Result<PathBuf, PipelineError> {
     let repo = crate::git::top_level(project.cwd()).await?;
     let settings = project.settings()?;
-    let github = &settings.publish.github;
-    let target = GithubTarget {
-        gh: github.gh.clone(),
-        remote: github.remote.clone(),
-        base: github.base.clone(),
-        repo: Some(github.repo.clone()).filter(|repo| !repo.is_empty()),
-        issue: Some(number),
-    };
+    let target = super::github_target(
+        &settings.publish,
+        &settings.publish.github.base,
+        Some(number),
+    );
     let issue = super::github::issue(&repo, &target, number, settings.publish.timeout)
         .await
         .map_err(|message| PipelineError::Tracker {
             tracker: "GitHub",
             id: format!("#{number}"),
             message,
+            check: "check that `gh auth status` passes and the issue number exists in the repository",
         })?;
     write_ticket(&repo, &format!("github-{number}"), &issue)
 }
@@ -84,6 +81,7 @@ pub async fn linear_ticket(project: &Project, id: &str) -> Result<PathBuf, Pipel
         tracker: "Linear",
         id: id.to_string(),
         message,
+        check: "check that the API key's variable ([publish.linear] api_key_env) is set and the issue identifier exists",
     })?;
     let name = issue
         .id

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use baton_core::event::{PhaseChanged, PhaseStatus};
-use baton_core::publish::Target;
+use baton_core::publish::{LinearTarget, PublishPlan, Target};
 use baton_core::run::RunStatus;
 use baton_core::{Event, Phase};
 use sha2::{Digest, Sha256};
@@ -26,11 +26,7 @@ use crate::record::Recorder;
 
 /// A short, stable digest of `text`, for keys that follow content.
 pub(crate) fn digest(text: &str) -> String {
-    let hash = Sha256::digest(text.as_bytes());
-    hash.iter().take(6).fold(String::new(), |mut out, byte| {
-        let _ = write!(out, "{byte:02x}");
-        out
-    })
+    baton_llm::context::hex(&Sha256::digest(text.as_bytes())[..6])
 }
 
 /// The publications event `id` calls for; `line` is its row as `events.jsonl` has it.
@@ -73,30 +69,14 @@ pub(crate) fn for_event(
             status: PhaseStatus::Started,
             ..
         }) => {
-            if let Some(linear) = &plan.linear {
-                out.push(Publication::new(
-                    Target::Linear,
-                    "state:in_progress",
-                    Action::State {
-                        state: linear.in_progress.clone(),
-                    },
-                ));
-            }
+            out.extend(moved(plan, "in_progress", |linear| &linear.in_progress));
         }
         Event::RunPhase(PhaseChanged {
             phase: Phase::Implementation,
             status: PhaseStatus::Done,
             ..
         }) => {
-            if let Some(linear) = &plan.linear {
-                out.push(Publication::new(
-                    Target::Linear,
-                    "state:in_review",
-                    Action::State {
-                        state: linear.in_review.clone(),
-                    },
-                ));
-            }
+            out.extend(moved(plan, "in_review", |linear| &linear.in_review));
         }
         Event::RunEnded(ended) => {
             out.push(push("", format!("push:end:{id}")));
@@ -231,40 +211,42 @@ pub(crate) fn merged(ctx: &Ctx<'_>, into: &str, commit: &str) -> Vec<Publication
     let Some(publisher) = ctx.recorder.publisher() else {
         return Vec::new();
     };
-    let Some(linear) = &publisher.plan.linear else {
-        return Vec::new();
-    };
-    vec![
+    // The recorder drops the cross-reference of a run that does not publish to Linear.
+    let mut out: Vec<Publication> = moved(&publisher.plan, "done", |linear| &linear.done)
+        .into_iter()
+        .collect();
+    out.push(Publication::new(
+        Target::Linear,
+        "siblings",
+        Action::Siblings {
+            delivered: ctx.spec.acceptance.clone(),
+            attribution: format!(
+                "Baton run `{}` ({}), merged into `{into}` at `{}`",
+                ctx.run.id,
+                ctx.ticket.id,
+                &commit[..commit.len().min(12)]
+            ),
+        },
+    ));
+    out
+}
+
+/// The Linear issue moved to the workflow state `pick` names, as publication `state:KEY`;
+/// nothing for a run that does not publish to Linear.
+fn moved(plan: &PublishPlan, key: &str, pick: fn(&LinearTarget) -> &String) -> Option<Publication> {
+    plan.linear.as_ref().map(|linear| {
         Publication::new(
             Target::Linear,
-            "state:done",
+            format!("state:{key}"),
             Action::State {
-                state: linear.done.clone(),
+                state: pick(linear).clone(),
             },
-        ),
-        Publication::new(
-            Target::Linear,
-            "siblings",
-            Action::Siblings {
-                delivered: ctx.spec.acceptance.clone(),
-                attribution: format!(
-                    "Baton run `{}` ({}), merged into `{into}` at `{}`",
-                    ctx.run.id,
-                    ctx.ticket.id,
-                    &commit[..commit.len().min(12)]
-                ),
-            },
-        ),
-    ]
+        )
+    })
 }
 
 /// The tracker comment of a phase: the workflow's heading, who did it, the phase's comment.
-pub(crate) fn for_comment(
-    _publisher: &Publisher,
-    phase: Phase,
-    agent: &str,
-    body: &str,
-) -> Vec<Publication> {
+pub(crate) fn for_comment(phase: Phase, agent: &str, body: &str) -> Vec<Publication> {
     let text = format!(
         "## {} Phase {}: {} complete\n**Agent:** {agent}\n\n{body}",
         emoji(phase),

@@ -20,13 +20,10 @@ pub(crate) fn signature(secret: &[u8], body: &[u8]) -> String {
         return String::new();
     };
     mac.update(body);
-    let bytes = mac.finalize().into_bytes();
-    let mut out = String::with_capacity(7 + bytes.len() * 2);
-    out.push_str("sha256=");
-    for byte in bytes {
-        out.push_str(&format!("{byte:02x}"));
-    }
-    out
+    format!(
+        "sha256={}",
+        baton_llm::context::hex(&mac.finalize().into_bytes())
+    )
 }
 
 pub(crate) async fn deliver(
@@ -34,19 +31,12 @@ pub(crate) async fn deliver(
     cx: &Deliver<'_>,
     action: &Action,
 ) -> Result<Delivered, String> {
-    let Action::Event { body } = action else {
+    let Action::Event { body: event } = action else {
         return Err(format!("a webhook does not take `{}`", action.name()));
     };
-    let body = serde_json::to_vec(body)
+    let kind = event["kind"].as_str().unwrap_or("event").to_string();
+    let body = serde_json::to_vec(event)
         .map_err(|error| format!("the event cannot be encoded: {error}"))?;
-    let kind = cx
-        .delivery
-        .row
-        .payload
-        .pointer("/body/kind")
-        .and_then(|kind| kind.as_str())
-        .unwrap_or("event")
-        .to_string();
     let client = super::http_client(&target.url, cx.timeout)?;
     let mut request = client
         .post(&target.url)

@@ -13,23 +13,18 @@ use crate::output::Printer;
 
 pub async fn publish(project: &Project, args: PublishArgs) -> Result<ExitCode, CliError> {
     let printer = Printer::new(args.json);
-    let runs = match &args.run {
-        Some(run) => vec![run.clone()],
-        None => project
-            .store()
-            .map_err(baton_pipeline::PipelineError::from)?
-            .outbox_pending_runs()
-            .map_err(baton_pipeline::PipelineError::from)?,
+    let answers: Vec<PublishResponse> = match &args.run {
+        Some(run) => {
+            vec![baton_pipeline::publish::publish(project, run, &baton_pipeline::Quiet).await?]
+        }
+        None => baton_pipeline::publish::publish_pending(project, &baton_pipeline::Quiet).await?,
     };
-    let mut answers: Vec<PublishResponse> = Vec::new();
-    for run in &runs {
-        answers.push(baton_pipeline::publish::publish(project, run, &baton_pipeline::Quiet).await?);
-    }
     let pending: usize = answers.iter().map(|answer| answer.pending).sum();
     if printer.is_json() {
-        match &args.run {
-            Some(_) => printer.json(&answers[0])?,
-            None => printer.json(&answers)?,
+        // One run asked for: its answer; every pending run: the list.
+        match (&args.run, answers.as_slice()) {
+            (Some(_), [answer]) => printer.json(answer)?,
+            _ => printer.json(&answers)?,
         }
     } else {
         printer.text(render(&answers))?;

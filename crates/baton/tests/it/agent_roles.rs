@@ -4,15 +4,12 @@
 
 use baton_test_support::{BlockingScriptedServer, FakeAgent, Reply, Script, fake_agent};
 
-use crate::agents::{AgentSandbox, assert_worker_usage, events_of, only_the_runs_worktree};
-use crate::run::{git, repo};
+use crate::agents::{
+    AgentSandbox, CLAMP, approve, assert_worker_usage, commit_config, events_of, git_out,
+    only_the_runs_worktree, run_approved, worker_kind,
+};
+use crate::run::repo;
 use crate::support::Sandbox;
-
-const CLAMP: &str = "def clamp(value, low, high):\n    return max(low, min(value, high))\n";
-
-fn approve() -> String {
-    serde_json::json!({"approved": true, "findings": [], "required_fixes": []}).to_string()
-}
 
 /// The coder's model: writes `clamp.py` for the subtask, and a stricter one for a fix.
 fn coder() -> BlockingScriptedServer {
@@ -30,25 +27,13 @@ fn coder() -> BlockingScriptedServer {
     BlockingScriptedServer::start(script).unwrap()
 }
 
-/// `[workers.NAME]` running `agent` in Claude Code's dialect on the local backend.
-fn kind(name: &str, agent: &std::path::Path, extra: &str) -> String {
-    format!(
-        "[workers.{name}]\ncommand = [\"{}\", \"-p\", \"{{prompt}}\", \"--output-format\", \"json\"]\nagent = \"claude\"\nbackend = \"local\"\n{extra}\n\n",
-        agent.display()
-    )
-}
-
 /// A repository with the clamp ticket and plan, the coder's model at `server`, and
-/// `baton.toml` (committed) holding `config` and a gate that needs `def clamp`.
+/// `baton.toml` (committed) holding `config` and a gate that needs `def clamp`
+/// ([`commit_config`]).
 fn sandbox_with(server: &BlockingScriptedServer, config: &str) -> Sandbox {
     let sandbox = Sandbox::new().coder_url(&server.openai_url());
     repo(&sandbox);
-    sandbox.write(
-        "baton.toml",
-        &format!("{config}[verify]\ntest = \"grep -q 'def clamp' clamp.py\"\n"),
-    );
-    git(&sandbox, &["add", "baton.toml"]);
-    git(&sandbox, &["commit", "--quiet", "-m", "config"]);
+    commit_config(&sandbox, config);
     sandbox
 }
 
@@ -59,29 +44,10 @@ fn reviewer_sandbox(fake: &FakeAgent, extra: &str) -> AgentSandbox {
     let (agent, record) = fake_agent(tools.path(), "fake-review", fake);
     let config = format!(
         "{}[roles]\nreviewer = \"fake-review\"\n\n",
-        kind("fake-review", &agent, &format!("read_only = true\n{extra}"))
+        worker_kind("fake-review", &agent, &format!("read_only = true\n{extra}"))
     );
     let sandbox = sandbox_with(&server, &config);
     (server, sandbox, tools, record)
-}
-
-/// Runs the plan, which must end approved: the run's id.
-fn run_approved(sandbox: &Sandbox) -> String {
-    let run = sandbox.run(&["run", "T-9.md", "--plan", "plan.json", "--json"]);
-    run.assert_ok();
-    let summary: serde_json::Value =
-        serde_json::from_str(run.stdout.lines().last().unwrap_or_default())
-            .unwrap_or_else(|error| panic!("{error}: {run:?}"));
-    assert_eq!(summary["run"]["status"], "approved", "{summary}");
-    summary["run"]["id"].as_str().unwrap().to_string()
-}
-
-fn shown(sandbox: &Sandbox, id: &str) -> serde_json::Value {
-    sandbox.run(&["show", id, "--json"]).json()
-}
-
-fn git_out(sandbox: &Sandbox, args: &[&str]) -> String {
-    baton_test_support::host::git(sandbox.path(), args)
 }
 
 #[test]
@@ -99,8 +65,7 @@ fn a_read_only_reviewer_agent_approves_the_run_without_committing_and_its_usage_
         },
         "",
     );
-    let id = run_approved(&sandbox);
-    let shown = shown(&sandbox, &id);
+    let (id, shown) = run_approved(&sandbox);
 
     let verdicts = events_of(&shown, "review.verdict");
     assert_eq!(verdicts.len(), 1, "{shown}");
@@ -124,11 +89,11 @@ fn a_read_only_reviewer_agent_approves_the_run_without_committing_and_its_usage_
     // It ran read-only: the branch has the coder's one commit, no worker's, and not its file.
     let branch = format!("baton/{id}");
     let log = git_out(
-        &sandbox,
+        sandbox.path(),
         &["log", "--format=%B", &format!("main..{branch}")],
     );
     assert!(!log.contains("Baton-Worker"), "{log}");
-    let tree = git_out(&sandbox, &["ls-tree", "-r", "--name-only", &branch]);
+    let tree = git_out(sandbox.path(), &["ls-tree", "-r", "--name-only", &branch]);
     assert!(tree.lines().any(|f| f == "clamp.py"), "{tree}");
     assert!(!tree.contains("notes.txt"), "{tree}");
     assert!(!sandbox.path().join("notes.txt").exists());
@@ -165,7 +130,7 @@ fn a_reviewer_agents_prose_is_asked_again_with_its_problem_and_its_rejection_goe
         },
         "",
     );
-    let id = run_approved(&sandbox);
+    let (id, shown) = run_approved(&sandbox);
 
     // Three workers: the prose, the rejection (asked again with the prose's problem, under
     // a key of its own), and the approval of the fixed branch.
@@ -208,13 +173,12 @@ fn a_reviewer_agents_prose_is_asked_again_with_its_problem_and_its_rejection_goe
         "{}",
         fix.body
     );
-    let shown = shown(&sandbox, &id);
     let verdicts: Vec<bool> = events_of(&shown, "review.verdict")
         .iter()
         .map(|v| v["data"]["verdict"]["approved"].as_bool().unwrap())
         .collect();
     assert_eq!(verdicts, [false, true], "{shown}");
-    let clamp = git_out(&sandbox, &["show", &format!("baton/{id}:clamp.py")]);
+    let clamp = git_out(sandbox.path(), &["show", &format!("baton/{id}:clamp.py")]);
     assert!(clamp.contains("raise ValueError"), "{clamp}");
     sandbox.assert_nothing_left();
 }
@@ -245,7 +209,7 @@ fn an_architect_agent_plans_the_run_and_what_it_writes_is_discarded() {
     // Not read-only: an architect may be, and still changes nothing.
     let config = format!(
         "{}[roles]\narchitect = \"fake-architect\"\nreviewer = \"code\"\n\n",
-        kind("fake-architect", &agent, "")
+        worker_kind("fake-architect", &agent, "")
     );
     // The coder's model reviews too.
     let server = BlockingScriptedServer::start(
@@ -283,7 +247,7 @@ fn an_architect_agent_plans_the_run_and_what_it_writes_is_discarded() {
         .as_str()
         .unwrap()
         .to_string();
-    let shown = shown(&sandbox, &id);
+    let shown = sandbox.run(&["show", &id, "--json"]).json();
     assert_eq!(shown["run"]["status"], "approved", "{shown}");
     let plans = events_of(&shown, "run.plan");
     assert_eq!(plans.len(), 1, "{shown}");
@@ -295,7 +259,7 @@ fn an_architect_agent_plans_the_run_and_what_it_writes_is_discarded() {
     assert_eq!(plans[0]["data"]["attempts"], 1);
     // The plan it gave is the one implemented; what it wrote went nowhere, and was told.
     let tree = git_out(
-        &sandbox,
+        sandbox.path(),
         &["ls-tree", "-r", "--name-only", &format!("baton/{id}")],
     );
     assert!(tree.lines().any(|f| f == "clamp.py"), "{tree}");

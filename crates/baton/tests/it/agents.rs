@@ -11,27 +11,46 @@ use crate::support::Sandbox;
 
 const AGENT_PLAN: &str = r#"{"summary": "clamp.py", "subtasks": [{"id": "clamp", "title": "clamp", "what": "Write clamp(value, low, high).", "files": ["clamp.py"], "worker": "fake"}]}"#;
 
-const CLAMP: &str = "def clamp(value, low, high):\n    return max(low, min(value, high))\n";
+pub(crate) const CLAMP: &str =
+    "def clamp(value, low, high):\n    return max(low, min(value, high))\n";
+
+/// A reviewer's approval, as JSON.
+pub(crate) fn approve() -> String {
+    serde_json::json!({"approved": true, "findings": [], "required_fixes": []}).to_string()
+}
 
 fn approving_reviewer() -> BlockingScriptedServer {
-    let approve =
-        serde_json::json!({"approved": true, "findings": [], "required_fixes": []}).to_string();
-    BlockingScriptedServer::start(Script::new().when("Review this change", Reply::text(approve)))
+    BlockingScriptedServer::start(Script::new().when("Review this change", Reply::text(approve())))
         .unwrap()
 }
 
-/// The sandbox's `baton.toml`: worker kind `fake` (Claude Code's dialect, on the local
-/// backend) running `agent`, a test gate that needs `def clamp`, and `extra` lines.
-fn configure(sandbox: &Sandbox, agent: &std::path::Path, kind_extra: &str, extra: &str) {
+/// `[workers.NAME]` running `agent` in Claude Code's dialect on the local backend, with
+/// `extra` lines.
+pub(crate) fn worker_kind(name: &str, agent: &std::path::Path, extra: &str) -> String {
+    format!(
+        "[workers.{name}]\ncommand = [\"{}\", \"-p\", \"{{prompt}}\", \"--output-format\", \"json\"]\nagent = \"claude\"\nbackend = \"local\"\n{extra}\n\n",
+        agent.display()
+    )
+}
+
+/// Writes and commits the sandbox's `baton.toml`: `config`, then a test gate that needs
+/// `def clamp`.
+pub(crate) fn commit_config(sandbox: &Sandbox, config: &str) {
     sandbox.write(
         "baton.toml",
-        &format!(
-            "[workers.fake]\ncommand = [\"{}\", \"-p\", \"{{prompt}}\", \"--output-format\", \"json\"]\nagent = \"claude\"\nbackend = \"local\"\n{kind_extra}\n\n[verify]\ntest = \"grep -q 'def clamp' clamp.py\"\n{extra}\n",
-            agent.display()
-        ),
+        &format!("{config}[verify]\ntest = \"grep -q 'def clamp' clamp.py\"\n"),
     );
     git(sandbox, &["add", "baton.toml"]);
     git(sandbox, &["commit", "--quiet", "-m", "config"]);
+}
+
+/// The sandbox's `baton.toml` (see [`commit_config`]): worker kind `fake` running `agent`
+/// (see [`worker_kind`]) with `kind_extra` lines, and `extra` sections.
+fn configure(sandbox: &Sandbox, agent: &std::path::Path, kind_extra: &str, extra: &str) {
+    commit_config(
+        sandbox,
+        &format!("{}{extra}\n\n", worker_kind("fake", agent, kind_extra)),
+    );
 }
 
 /// The scripted server, the sandbox, the temp dir holding the fake agent, and its record.
@@ -56,11 +75,12 @@ fn agent_sandbox(fake: FakeAgent, kind_extra: &str, extra: &str) -> AgentSandbox
 }
 
 /// Runs the plan, which must end approved: the run's id and `baton show --json`.
-fn run_approved(sandbox: &Sandbox) -> (String, serde_json::Value) {
+pub(crate) fn run_approved(sandbox: &Sandbox) -> (String, serde_json::Value) {
     let run = sandbox.run(&["run", "T-9.md", "--plan", "plan.json", "--json"]);
     run.assert_ok();
     let summary: serde_json::Value =
-        serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+        serde_json::from_str(run.stdout.lines().last().unwrap_or_default())
+            .unwrap_or_else(|error| panic!("{error}: {run:?}"));
     assert_eq!(summary["run"]["status"], "approved", "{summary}");
     let id = summary["run"]["id"].as_str().unwrap().to_string();
     let shown = sandbox.run(&["show", &id, "--json"]).json();
@@ -107,7 +127,7 @@ pub(crate) fn assert_worker_usage(
     assert_eq!(row["role"], role);
 }
 
-fn git_out(dir: &std::path::Path, args: &[&str]) -> String {
+pub(crate) fn git_out(dir: &std::path::Path, args: &[&str]) -> String {
     baton_test_support::host::git(dir, args)
 }
 
