@@ -135,7 +135,7 @@ fn an_unknown_key_in_a_c_override_names_the_override() {
     assert_eq!(
         error.hint(),
         "known top-level keys: `dispatch`, `backends`, `profiles`, `routes`, `stats`, \
-         `supervise`, `workers`, `servers`, `memory`, `roles`, `verify`, `run`, `publish`"
+         `supervise`, `workers`, `servers`, `memory`, `roles`, `verify`, `run`, `publish`, `proxy`"
     );
 
     let error = with_override("foo.bar=1");

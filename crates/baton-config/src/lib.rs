@@ -14,6 +14,7 @@ pub mod error;
 mod keys;
 pub mod layers;
 mod pipeline;
+mod proxy;
 pub mod settings;
 mod validate;
 mod workers;
@@ -27,9 +28,9 @@ pub use env::EnvSnapshot;
 pub use error::{ConfigError, KeyPlace};
 pub use layers::Origin;
 pub use settings::{
-    BackendKind, BackendSettings, DispatchSettings, GithubPublishSettings, LinearPublishSettings,
-    MemorySettings, Price, ProfileSettings, PublishSettings, RoutesSettings, Settings,
-    WebhookPublishSettings,
+    BackendKind, BackendSettings, Dialect, DispatchSettings, GithubPublishSettings,
+    LinearPublishSettings, MemorySettings, Price, ProfileSettings, ProxyAdapt, ProxySettings,
+    PublishSettings, RoutesSettings, Settings, WebhookPublishSettings,
 };
 pub use workers::{AgentCli, WorkerKindSettings};
 

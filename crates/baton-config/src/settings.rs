@@ -13,6 +13,7 @@ pub use crate::pipeline::{
     GithubPublishSettings, LinearPublishSettings, PublishSettings, RolesSettings, RunSettings,
     VerifySettings, WebhookPublishSettings,
 };
+pub use crate::proxy::{ProxyAdapt, ProxySettings};
 pub use crate::workers::{AgentCli, WorkerKindSettings};
 
 /// Everything Baton is configured with.
@@ -39,6 +40,8 @@ pub struct Settings {
     pub run: RunSettings,
     /// Where a run's trail goes.
     pub publish: PublishSettings,
+    /// `baton proxy`: agent CLIs' model traffic through the router and the ledger.
+    pub proxy: ProxySettings,
 }
 
 /// `[memory]`: optional embeddings for hybrid ranking of `baton memory search`.
@@ -102,7 +105,47 @@ pub enum BackendKind {
     Anthropic,
 }
 
+/// An HTTP API a client speaks to `baton proxy`, and that a backend may serve beside its
+/// kind's own (current llama-server also serves Messages and Responses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// OpenAI Chat Completions (`/v1/chat/completions`).
+    Chat,
+    /// OpenAI Responses (`/v1/responses`).
+    Responses,
+    /// Anthropic Messages (`/v1/messages`).
+    Messages,
+}
+
+impl Dialect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Chat => "chat",
+            Dialect::Responses => "responses",
+            Dialect::Messages => "messages",
+        }
+    }
+
+    /// The path under a backend's `/v1` base URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Dialect::Chat => "/chat/completions",
+            Dialect::Responses => "/responses",
+            Dialect::Messages => "/messages",
+        }
+    }
+}
+
 impl BackendKind {
+    /// The dialect every backend of this kind speaks.
+    pub fn dialect(self) -> Dialect {
+        match self {
+            BackendKind::Openai => Dialect::Chat,
+            BackendKind::Anthropic => Dialect::Messages,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             BackendKind::Openai => "openai",
@@ -199,6 +242,16 @@ pub struct BackendSettings {
     pub queue_timeout: Option<Duration>,
     /// Which of a profile's `sampling` settings the server takes (none for Anthropic).
     pub sampling_params: SamplingParams,
+    /// Dialects the server serves beside its kind's own, which `baton proxy` passes through
+    /// untouched (current llama-server: `["messages", "responses"]`).
+    pub dialects: Vec<Dialect>,
+}
+
+impl BackendSettings {
+    /// Whether the server serves `dialect` itself.
+    pub fn speaks(&self, dialect: Dialect) -> bool {
+        self.kind.dialect() == dialect || self.dialects.contains(&dialect)
+    }
 }
 
 impl Default for BackendSettings {
@@ -221,6 +274,7 @@ impl Default for BackendSettings {
             server: None,
             queue_timeout: None,
             sampling_params: SamplingParams::None,
+            dialects: Vec::new(),
         }
     }
 }

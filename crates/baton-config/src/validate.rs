@@ -75,6 +75,7 @@ pub(crate) fn validate(
             format!("`{webhook}` is not an http:// or https:// URL"),
         ));
     }
+    validate_proxy(settings, origins)?;
     for (name, kind) in &settings.workers {
         let backend = &kind.backend;
         if !backend.is_empty()
@@ -238,5 +239,54 @@ pub(crate) fn validate(
     }
     check_profile("routes.api.profile", &settings.routes.api.profile)?;
     check_profile("routes.auto.classifier", &settings.routes.auto.classifier)?;
+    Ok(())
+}
+
+/// `[proxy]`: a loopback address, and model names that map to something that exists.
+fn validate_proxy(
+    settings: &Settings,
+    origins: &BTreeMap<String, Origin>,
+) -> Result<(), ConfigError> {
+    let proxy = &settings.proxy;
+    let listen = &proxy.listen;
+    match listen.parse::<std::net::SocketAddr>() {
+        Ok(addr) if addr.ip().is_loopback() => {}
+        Ok(_) => {
+            return Err(invalid(
+                "proxy.listen".into(),
+                origins,
+                format!(
+                    "`{listen}` is not a loopback address (the proxy spends the backends' keys for whoever reaches it)"
+                ),
+            ));
+        }
+        Err(_) => {
+            return Err(invalid(
+                "proxy.listen".into(),
+                origins,
+                format!("`{listen}` is not HOST:PORT, e.g. 127.0.0.1:11400"),
+            ));
+        }
+    }
+    if !proxy.profile.is_empty() && !settings.profiles.contains_key(&proxy.profile) {
+        return Err(invalid(
+            "proxy.profile".into(),
+            origins,
+            format!("unknown profile `{}`", proxy.profile),
+        ));
+    }
+    for (model, spec) in &proxy.models {
+        let known = match spec.split_once(':') {
+            Some((backend, _)) => settings.backends.contains_key(backend),
+            None => settings.profiles.contains_key(spec),
+        };
+        if !known {
+            return Err(invalid(
+                format!("proxy.models.{model}"),
+                origins,
+                format!("`{spec}` is neither a profile nor BACKEND:MODEL of a known backend"),
+            ));
+        }
+    }
     Ok(())
 }

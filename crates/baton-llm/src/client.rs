@@ -428,7 +428,8 @@ async fn read_whole_reply(
     })
 }
 
-async fn read_error_body(response: reqwest::Response, deadline: Instant) -> String {
+/// The body of a failed response, up to a cap, read until `deadline`.
+pub async fn read_error_body(response: reqwest::Response, deadline: Instant) -> String {
     let mut stream = response.bytes_stream();
     let mut body = Vec::new();
     while body.len() < ERROR_BODY_MAX_BYTES {
@@ -442,7 +443,7 @@ async fn read_error_body(response: reqwest::Response, deadline: Instant) -> Stri
 }
 
 /// Builds the error for a non-2xx answer from its status and body.
-fn http_error(url: &str, status: u16, body: &str, retry_after: Option<Duration>) -> CallError {
+pub fn http_error(url: &str, status: u16, body: &str, retry_after: Option<Duration>) -> CallError {
     let json: Option<serde_json::Value> = serde_json::from_str(body).ok();
     if let Some((prompt_tokens, n_ctx)) = json.as_ref().and_then(wire::openai::context_overflow) {
         return CallError::ContextOverflow {
@@ -462,7 +463,7 @@ fn http_error(url: &str, status: u16, body: &str, retry_after: Option<Duration>)
 
 /// Classes a transport error: refused or unreachable is a connect error; a timeout inside
 /// the HTTP client is the connect timeout (the others are ours).
-fn transport_error(url: &str, error: &reqwest::Error, started: Instant) -> CallError {
+pub fn transport_error(url: &str, error: &reqwest::Error, started: Instant) -> CallError {
     if error.is_timeout() {
         return CallError::Timeout {
             url: url.into(),

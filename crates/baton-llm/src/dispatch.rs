@@ -369,13 +369,9 @@ impl Dispatcher {
             if !retryable || try_index >= target.backend.retries {
                 return Ok(None);
             }
-            let backoff = target
-                .backend
-                .backoff
-                .saturating_mul(1 << try_index.min(16))
-                .min(target.backend.max_backoff);
-            let wait = match retry_after {
-                Some(asked) if asked > target.backend.max_backoff => {
+            let wait = match retry_wait(&target.backend, try_index, retry_after) {
+                Ok(wait) => wait,
+                Err(asked) => {
                     sink.notice(&format!(
                         "{endpoint} asks to retry after {:.1}s, longer than max_backoff {:.1}s; not waiting",
                         asked.as_secs_f64(),
@@ -383,8 +379,6 @@ impl Dispatcher {
                     ));
                     return Ok(None);
                 }
-                Some(asked) => asked.max(backoff),
-                None => backoff,
             };
             sink.notice(&format!(
                 "retrying {} in {:.2}s (attempt {} of {})",
@@ -608,8 +602,27 @@ pub fn cache_hit_record(
     }
 }
 
+/// How long to wait before retry number `try_index + 1` on `backend`: the backoff, doubling
+/// up to `max_backoff`, or longer when the server asked (`Retry-After`). `Err(asked)` when
+/// the server asks for more than `max_backoff`: not worth waiting on this backend.
+pub fn retry_wait(
+    backend: &baton_config::BackendSettings,
+    try_index: u32,
+    retry_after: Option<Duration>,
+) -> Result<Duration, Duration> {
+    let backoff = backend
+        .backoff
+        .saturating_mul(1 << try_index.min(16))
+        .min(backend.max_backoff);
+    match retry_after {
+        Some(asked) if asked > backend.max_backoff => Err(asked),
+        Some(asked) => Ok(asked.max(backoff)),
+        None => Ok(backoff),
+    }
+}
+
 /// What a call cost (cloud) and what it saved (local tokens at the reference cloud rate).
-fn price(settings: &Settings, target: &Target, usage: &Usage) -> (f64, f64) {
+pub fn price(settings: &Settings, target: &Target, usage: &Usage) -> (f64, f64) {
     match target.locality() {
         Locality::Cloud => (
             target.backend.price_per_mtok.map_or(0.0, |price| {
@@ -627,6 +640,7 @@ fn price(settings: &Settings, target: &Target, usage: &Usage) -> (f64, f64) {
     }
 }
 
-fn duration_ms(duration: Duration) -> u64 {
+/// Whole milliseconds of `duration`, saturating.
+pub fn duration_ms(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

@@ -183,6 +183,28 @@ fn expand(
     Ok(())
 }
 
+/// `backend:model` asked the way profile `profile_name` asks (its temperature, limits and
+/// sampling): a `[proxy.models]` entry that names a backend's model directly.
+pub fn step(
+    settings: &Settings,
+    profile_name: &str,
+    backend_name: &str,
+    model: &str,
+) -> Result<Option<Target>, RouteError> {
+    let profile =
+        settings
+            .profiles
+            .get(profile_name)
+            .ok_or_else(|| RouteError::UnknownProfile {
+                name: profile_name.into(),
+                known: settings.profiles.keys().cloned().collect(),
+            })?;
+    Ok(settings
+        .backends
+        .get(backend_name)
+        .map(|backend| target(profile_name, profile, backend_name, backend, model)))
+}
+
 fn target(
     profile_name: &str,
     profile: &ProfileSettings,

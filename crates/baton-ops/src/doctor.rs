@@ -70,6 +70,17 @@ fn to_stored(report: &ProbeReport, url: &str) -> EndpointProbe {
     }
 }
 
+/// The context a step's server really serves per request (per slot for llama-server), from
+/// a recent probe or one made now; `None` when the server does not say or cannot be probed.
+pub async fn served_context(project: &crate::Project, target: &Target) -> Option<u64> {
+    let settings = project.settings().ok()?;
+    let dispatcher = project.dispatcher().ok()?;
+    let pool = project.pool().ok()?;
+    ensure_probed(&dispatcher, &pool, &settings, target)
+        .await
+        .and_then(|probe| probe.n_ctx)
+}
+
 /// The probe of a step's first endpoint, from the store when recent enough, else probed now
 /// and stored. `None` when the endpoint cannot be probed.
 pub(crate) async fn ensure_probed(

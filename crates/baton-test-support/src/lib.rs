@@ -33,6 +33,6 @@ mod wire;
 pub use agent::{FakeAgent, FakeAgentRecord, fake_agent};
 pub use gh::{FakeGh, FakeGhRecord, GhCall, fake_gh};
 pub use linear::{FakeLinear, LinearRequest};
-pub use script::{LOOP_MAX_TOKENS, Reply, SCRIPTED_PROMPT_TOKENS, Script, UsageSpec};
+pub use script::{LOOP_MAX_TOKENS, RawEvent, Reply, SCRIPTED_PROMPT_TOKENS, Script, UsageSpec};
 pub use scripted::{BlockingScriptedServer, LoopEnd, LoopReport, RecordedRequest, ScriptedServer};
 pub use webhook::{Received, WebhookReceiver};

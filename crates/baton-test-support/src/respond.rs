@@ -148,6 +148,30 @@ pub(crate) async fn chat_response(
             chunk_delay_ms,
         } => cut_midway(&chunks, chunk_delay_ms, context, guard),
         Reply::MalformedSse => malformed(context, guard),
+        Reply::Events {
+            events,
+            chunk_delay_ms,
+        } => {
+            let frames = events.into_iter().map(|event| {
+                let mut text = String::new();
+                if let Some(name) = event.event {
+                    text.push_str(&format!("event: {name}\n"));
+                }
+                text.push_str(&format!("data: {}\n\n", event.data));
+                Bytes::from(text)
+            });
+            let steps = spaced(frames, 0, chunk_delay_ms).collect();
+            timed_response(
+                Headers::EventStream,
+                steps,
+                Ending::Finish,
+                context.shutdown,
+                guard,
+            )
+        }
+        Reply::Json { body } => {
+            whole_response(StatusCode::OK, Headers::Json, Bytes::from(body.to_string()))
+        }
         Reply::Loop {
             head,
             cycle,

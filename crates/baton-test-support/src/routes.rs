@@ -251,6 +251,8 @@ async fn handle(
             chat(&shared, Dialect::OpenAi, &json).await
         }
         (Method::POST, "/v1/messages") => chat(&shared, Dialect::Anthropic, &json).await,
+        // Served as chat: a test scripts its exact events with `Reply::Events`.
+        (Method::POST, "/v1/responses") => chat(&shared, Dialect::OpenAi, &json).await,
         (Method::POST, "/v1/embeddings" | "/embeddings") => embeddings(&shared, &json),
         (Method::GET, "/health" | "/v1/health") => health(&shared),
         (Method::GET, "/v1/models" | "/models") => models(&shared),

@@ -260,6 +260,41 @@ pub enum Reply {
     },
     /// Waits `ms` (service time), then answers with `then`.
     Delay { ms: u64, then: Box<Reply> },
+    /// Exactly these server-sent events, whatever the endpoint and the request ask: tool
+    /// calls, another dialect's events, anything a test needs sent as written.
+    Events {
+        events: Vec<RawEvent>,
+        #[serde(default)]
+        chunk_delay_ms: u64,
+    },
+    /// Exactly this JSON body with status 200.
+    Json { body: serde_json::Value },
+}
+
+/// One server-sent event of [`Reply::Events`]: `event:` when named, and its `data:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawEvent {
+    #[serde(default)]
+    pub event: Option<String>,
+    pub data: String,
+}
+
+impl RawEvent {
+    /// An unnamed event (OpenAI chat chunks) carrying `data`.
+    pub fn data(data: impl std::fmt::Display) -> Self {
+        RawEvent {
+            event: None,
+            data: data.to_string(),
+        }
+    }
+
+    /// An event named `event` (Anthropic Messages, OpenAI Responses).
+    pub fn named(event: &str, data: impl std::fmt::Display) -> Self {
+        RawEvent {
+            event: Some(event.to_owned()),
+            data: data.to_string(),
+        }
+    }
 }
 
 impl Reply {
@@ -395,10 +430,15 @@ impl Reply {
                 cycle,
                 chunk_delay_ms: chunk_ms,
             },
+            Self::Events { events, .. } => Self::Events {
+                events,
+                chunk_delay_ms: chunk_ms,
+            },
             other @ (Self::Status { .. }
             | Self::HangBeforeHeaders
             | Self::HangBeforeFirstToken
             | Self::MalformedSse
+            | Self::Json { .. }
             | Self::Delay { .. }) => other,
         }
     }

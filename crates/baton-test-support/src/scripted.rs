@@ -54,7 +54,7 @@ impl RecordedRequest {
         self.method == "POST"
             && matches!(
                 self.path.as_str(),
-                "/v1/chat/completions" | "/chat/completions" | "/v1/messages"
+                "/v1/chat/completions" | "/chat/completions" | "/v1/messages" | "/v1/responses"
             )
     }
 }

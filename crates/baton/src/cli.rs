@@ -47,6 +47,9 @@ pub enum Command {
     Server(ServerCommand),
     /// Serve Baton's tools over MCP (stdio; `--http ADDR` for streamable HTTP).
     Mcp(McpArgs),
+    /// Put agent CLIs' model traffic through Baton's router and ledger: a loopback gateway
+    /// speaking OpenAI Chat and Responses and Anthropic Messages, local models first.
+    Proxy(ProxyArgs),
     /// Connect Claude Code, Codex or goose to Baton: MCP config and instructions in the project.
     Init(InitArgs),
     /// The shared memory workers search for patterns and store results in.
@@ -113,6 +116,7 @@ impl Command {
             Command::Server(ServerCommand::Logs { .. })
             | Command::Logs(_)
             | Command::Mcp(_)
+            | Command::Proxy(_)
             | Command::Supervise(_) => false,
         }
     }
@@ -667,6 +671,14 @@ pub struct McpArgs {
     /// is printed on stdout. Loopback unless an address says otherwise.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8765")]
     pub http: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// `HOST:PORT` to listen on (default `[proxy] listen`, 127.0.0.1:11400), or a port;
+    /// port 0 picks a free one. Loopback only.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -49,7 +49,7 @@ fn execute(cli: Cli) -> Result<ExitCode, CliError> {
         }
         command => command,
     };
-    let runtime = crate::app::runtime(matches!(command, Command::Mcp(_)))?;
+    let runtime = crate::app::runtime(matches!(command, Command::Mcp(_) | Command::Proxy(_)))?;
     let shared = app::project(cli.overrides)?;
     let project = &*shared;
     // Every command checks the configuration, even those that read little of it: a misspelt
@@ -76,6 +76,7 @@ fn execute(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Rollback(args) => runtime.block_on(commands::run::rollback(project, args)),
         Command::Publish(args) => runtime.block_on(commands::publish::publish(project, args)),
         Command::Mcp(args) => runtime.block_on(commands::mcp::run(shared.clone(), args)),
+        Command::Proxy(args) => runtime.block_on(commands::proxy::run(shared.clone(), args)),
         Command::Init(args) => commands::init::run(project, args),
         Command::Supervise(_) => Err(CliError::new(
             Exit::Internal,

@@ -9,6 +9,7 @@ pub mod kill;
 pub mod logs;
 pub mod mcp;
 pub mod memory;
+pub mod proxy;
 pub mod ps;
 pub mod publish;
 pub mod run;

@@ -27,6 +27,7 @@ mod llama;
 mod mcp;
 mod memory;
 mod memory_hybrid;
+mod proxy;
 mod publish;
 mod readme;
 mod run;
