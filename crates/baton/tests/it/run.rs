@@ -125,7 +125,14 @@ fn kill_when_second_hangs(sandbox: &Sandbox, server: &BlockingScriptedServer) {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while server.request_count() < 2 || server.in_flight() == 0 {
+    // Chat requests only: the probes of the server (`/props`, `/v1/models`) count as
+    // requests too, and would let the kill fall while the first subtask is still at work.
+    let second_asked = || {
+        server.requests().iter().any(|request| {
+            request.is_chat() && request.body.to_string().contains("Subtask second:")
+        })
+    };
+    while !second_asked() || server.in_flight() == 0 {
         assert!(
             Instant::now() < deadline,
             "the run never reached its second subtask"
