@@ -6,6 +6,8 @@
 //! ([`usage_of_response`], [`usage_of_event`]). Pure functions over JSON values, no I/O.
 
 mod egress;
+#[cfg(test)]
+mod egress_tests;
 mod stream;
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,11 @@
 //! `tools` say which is which on the way back, so the answer side reads them again.
 
 mod request;
+#[cfg(test)]
+mod request_tests;
 mod stream;
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;
 
